@@ -1,0 +1,7 @@
+//! Shared widgets.
+
+mod copy_field;
+mod form_error;
+
+pub use copy_field::CopyField;
+pub use form_error::{error_of, FormError};

@@ -1,0 +1,84 @@
+//! The admin portal UI: Leptos components, routes and `#[server]` functions.
+//!
+//! Server-only code lives in `#[cfg(feature = "ssr")]` modules next to the feature that needs it;
+//! the wasm build (`hydrate`) never sees the database, the session store or any secret.
+
+#![recursion_limit = "256"]
+
+pub mod components;
+pub mod dto;
+pub mod errors;
+pub mod routes;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use routes::admin::{AdminHome, AdminLayout};
+use routes::admin_login::AdminLogin;
+use routes::home::Home;
+use routes::setup::Setup;
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    ssr::set_page_csp();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <link rel="icon" href="data:," />
+                <link rel="stylesheet" id="leptos" href="/pkg/portal.css" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Identity portal" />
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=Home />
+                <Route path=path!("/setup") view=Setup ssr=SsrMode::Async />
+                <Route path=path!("/admin/login") view=AdminLogin ssr=SsrMode::Async />
+                <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=AdminHome />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+            res.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text="Not found" />
+        <main class="centered">
+            <div class="card narrow">
+                <h1>"Page not found"</h1>
+                <p>"There is nothing at this address."</p>
+                <p>
+                    <a href="/">"Go to the start page"</a>
+                </p>
+            </div>
+        </main>
+    }
+}

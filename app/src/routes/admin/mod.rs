@@ -1,0 +1,97 @@
+//! The admin shell: org name, Org ID with a copy button, the signed-in admin, sign-out, navigation.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::{Outlet, Redirect, A};
+
+use crate::components::CopyField;
+use crate::dto::AdminView;
+
+#[server]
+pub async fn load_admin_view() -> Result<Option<AdminView>, ServerFnError> {
+    Ok(crate::ssr::current_admin().await?.map(|(_, view)| view))
+}
+
+#[server]
+pub async fn admin_logout() -> Result<(), ServerFnError> {
+    let session = crate::ssr::session().await?;
+    // Deletes the session row: the old cookie opens nothing afterwards.
+    session
+        .flush()
+        .await
+        .map_err(|_| ServerFnError::new("Sign-out failed. Try again."))?;
+    leptos_axum::redirect("/admin/login");
+    Ok(())
+}
+
+#[component]
+pub fn AdminLayout() -> impl IntoView {
+    let admin = Resource::new(|| (), |_| load_admin_view());
+    view! {
+        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || {
+                admin
+                    .get()
+                    .map(|res| match res {
+                        Ok(Some(view)) => view! { <Shell view /> }.into_any(),
+                        _ => view! { <Redirect path="/admin/login" /> }.into_any(),
+                    })
+            }}
+        </Suspense>
+    }
+}
+
+#[component]
+fn Shell(view: AdminView) -> impl IntoView {
+    provide_context(view.clone());
+    let logout = ServerAction::<AdminLogout>::new();
+    view! {
+        <div class="shell">
+            <header class="topbar">
+                <div class="brand">
+                    <span class="org-name">{view.org_name.clone()}</span>
+                    <span class="muted">" · Identity portal"</span>
+                </div>
+                <div class="who">
+                    <span class="muted">"Signed in as "</span>
+                    <strong data-testid="admin-email">{view.admin_email.clone()}</strong>
+                    <ActionForm action=logout attr:class="inline">
+                        <button type="submit" class="link-button">"Sign out"</button>
+                    </ActionForm>
+                </div>
+            </header>
+            <div class="layout">
+                <nav class="sidenav" aria-label="Admin sections">
+                    <ul>
+                        <li>
+                            <A href="/admin" exact=true>"Overview"</A>
+                        </li>
+                    </ul>
+                </nav>
+                <main class="content" id="main">
+                    <Outlet />
+                </main>
+            </div>
+        </div>
+    }
+}
+
+#[component]
+pub fn AdminHome() -> impl IntoView {
+    let view = expect_context::<AdminView>();
+    view! {
+        <Title text="Overview · Identity portal" />
+        <h1>"Overview"</h1>
+        <section class="card" aria-labelledby="org-heading">
+            <h2 id="org-heading">"Your organisation"</h2>
+            <p>
+                "Your identity provider needs the Org ID below when you configure single sign-on and user provisioning."
+            </p>
+            <dl class="facts">
+                <dt>"Name"</dt>
+                <dd data-testid="org-name">{view.org_name.clone()}</dd>
+            </dl>
+            <CopyField label="Org ID" id="org-id" value=view.org_id.clone() />
+        </section>
+    }
+}

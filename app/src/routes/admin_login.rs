@@ -1,0 +1,52 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+
+use crate::components::{error_of, FormError};
+
+#[server]
+pub async fn admin_login(email: String, password: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{client_addr, services, start_admin_session, to_client};
+    let svc = services()?;
+    let client = client_addr().await;
+    let admin = portal_core::admins::authenticate(&svc, &email, &password, &client)
+        .await
+        .map_err(to_client)?;
+    start_admin_session(&admin.id).await?;
+    leptos_axum::redirect("/admin");
+    Ok(())
+}
+
+#[server]
+pub async fn admin_signed_in() -> Result<bool, ServerFnError> {
+    Ok(crate::ssr::current_admin().await?.is_some())
+}
+
+#[component]
+pub fn AdminLogin() -> impl IntoView {
+    let login = ServerAction::<AdminLogin>::new();
+    let signed_in = Resource::new(|| (), |_| admin_signed_in());
+    view! {
+        <Title text="Administrator sign-in" />
+        <main class="centered">
+            <Suspense>
+                {move || {
+                    signed_in.get().and_then(|r| r.ok()).filter(|s| *s).map(|_| view! { <Redirect path="/admin" /> })
+                }}
+            </Suspense>
+            <div class="card narrow">
+                <h1>"Administrator sign-in"</h1>
+                <ActionForm action=login attr:class="stack" attr:aria-label="Administrator sign-in">
+                    <label for="email">"Email"</label>
+                    <input id="email" type="email" name="email" autocomplete="username" required maxlength="254" />
+                    <label for="password">"Password"</label>
+                    <input id="password" type="password" name="password" autocomplete="current-password" required maxlength="256" />
+                    <FormError error=Signal::derive(move || login.value().with(error_of)) />
+                    <button type="submit" disabled=move || login.pending().get()>
+                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
+                    </button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}

@@ -1,0 +1,4 @@
+pub mod admin;
+pub mod admin_login;
+pub mod home;
+pub mod setup;

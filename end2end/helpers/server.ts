@@ -1,0 +1,104 @@
+import { spawn, spawnSync, ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const BIN = path.join(ROOT, "target", "debug", "server");
+
+export interface Server {
+  url: string;
+  port: number;
+  databaseUrl: string;
+  dir: string;
+  /** Everything the server printed so far (stdout + stderr). */
+  output: () => string;
+  /** Runs a subcommand of the server binary against the same database. */
+  cli: (args: string[], stdin?: string) => { status: number | null; stdout: string; stderr: string };
+  stop: () => Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      if (addr && typeof addr === "object") {
+        const port = addr.port;
+        srv.close(() => resolve(port));
+      } else reject(new Error("no port"));
+    });
+  });
+}
+
+/** Starts the built server on a free port with a fresh SQLite database under a temp directory. */
+export async function startServer(extraEnv: Record<string, string> = {}): Promise<Server> {
+  if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run \`cargo leptos build\` first`);
+  const port = await freePort();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-e2e-"));
+  const url = `http://127.0.0.1:${port}`;
+  const databaseUrl = `sqlite://${dir}/portal.db`;
+  const env = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    PUBLIC_URL: url,
+    LISTEN_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_OUTPUT_NAME: "portal",
+    LEPTOS_SITE_ROOT: path.join(ROOT, "target", "site"),
+    LEPTOS_SITE_PKG_DIR: "pkg",
+    LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
+    LEPTOS_RELOAD_PORT: "3001",
+    RUST_LOG: "info,sqlx=warn",
+    ...extraEnv,
+  };
+  let out = "";
+  const child: ChildProcess = spawn(BIN, ["serve"], { cwd: ROOT, env });
+  child.stdout?.on("data", (d) => (out += d.toString()));
+  child.stderr?.on("data", (d) => (out += d.toString()));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`server did not start:\n${out}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    port,
+    databaseUrl,
+    dir,
+    output: () => out,
+    cli: (args, stdin) => {
+      const r = spawnSync(BIN, args, { cwd: ROOT, env, input: stdin ?? "", encoding: "utf8" });
+      return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+    },
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill("SIGTERM");
+        await new Promise((r) => child.once("exit", r));
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The one-time setup URL the server printed on first start. */
+export function setupUrl(server: Server): string {
+  const m = server.output().match(/Setup URL: (\S+)/);
+  if (!m) throw new Error(`no setup URL in the server output:\n${server.output()}`);
+  return m[1];
+}
+
+/** Creates an organisation and admin through the CLI; returns the Org ID (last stdout line). */
+export function createAdmin(server: Server, orgName: string, email: string, password: string): string {
+  const r = server.cli(["create-admin", "--org-name", orgName, "--email", email], password + "\n");
+  if (r.status !== 0) throw new Error(`create-admin failed: ${r.stderr}`);
+  const lines = r.stdout.trim().split("\n");
+  return lines[lines.length - 1];
+}

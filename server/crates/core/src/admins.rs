@@ -1,0 +1,310 @@
+//! Organisations and their admins: creation, sign-in with throttling, lookup.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::error::{CoreError, CoreResult};
+use crate::events::{self, NewEvent};
+use crate::ids::{new_id, new_org_id};
+use crate::password::{self, PasswordHash};
+use crate::{Db, Services};
+
+pub const MAX_EMAIL_LEN: usize = 254;
+pub const MAX_ORG_NAME_LEN: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Org {
+    pub id: String,
+    pub name: String,
+    pub retention_days: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Admin {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+}
+
+/// Normalises and checks an email address; the message says what is wrong.
+pub fn validate_email(raw: &str) -> CoreResult<String> {
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err(CoreError::invalid("Enter an email address."));
+    }
+    if email.chars().count() > MAX_EMAIL_LEN {
+        return Err(CoreError::invalid(format!(
+            "The email address must be at most {MAX_EMAIL_LEN} characters."
+        )));
+    }
+    let valid = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(CoreError::invalid(
+            "Enter a valid email address, like name@example.com.",
+        ));
+    }
+    Ok(email.to_string())
+}
+
+pub fn validate_org_name(raw: &str) -> CoreResult<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(CoreError::invalid("Enter the organisation's name."));
+    }
+    if name.chars().count() > MAX_ORG_NAME_LEN {
+        return Err(CoreError::invalid(format!(
+            "The organisation name must be at most {MAX_ORG_NAME_LEN} characters."
+        )));
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err(CoreError::invalid(
+            "The organisation name contains control characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+fn org_from_row(row: &sqlx::any::AnyRow) -> CoreResult<Org> {
+    Ok(Org {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        retention_days: row.try_get("retention_days")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn org_by_id(db: &Db, org_id: &str) -> CoreResult<Option<Org>> {
+    let row = sqlx::query("SELECT id, name, retention_days, created_at FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(org_from_row).transpose()
+}
+
+pub async fn org_count(db: &Db) -> CoreResult<i64> {
+    let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orgs")
+        .fetch_one(&db.pool)
+        .await?;
+    Ok(n.0)
+}
+
+pub async fn admin_by_id(db: &Db, admin_id: &str) -> CoreResult<Option<Admin>> {
+    let row = sqlx::query("SELECT id, org_id, email FROM admins WHERE id = $1")
+        .bind(admin_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(match row {
+        Some(r) => Some(Admin {
+            id: r.try_get("id")?,
+            org_id: r.try_get("org_id")?,
+            email: r.try_get("email")?,
+        }),
+        None => None,
+    })
+}
+
+/// Input for creating an admin (first-run setup and `create-admin`).
+pub struct NewAdmin<'a> {
+    pub org_name: &'a str,
+    pub email: &'a str,
+    pub password: &'a str,
+}
+
+/// Validates everything before writing anything.
+pub fn validate_new_admin(input: &NewAdmin<'_>) -> CoreResult<(String, String)> {
+    let org_name = validate_org_name(input.org_name)?;
+    let email = validate_email(input.email)?;
+    password::validate_new_password(input.password)?;
+    Ok((org_name, email))
+}
+
+/// Creates the admin, and the organisation when no organisation of that name exists yet, in one
+/// transaction. Returns (org, admin, org_created).
+pub async fn create_admin_in_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_name: &str,
+    email: &str,
+    hash: &PasswordHash,
+    now: i64,
+) -> CoreResult<(Org, Admin, bool)> {
+    let existing = sqlx::query(
+        "SELECT id, name, retention_days, created_at FROM orgs WHERE lower(name) = lower($1)",
+    )
+    .bind(org_name)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let (org, created) = match existing {
+        Some(row) => (org_from_row(&row)?, false),
+        None => {
+            let org = Org {
+                id: new_org_id(),
+                name: org_name.to_string(),
+                retention_days: 30,
+                created_at: now,
+            };
+            sqlx::query(
+                "INSERT INTO orgs (id, name, retention_days, created_at) VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&org.id)
+            .bind(&org.name)
+            .bind(org.retention_days)
+            .bind(org.created_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| {
+                if CoreError::is_unique_violation(&e) {
+                    CoreError::Conflict("An organisation with that name already exists.".into())
+                } else {
+                    e.into()
+                }
+            })?;
+            (org, true)
+        }
+    };
+    let admin = Admin {
+        id: new_id(),
+        org_id: org.id.clone(),
+        email: email.to_string(),
+    };
+    sqlx::query(
+        "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&admin.id)
+    .bind(&admin.org_id)
+    .bind(&admin.email)
+    .bind(hash.as_str())
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if CoreError::is_unique_violation(&e) {
+            CoreError::Conflict("An admin with that email address already exists.".into())
+        } else {
+            e.into()
+        }
+    })?;
+    events::record_in_tx(
+        tx,
+        NewEvent::admin(
+            &org.id,
+            &admin.email,
+            "admin_create",
+            "Admin account created",
+        ),
+        now,
+    )
+    .await?;
+    Ok((org, admin, created))
+}
+
+/// `create-admin` for operators: creates the organisation when missing, then the admin.
+pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Org, Admin, bool)> {
+    let (org_name, email) = validate_new_admin(&input)?;
+    let hash = password::hash_blocking(input.password.to_string()).await?;
+    let now = svc.now();
+    let mut tx = svc.db.pool.begin().await?;
+    let out = create_admin_in_tx(&mut tx, &org_name, &email, &hash, now).await?;
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Email + password sign-in with throttling per account and per client address. Unknown email and
+/// wrong password give the same error and cost the same time.
+pub async fn authenticate(
+    svc: &Services,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> CoreResult<Admin> {
+    let email = email.trim();
+    if email.is_empty() || password.is_empty() {
+        return Err(CoreError::invalid("Enter your email address and password."));
+    }
+    if email.chars().count() > MAX_EMAIL_LEN
+        || password.chars().count() > password::MAX_PASSWORD_LEN
+    {
+        return Err(CoreError::BadCredentials);
+    }
+    let now = svc.now();
+    let policy = svc.settings.throttle;
+    let acct_key = format!("acct:{}", email.to_lowercase());
+    let client_key = format!("ip:{client}");
+    let acct_wait = crate::throttle::retry_after(
+        &svc.db,
+        &acct_key,
+        policy.max_per_account,
+        policy.window_ms,
+        now,
+    )
+    .await?;
+    let client_wait = crate::throttle::retry_after(
+        &svc.db,
+        &client_key,
+        policy.max_per_client,
+        policy.window_ms,
+        now,
+    )
+    .await?;
+    if let Some(secs) = acct_wait.max(client_wait) {
+        return Err(CoreError::Throttled {
+            retry_after_secs: secs,
+        });
+    }
+    let row = sqlx::query(
+        "SELECT id, org_id, email, password_hash FROM admins WHERE lower(email) = lower($1)",
+    )
+    .bind(email)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    let (admin, stored) = match row {
+        Some(r) => (
+            Some(Admin {
+                id: r.try_get("id")?,
+                org_id: r.try_get("org_id")?,
+                email: r.try_get("email")?,
+            }),
+            PasswordHash::from_stored(r.try_get("password_hash")?),
+        ),
+        None => (None, password::dummy_hash().clone()),
+    };
+    let ok = password::verify_blocking(password.to_string(), stored).await;
+    match admin {
+        Some(admin) if ok => {
+            crate::throttle::clear(&svc.db, &acct_key).await?;
+            sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(&admin.id)
+                .execute(&svc.db.pool)
+                .await?;
+            events::record(
+                &svc.db,
+                NewEvent::admin(
+                    &admin.org_id,
+                    &admin.email,
+                    "admin_sign_in",
+                    "Admin signed in",
+                ),
+                now,
+            )
+            .await?;
+            Ok(admin)
+        }
+        _ => {
+            crate::throttle::record_failure(&svc.db, &acct_key, now).await?;
+            crate::throttle::record_failure(&svc.db, &client_key, now).await?;
+            Err(CoreError::BadCredentials)
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! One error type for the domain. `Display` is what a person may be shown; the `Db` variant's cause
+//! is logged, never shown.
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// Bad input; the message says what to fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// A uniqueness rule was broken; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    /// Credentials did not match. Deliberately says nothing about which part was wrong.
+    #[error("The email or password is incorrect.")]
+    BadCredentials,
+    #[error("Too many failed attempts. Try again in {} minute(s).", (.retry_after_secs + 59) / 60)]
+    Throttled { retry_after_secs: i64 },
+    #[error("The setup link is invalid or has already been used.")]
+    SetupTokenInvalid,
+    #[error("The record was changed by someone else; reload and try again.")]
+    Stale,
+    #[error("A temporary problem occurred; please try again.")]
+    Db(#[from] sqlx::Error),
+    #[error("A temporary problem occurred; please try again.")]
+    Internal(String),
+}
+
+impl CoreError {
+    pub fn invalid(msg: impl Into<String>) -> Self {
+        Self::Invalid(msg.into())
+    }
+
+    /// True when the database refused a row because of a unique index.
+    pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+        match err {
+            sqlx::Error::Database(db) => {
+                db.is_unique_violation()
+                    || db.code().as_deref() == Some("23505")
+                    || db.message().contains("UNIQUE constraint failed")
+            }
+            _ => false,
+        }
+    }
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

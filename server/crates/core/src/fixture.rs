@@ -1,0 +1,120 @@
+//! Test fixture: a fresh, migrated database per test, on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL comes from `PORTAL_TEST_PG_URL` (an admin URL of a throwaway server the test command
+//! starts, e.g. `postgres://postgres@127.0.0.1:PORT/postgres`); each test gets its own database in it.
+//! A missing variable fails the PostgreSQL half loudly rather than skipping it.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, ManualClock};
+use crate::services::Settings;
+use crate::{Backend, Db, Services};
+
+/// Starts at 2026-01-01T00:00:00Z.
+pub const T0: i64 = 1_767_225_600_000;
+
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    /// Removed when dropped; the test macro holds it until the test body has finished.
+    pub dir: Option<TempDir>,
+}
+
+pub struct TempDir(pub std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
+    let dir = std::env::temp_dir().join(format!("portal-test-{tag}-{}", crate::ids::new_org_id()));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    TempDir(dir)
+}
+
+pub async fn test_db(backend: Backend) -> TestDb {
+    match backend {
+        Backend::Sqlite => {
+            let dir = temp_dir("sqlite");
+            let url = format!("sqlite://{}/portal.db", dir.0.display());
+            let db = Db::open(&url, 8).await.expect("open sqlite");
+            TestDb {
+                db,
+                url,
+                dir: Some(dir),
+            }
+        }
+        Backend::Postgres => {
+            let admin_url = std::env::var("PORTAL_TEST_PG_URL").expect(
+                "PORTAL_TEST_PG_URL is not set: run the tests through `make test` (scripts/test.sh), \
+                 which starts a throwaway PostgreSQL",
+            );
+            sqlx::any::install_default_drivers();
+            let name = format!("t_{}", crate::ids::new_org_id());
+            let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("connect to the test PostgreSQL");
+            sqlx::Executor::execute(&mut conn, format!("CREATE DATABASE {name}").as_str())
+                .await
+                .expect("create test database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            let url = format!("{base}/{name}");
+            let db = Db::open(&url, 8).await.expect("open postgres");
+            TestDb { db, url, dir: None }
+        }
+    }
+}
+
+pub fn settings() -> Settings {
+    Settings {
+        public_url: "http://127.0.0.1:3000".into(),
+        secure_cookies: false,
+        throttle: crate::throttle::ThrottlePolicy::default(),
+        setup_token_ttl_ms: 24 * 3600 * 1000,
+    }
+}
+
+pub struct TestServices {
+    pub svc: Services,
+    pub clock: Arc<ManualClock>,
+    pub tdb: TestDb,
+}
+
+pub async fn services(backend: Backend) -> TestServices {
+    let tdb = test_db(backend).await;
+    let clock = Arc::new(ManualClock::new(T0));
+    let svc = Services {
+        db: tdb.db.clone(),
+        clock: clock.clone() as Arc<dyn Clock>,
+        settings: Arc::new(settings()),
+    };
+    TestServices { svc, clock, tdb }
+}
+
+/// Defines one test per database: `db_test!(name, |t| async move { … })` → `name::sqlite` and
+/// `name::postgres`, each with a fresh database and a manual clock (`t: TestServices`).
+#[macro_export]
+macro_rules! db_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let mut t = $crate::fixture::services($crate::Backend::Sqlite).await;
+                let _dir = t.tdb.dir.take();
+                ($body)(t).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let mut t = $crate::fixture::services($crate::Backend::Postgres).await;
+                let _dir = t.tdb.dir.take();
+                ($body)(t).await;
+            }
+        }
+    };
+}

@@ -1,0 +1,28 @@
+//! Domain and storage of the portal, shared by the HTTP server and the Leptos server functions.
+//!
+//! Everything here runs on SQLite and on PostgreSQL through one `sqlx::AnyPool`; the SQL uses
+//! `$n` placeholders, BIGINT timestamps (unix milliseconds) and 0/1 booleans so that one query text
+//! serves both databases.
+
+pub mod admins;
+pub mod clock;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod password;
+pub mod secret;
+pub mod services;
+pub mod session_store;
+pub mod setup;
+pub mod throttle;
+
+/// Test support (fresh SQLite/PostgreSQL databases, manual clock). Compiled always so the test
+/// build and the server build share one compilation of this crate.
+#[doc(hidden)]
+pub mod fixture;
+
+pub use clock::{Clock, SystemClock};
+pub use db::{Backend, Db};
+pub use error::CoreError;
+pub use services::Services;

@@ -1,0 +1,280 @@
+//! Storage tests: every test runs on SQLite and on PostgreSQL (see `portal_core::db_test!`).
+
+use portal_core::admins::{self, NewAdmin};
+use portal_core::fixture::TestServices;
+use portal_core::{db_test, setup, CoreError};
+use sqlx::Row;
+
+const PW: &str = "a long enough passphrase";
+
+async fn make_admin(t: &TestServices, org: &str, email: &str) -> (admins::Org, admins::Admin) {
+    let (org, admin, _) = admins::create_admin(
+        &t.svc,
+        NewAdmin {
+            org_name: org,
+            email,
+            password: PW,
+        },
+    )
+    .await
+    .expect("create admin");
+    (org, admin)
+}
+
+async fn count(t: &TestServices, table: &str) -> i64 {
+    let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+    row.try_get::<i64, _>("n").unwrap()
+}
+
+db_test!(
+    stored_password_is_argon2id_and_never_the_password,
+    |t: TestServices| async move {
+        let (_, admin) = make_admin(&t, "Acme", "a@acme.test").await;
+        let row = sqlx::query("SELECT password_hash FROM admins WHERE id = $1")
+            .bind(&admin.id)
+            .fetch_one(&t.svc.db.pool)
+            .await
+            .unwrap();
+        let hash: String = row.try_get("password_hash").unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert_ne!(hash, PW);
+        assert!(!hash.contains(PW));
+    }
+);
+
+db_test!(
+    create_admin_reuses_org_by_name_and_refuses_duplicate_email,
+    |t: TestServices| async move {
+        let (org, _) = make_admin(&t, "Acme", "a@acme.test").await;
+        let (org2, _, created) = admins::create_admin(
+            &t.svc,
+            NewAdmin {
+                org_name: "ACME",
+                email: "b@acme.test",
+                password: PW,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(!created);
+        assert_eq!(org.id, org2.id);
+        // Same email, any case: refused, nothing written.
+        let before = (count(&t, "orgs").await, count(&t, "admins").await);
+        let err = admins::create_admin(
+            &t.svc,
+            NewAdmin {
+                org_name: "Other Org",
+                email: "A@ACME.test",
+                password: PW,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, CoreError::Conflict(_)), "{err:?}");
+        assert_eq!(before, (count(&t, "orgs").await, count(&t, "admins").await));
+        assert!(portal_core::ids::is_valid_org_id(&org.id));
+    }
+);
+
+db_test!(
+    bad_admin_input_changes_nothing,
+    |t: TestServices| async move {
+        let long = "x".repeat(10_000);
+        let cases: Vec<(&str, &str, &str)> = vec![
+            ("", "a@b.test", PW),
+            ("Org", "", PW),
+            ("Org", "not-an-email", PW),
+            ("Org", "a@b.test", "short"),
+            (&long, "a@b.test", PW),
+            ("Org", &long, PW),
+            ("Org", "a@b.test", &long),
+            ("Org\u{0}", "a@b.test", PW),
+        ];
+        for (org_name, email, password) in cases {
+            let err = admins::create_admin(
+                &t.svc,
+                NewAdmin {
+                    org_name,
+                    email,
+                    password,
+                },
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, CoreError::Invalid(_)), "{err:?}");
+        }
+        assert_eq!(count(&t, "orgs").await, 0);
+        assert_eq!(count(&t, "admins").await, 0);
+    }
+);
+
+db_test!(
+    setup_token_works_exactly_once,
+    |t: TestServices| async move {
+        let token = setup::issue_token_if_empty(&t.svc)
+            .await
+            .unwrap()
+            .expect("empty db gets a token");
+        // Only the hash is stored.
+        let stored: String = sqlx::query("SELECT token_hash FROM setup_tokens")
+            .fetch_one(&t.svc.db.pool)
+            .await
+            .unwrap()
+            .try_get("token_hash")
+            .unwrap();
+        assert_ne!(stored, token.expose());
+        assert!(setup::token_is_valid(&t.svc, token.expose()).await.unwrap());
+        assert!(!setup::token_is_valid(&t.svc, "wrong").await.unwrap());
+
+        // A wrong token changes nothing.
+        let input = || NewAdmin {
+            org_name: "Acme",
+            email: "a@acme.test",
+            password: PW,
+        };
+        let err = setup::complete(&t.svc, "wrong-token", input())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::SetupTokenInvalid));
+        // Invalid fields with the right token change nothing and do not burn the token.
+        let err = setup::complete(
+            &t.svc,
+            token.expose(),
+            NewAdmin {
+                org_name: "Acme",
+                email: "bad",
+                password: PW,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, CoreError::Invalid(_)));
+        assert_eq!(count(&t, "orgs").await, 0);
+
+        let (org, admin) = setup::complete(&t.svc, token.expose(), input())
+            .await
+            .unwrap();
+        assert_eq!(org.name, "Acme");
+        assert_eq!(admin.email, "a@acme.test");
+
+        let err = setup::complete(
+            &t.svc,
+            token.expose(),
+            NewAdmin {
+                org_name: "Second",
+                email: "x@y.test",
+                password: PW,
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, CoreError::SetupTokenInvalid));
+        assert!(!setup::token_is_valid(&t.svc, token.expose()).await.unwrap());
+        assert_eq!(count(&t, "orgs").await, 1);
+        // Once an organisation exists, no new setup token is issued.
+        assert!(setup::issue_token_if_empty(&t.svc).await.unwrap().is_none());
+    }
+);
+
+db_test!(setup_token_expires, |t: TestServices| async move {
+    let token = setup::issue_token_if_empty(&t.svc).await.unwrap().unwrap();
+    t.clock.advance_ms(t.svc.settings.setup_token_ttl_ms + 1);
+    let err = setup::complete(
+        &t.svc,
+        token.expose(),
+        NewAdmin {
+            org_name: "Acme",
+            email: "a@acme.test",
+            password: PW,
+        },
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, CoreError::SetupTokenInvalid));
+});
+
+db_test!(
+    sign_in_same_error_for_unknown_email_and_wrong_password,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        let wrong = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1")
+            .await
+            .unwrap_err();
+        let unknown =
+            admins::authenticate(&t.svc, "nobody@acme.test", "wrong password!", "10.0.0.2")
+                .await
+                .unwrap_err();
+        assert_eq!(wrong.to_string(), unknown.to_string());
+        assert!(matches!(wrong, CoreError::BadCredentials));
+        let ok = admins::authenticate(&t.svc, "A@Acme.test", PW, "10.0.0.1")
+            .await
+            .unwrap();
+        assert_eq!(ok.email, "a@acme.test");
+    }
+);
+
+db_test!(
+    sign_in_is_throttled_per_account_then_released,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        for i in 0..5 {
+            let client = format!("10.0.0.{i}");
+            let err = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", &client)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, CoreError::BadCredentials));
+        }
+        // Even the right password is refused now, with a time to retry.
+        let err = admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9")
+            .await
+            .unwrap_err();
+        match err {
+            CoreError::Throttled { retry_after_secs } => {
+                assert!(retry_after_secs > 0 && retry_after_secs <= 15 * 60)
+            }
+            other => panic!("expected throttling, got {other:?}"),
+        }
+        assert!(err_text_mentions_minutes(&t).await);
+        t.clock.advance_ms(15 * 60 * 1000 + 1);
+        admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9")
+            .await
+            .unwrap();
+    }
+);
+
+async fn err_text_mentions_minutes(t: &TestServices) -> bool {
+    match admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9").await {
+        Err(e) => e.to_string().contains("Try again in"),
+        Ok(_) => false,
+    }
+}
+
+db_test!(
+    sign_in_is_throttled_per_client_address,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        for i in 0..20 {
+            let _ = admins::authenticate(
+                &t.svc,
+                &format!("u{i}@acme.test"),
+                "wrong password!",
+                "10.1.1.1",
+            )
+            .await;
+        }
+        let err = admins::authenticate(&t.svc, "a@acme.test", PW, "10.1.1.1")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::Throttled { .. }), "{err:?}");
+        // Another address is not affected.
+        admins::authenticate(&t.svc, "a@acme.test", PW, "10.2.2.2")
+            .await
+            .unwrap();
+    }
+);

@@ -1,0 +1,221 @@
+//! Typed configuration from environment variables and CLI flags, validated at start.
+
+use std::net::SocketAddr;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Args, Clone)]
+pub struct Config {
+    /// `sqlite://PATH` (default, created on first run) or `postgres://USER:PASS@HOST:PORT/DB`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/portal.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// The externally visible base URL (scheme, host, optional port; no path). Used for SAML and
+    /// SCIM URLs and to decide whether cookies are `Secure`.
+    #[arg(
+        long,
+        env = "PUBLIC_URL",
+        default_value = "http://127.0.0.1:3000",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// Address to listen on. Defaults to cargo-leptos's `LEPTOS_SITE_ADDR`, else 127.0.0.1:3000.
+    #[arg(long, env = "LISTEN_ADDR", global = true)]
+    pub listen_addr: Option<SocketAddr>,
+
+    /// `text` for people, `json` for log collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// Maximum database connections per server instance.
+    #[arg(long, env = "DB_MAX_CONNECTIONS", default_value_t = 16, global = true)]
+    pub db_max_connections: u32,
+
+    /// Admin sessions end after this many minutes without a request.
+    #[arg(
+        long,
+        env = "SESSION_IDLE_MINUTES",
+        default_value_t = 480,
+        global = true
+    )]
+    pub session_idle_minutes: u32,
+
+    /// Use the left-most `X-Forwarded-For` address as the client address (only behind a proxy you run).
+    #[arg(
+        long,
+        env = "TRUST_FORWARDED_FOR",
+        default_value_t = false,
+        global = true
+    )]
+    pub trust_forwarded_for: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The configuration after validation.
+#[derive(Clone)]
+pub struct Validated {
+    pub database_url: String,
+    /// No trailing slash.
+    pub public_url: String,
+    pub public_origin: String,
+    pub secure_cookies: bool,
+    pub listen_addr: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    pub db_max_connections: u32,
+    pub session_idle_minutes: u32,
+    pub trust_forwarded_for: bool,
+}
+
+impl std::fmt::Debug for Validated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("listen_addr", &self.listen_addr)
+            .field("log_format", &self.log_format)
+            .field("db_max_connections", &self.db_max_connections)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        Ok(u) => u.to_string(),
+        Err(_) => "<unparsable>".to_string(),
+    }
+}
+
+impl Config {
+    pub fn validate(&self) -> Result<Validated, String> {
+        portal_core::db::Backend::from_url(&self.database_url).map_err(|e| e.to_string())?;
+        if self.database_url.starts_with("postgres") {
+            url::Url::parse(&self.database_url)
+                .map_err(|e| format!("DATABASE_URL is not a valid URL: {e}"))?;
+        }
+        let public = url::Url::parse(self.public_url.trim())
+            .map_err(|e| format!("PUBLIC_URL is not a valid URL: {e}"))?;
+        if !matches!(public.scheme(), "http" | "https") {
+            return Err("PUBLIC_URL must start with http:// or https://".into());
+        }
+        if public.host_str().is_none() {
+            return Err("PUBLIC_URL has no host".into());
+        }
+        if public.path() != "/" || public.query().is_some() || public.fragment().is_some() {
+            return Err(
+                "PUBLIC_URL must be a bare origin such as https://portal.example.com (no path)"
+                    .into(),
+            );
+        }
+        if public.scheme() == "http"
+            && !matches!(public.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"))
+        {
+            tracing::warn!(
+                "PUBLIC_URL is plain http on a non-local host: cookies will not be Secure"
+            );
+        }
+        let origin = public.origin().ascii_serialization();
+        if self.db_max_connections == 0 {
+            return Err("DB_MAX_CONNECTIONS must be at least 1".into());
+        }
+        if self.session_idle_minutes == 0 {
+            return Err("SESSION_IDLE_MINUTES must be at least 1".into());
+        }
+        Ok(Validated {
+            database_url: self.database_url.clone(),
+            public_url: origin.clone(),
+            public_origin: origin,
+            secure_cookies: public.scheme() == "https",
+            listen_addr: self.listen_addr,
+            log_format: self.log_format,
+            db_max_connections: self.db_max_connections,
+            session_idle_minutes: self.session_idle_minutes,
+            trust_forwarded_for: self.trust_forwarded_for,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        c: Config,
+    }
+
+    fn parse(args: &[&str]) -> Result<Validated, String> {
+        let mut all = vec!["x"];
+        all.extend_from_slice(args);
+        T::try_parse_from(all)
+            .map_err(|e| e.to_string())?
+            .c
+            .validate()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let v = parse(&[]).unwrap();
+        assert!(!v.secure_cookies);
+        assert_eq!(v.public_url, "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn https_makes_cookies_secure() {
+        let v = parse(&["--public-url", "https://portal.example.com/"]).unwrap();
+        assert!(v.secure_cookies);
+        assert_eq!(v.public_url, "https://portal.example.com");
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message() {
+        assert!(parse(&["--database-url", "mysql://x"])
+            .unwrap_err()
+            .contains("DATABASE_URL"));
+        assert!(parse(&["--database-url", "nonsense"])
+            .unwrap_err()
+            .contains("DATABASE_URL"));
+        assert!(parse(&["--public-url", "ftp://x"])
+            .unwrap_err()
+            .contains("PUBLIC_URL"));
+        assert!(parse(&["--public-url", "https://x.com/path"])
+            .unwrap_err()
+            .contains("PUBLIC_URL"));
+    }
+
+    #[test]
+    fn debug_redacts_the_database_password() {
+        let v = parse(&["--database-url", "postgres://u:hunter2@db/portal"]).unwrap();
+        let s = format!("{v:?}");
+        assert!(!s.contains("hunter2"), "{s}");
+        assert!(s.contains("***"));
+    }
+}

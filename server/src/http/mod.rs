@@ -1,0 +1,4 @@
+//! Transport only: parse, authenticate, call one domain function, map the result.
+
+pub mod health;
+pub mod security;

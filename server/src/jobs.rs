@@ -1,0 +1,24 @@
+//! Background housekeeping: expired sessions and old throttling rows.
+
+use std::time::Duration;
+
+use portal_core::Services;
+use tower_sessions::session_store::ExpiredDeletion;
+
+pub fn spawn_housekeeping(svc: Services) {
+    tokio::spawn(async move {
+        let store = portal_core::session_store::DbSessionStore::new(svc.db.clone());
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "session cleanup failed");
+            }
+            let policy = svc.settings.throttle;
+            if let Err(e) = portal_core::throttle::prune(&svc.db, policy.window_ms, svc.now()).await
+            {
+                tracing::warn!(error = %e, "throttle cleanup failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,107 @@
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::Parser;
+use leptos::config::LeptosOptions;
+use portal_core::admins::NewAdmin;
+use portal_server::cli::{Cli, Command};
+use portal_server::config::{LogFormat, Validated};
+use portal_server::{services, system_clock, AppState};
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn leptos_options() -> LeptosOptions {
+    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some() {
+        if let Ok(conf) = leptos::config::get_configuration(None) {
+            return conf.leptos_options;
+        }
+    }
+    LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into()))
+        .build()
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.config.log_format);
+    let config = match cli.config.validate() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
+    let db = portal_core::Db::open(&config.database_url, config.db_max_connections).await?;
+    let svc = services(db, &config, system_clock());
+    match command {
+        Command::Serve => {
+            let leptos_options = leptos_options();
+            let addr = config.listen_addr.unwrap_or(leptos_options.site_addr);
+            tracing::info!(config = ?config, "starting");
+            if let Some(token) = portal_core::setup::issue_token_if_empty(&svc).await? {
+                tracing::warn!(
+                    "No organisation exists yet. Open this one-time setup link to create the first organisation and its admin: {}/setup?token={}",
+                    config.public_url,
+                    token.expose()
+                );
+                println!(
+                    "Setup URL: {}/setup?token={}",
+                    config.public_url,
+                    token.expose()
+                );
+            }
+            let state = AppState {
+                services: svc,
+                leptos_options,
+                config: std::sync::Arc::new(config),
+            };
+            portal_server::serve(state, addr).await
+        }
+        Command::CreateAdmin { org_name, email } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .take(4096)
+                .read_to_string(&mut password)
+                .map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let (org, admin, created) = portal_core::admins::create_admin(
+                &svc,
+                NewAdmin {
+                    org_name: &org_name,
+                    email: &email,
+                    password,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if created {
+                println!("Created organisation {:?}", org.name);
+            }
+            println!("Created admin {}", admin.email);
+            println!("{}", org.id);
+            Ok(())
+        }
+    }
+}
