@@ -54,7 +54,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/setup") view=Setup ssr=SsrMode::Async />
                 <Route path=path!("/admin/login") view=AdminLogin ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
-                    <Route path=path!("") view=AdminHome />
+                    <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -46,12 +46,31 @@ pub async fn client_addr() -> String {
 
 /// Maps a domain error to what the page may show; internal causes go to the log only.
 pub fn to_client(err: CoreError) -> ServerFnError {
-    match &err {
-        CoreError::Db(cause) => tracing::error!(error = %cause, "database error"),
-        CoreError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
-        _ => {}
+    let status = match &err {
+        CoreError::Db(cause) => {
+            tracing::error!(error = %cause, "database error");
+            http::StatusCode::SERVICE_UNAVAILABLE
+        }
+        CoreError::Internal(cause) => {
+            tracing::error!(error = %cause, "internal error");
+            http::StatusCode::INTERNAL_SERVER_ERROR
+        }
+        CoreError::Invalid(_) | CoreError::SetupTokenInvalid => http::StatusCode::BAD_REQUEST,
+        CoreError::BadCredentials => http::StatusCode::UNAUTHORIZED,
+        CoreError::Throttled { .. } => http::StatusCode::TOO_MANY_REQUESTS,
+        CoreError::Conflict(_) | CoreError::Stale => http::StatusCode::CONFLICT,
+        CoreError::NotFound => http::StatusCode::NOT_FOUND,
+    };
+    fail(status, err.to_string())
+}
+
+/// An error the page shows as is, with the HTTP status the response carries (never a bare 500
+/// for bad input).
+pub fn fail(status: http::StatusCode, msg: impl Into<String>) -> ServerFnError {
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(status);
     }
-    ServerFnError::new(err.to_string())
+    ServerFnError::new(msg.into())
 }
 
 /// The signed-in admin, if the session holds one that still exists.
@@ -88,9 +107,12 @@ pub async fn current_admin(
 /// Every admin server function starts here: no admin, no access. The org id always comes from
 /// the session, never from the client.
 pub async fn require_admin() -> Result<(portal_core::admins::Admin, AdminView), ServerFnError> {
-    current_admin()
-        .await?
-        .ok_or_else(|| ServerFnError::new("Your session has ended. Sign in again."))
+    current_admin().await?.ok_or_else(|| {
+        fail(
+            http::StatusCode::UNAUTHORIZED,
+            "Your session has ended. Sign in again.",
+        )
+    })
 }
 
 /// Signs the admin in on this session: a fresh session id, so a planted id is useless.

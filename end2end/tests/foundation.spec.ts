@@ -94,6 +94,6 @@ test.describe("admin sign-in", () => {
     expect(csp).toMatch(/script-src 'self' 'nonce-[A-Za-z0-9_-]+'/);
     expect(csp).not.toContain("unsafe-inline");
     expect(res.headers()["x-content-type-options"]).toBe("nosniff");
-    expect(res.headers()["referrer-policy"]).toBe("no-referrer");
+    expect(res.headers()["referrer-policy"]).toBe("same-origin");
   });
 });

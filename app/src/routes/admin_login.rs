@@ -4,7 +4,7 @@ use leptos_router::components::Redirect;
 
 use crate::components::{error_of, FormError};
 
-#[server]
+#[server(endpoint = "admin_login")]
 pub async fn admin_login(email: String, password: String) -> Result<(), ServerFnError> {
     use crate::ssr::{client_addr, services, start_admin_session, to_client};
     let svc = services()?;
@@ -17,7 +17,7 @@ pub async fn admin_login(email: String, password: String) -> Result<(), ServerFn
     Ok(())
 }
 
-#[server]
+#[server(endpoint = "admin_signed_in")]
 pub async fn admin_signed_in() -> Result<bool, ServerFnError> {
     Ok(crate::ssr::current_admin().await?.is_some())
 }

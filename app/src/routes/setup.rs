@@ -4,7 +4,7 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::{error_of, FormError};
 
-#[server]
+#[server(endpoint = "setup_token_valid")]
 pub async fn setup_token_valid(token: String) -> Result<bool, ServerFnError> {
     use crate::ssr::{services, to_client};
     let svc = services()?;
@@ -13,7 +13,7 @@ pub async fn setup_token_valid(token: String) -> Result<bool, ServerFnError> {
         .map_err(to_client)
 }
 
-#[server]
+#[server(endpoint = "complete_setup")]
 pub async fn complete_setup(
     token: String,
     org_name: String,
@@ -23,7 +23,10 @@ pub async fn complete_setup(
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{services, start_admin_session, to_client};
     if password != password_confirm {
-        return Err(ServerFnError::new("The two passwords do not match."));
+        return Err(crate::ssr::fail(
+            http::StatusCode::BAD_REQUEST,
+            "The two passwords do not match.",
+        ));
     }
     let svc = services()?;
     let (_org, admin) = portal_core::setup::complete(

@@ -7,12 +7,12 @@ use leptos_router::components::{Outlet, Redirect, A};
 use crate::components::CopyField;
 use crate::dto::AdminView;
 
-#[server]
+#[server(endpoint = "load_admin_view")]
 pub async fn load_admin_view() -> Result<Option<AdminView>, ServerFnError> {
     Ok(crate::ssr::current_admin().await?.map(|(_, view)| view))
 }
 
-#[server]
+#[server(endpoint = "admin_logout")]
 pub async fn admin_logout() -> Result<(), ServerFnError> {
     let session = crate::ssr::session().await?;
     // Deletes the session row: the old cookie opens nothing afterwards.

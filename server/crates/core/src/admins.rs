@@ -232,8 +232,10 @@ pub async fn authenticate(
     if email.is_empty() || password.is_empty() {
         return Err(CoreError::invalid("Enter your email address and password."));
     }
+    // Control characters (NUL among them) never reach the database.
     if email.chars().count() > MAX_EMAIL_LEN
         || password.chars().count() > password::MAX_PASSWORD_LEN
+        || email.chars().any(char::is_control)
     {
         return Err(CoreError::BadCredentials);
     }

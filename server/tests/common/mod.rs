@@ -1,0 +1,160 @@
+//! Black-box test harness: the real router on 127.0.0.1:0 over a fresh SQLite or PostgreSQL database.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use leptos::config::LeptosOptions;
+use portal_core::fixture::{self, TestServices};
+use portal_core::Backend;
+use portal_server::config::{LogFormat, Validated};
+use portal_server::AppState;
+
+pub struct TestApp {
+    pub url: String,
+    pub t: TestServices,
+    pub http: reqwest::Client,
+    _dir: Option<fixture::TempDir>,
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    let mut t = fixture::services(backend).await;
+    let dir = t.tdb.dir.take();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let config = Validated {
+        database_url: t.tdb.url.clone(),
+        public_url: url.clone(),
+        public_origin: url.clone(),
+        secure_cookies: false,
+        listen_addr: Some(addr),
+        log_format: LogFormat::Text,
+        db_max_connections: 8,
+        session_idle_minutes: 60,
+        trust_forwarded_for: false,
+    };
+    let mut svc = t.svc.clone();
+    let mut settings = (*svc.settings).clone();
+    settings.public_url = url.clone();
+    svc.settings = Arc::new(settings);
+    t.svc = svc.clone();
+    let state = AppState {
+        services: svc,
+        leptos_options: LeptosOptions::builder()
+            .output_name("portal")
+            .site_root("target/site")
+            .build(),
+        config: Arc::new(config),
+    };
+    tokio::spawn(async move {
+        let _ = portal_server::serve_on(state, listener).await;
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        url,
+        t,
+        http,
+        _dir: dir,
+    }
+}
+
+/// Defines `name::sqlite` and `name::postgres`, each with its own server and database.
+#[macro_export]
+macro_rules! app_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::common::spawn(portal_core::Backend::Sqlite).await;
+                ($body)(app).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let app = $crate::common::spawn(portal_core::Backend::Postgres).await;
+                ($body)(app).await;
+            }
+        }
+    };
+}
+
+pub const PW: &str = "a long enough passphrase";
+
+/// Creates an org + admin directly in the store; returns the org id.
+pub async fn admin(app: &TestApp, org: &str, email: &str) -> String {
+    let (org, _, _) = portal_core::admins::create_admin(
+        &app.t.svc,
+        portal_core::admins::NewAdmin {
+            org_name: org,
+            email,
+            password: PW,
+        },
+    )
+    .await
+    .unwrap();
+    org.id
+}
+
+/// The `name=value` of the session cookie a response sets, if any.
+pub fn session_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("portal_session="))
+        .map(|v| v.split(';').next().unwrap_or("").to_string())
+}
+
+impl TestApp {
+    /// Posts a server-function form as a same-origin browser would.
+    pub async fn post_fn(
+        &self,
+        name: &str,
+        form: &[(&str, &str)],
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut req = self
+            .http
+            .post(format!("{}/api/{name}", self.url))
+            .header("Origin", &self.url)
+            .header("Sec-Fetch-Site", "same-origin")
+            .header("Accept", "application/json")
+            .form(form);
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("Accept", "text/html");
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Signs in and returns the session cookie.
+    pub async fn sign_in(&self, email: &str, password: &str, cookie: Option<&str>) -> String {
+        let res = self
+            .post_fn(
+                "admin_login",
+                &[("email", email), ("password", password)],
+                cookie,
+            )
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{}",
+            res.status()
+        );
+        session_cookie(&res).expect("sign-in sets a session cookie")
+    }
+}
