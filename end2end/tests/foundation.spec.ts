@@ -63,7 +63,7 @@ test.describe("admin sign-in", () => {
     await context.grantPermissions(["clipboard-read", "clipboard-write"]);
     await signIn(page, server, "root@globex.test", PASSWORD);
     await expect(page).toHaveURL(`${server.url}/admin`);
-    await expect(page.getByLabel("Org ID")).toHaveValue(orgId);
+    await expect(page.getByRole("textbox", { name: "Org ID" })).toHaveValue(orgId);
 
     await page.getByRole("button", { name: "Copy Org ID" }).click();
     await expect(page.getByRole("status")).toHaveText("Copied");
