@@ -29,4 +29,10 @@ pub enum Command {
         #[arg(long)]
         email: String,
     },
+    /// Replace the organisation's SCIM token (the old one stops working at once; recorded as an
+    /// event) and print only the new token on stdout.
+    ScimToken {
+        #[arg(long)]
+        org: String,
+    },
 }

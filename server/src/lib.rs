@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(http::health::routes())
+        .merge(http::scim::routes(state.clone()))
         .leptos_routes_with_context(&state, routes, ctx, shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             state.config.clone(),
             http::security::security_headers,
         ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
         .with_state(state)
 }
 

@@ -103,5 +103,21 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             println!("{}", org.id);
             Ok(())
         }
+        Command::ScimToken { org } => {
+            if !portal_core::ids::is_valid_org_id(&org) {
+                anyhow::bail!("--org must be an Org ID (32 hexadecimal characters)");
+            }
+            let token =
+                portal_core::scim_tokens::generate(&svc, &org, "operator (server scim-token)")
+                    .await
+                    .map_err(|e| match e {
+                        portal_core::CoreError::NotFound => {
+                            anyhow::anyhow!("no organisation with Org ID {org}")
+                        }
+                        other => anyhow::anyhow!("{other}"),
+                    })?;
+            println!("{}", token.expose());
+            Ok(())
+        }
     }
 }

@@ -1,4 +1,5 @@
 //! Transport only: parse, authenticate, call one domain function, map the result.
 
 pub mod health;
+pub mod scim;
 pub mod security;

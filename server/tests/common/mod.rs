@@ -158,3 +158,111 @@ impl TestApp {
         session_cookie(&res).expect("sign-in sets a session cookie")
     }
 }
+
+/// SCIM client helpers.
+pub struct Scim<'a> {
+    pub app: &'a TestApp,
+    pub org: String,
+    pub token: String,
+}
+
+impl<'a> Scim<'a> {
+    pub async fn new(app: &'a TestApp, org_name: &str) -> Scim<'a> {
+        let org = admin(
+            app,
+            org_name,
+            &format!("admin@{}.test", org_name.to_lowercase()),
+        )
+        .await;
+        let token = portal_core::scim_tokens::generate(&app.t.svc, &org, "test")
+            .await
+            .unwrap()
+            .into_exposed();
+        Scim { app, org, token }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/scim/v2/{}{path}", self.app.url, self.org)
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let mut req = self
+            .app
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token)
+            .header("User-Agent", "test-client/1.0");
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/scim+json")
+                .body(b.to_string());
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
+        (status, json, headers)
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        let (s, j, _) = self.send(reqwest::Method::GET, path, None).await;
+        (s, j)
+    }
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let (s, j, _) = self.send(reqwest::Method::POST, path, Some(body)).await;
+        (s, j)
+    }
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let (s, j, _) = self.send(reqwest::Method::PUT, path, Some(body)).await;
+        (s, j)
+    }
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let (s, j, _) = self.send(reqwest::Method::PATCH, path, Some(body)).await;
+        (s, j)
+    }
+    pub async fn delete(&self, path: &str) -> u16 {
+        self.send(reqwest::Method::DELETE, path, None).await.0
+    }
+
+    /// Counts rows in a table for this org (to prove nothing was written).
+    pub async fn count(&self, table: &str) -> i64 {
+        let (n,): (i64,) =
+            sqlx::query_as(&format!("SELECT COUNT(*) FROM {table} WHERE org_id = $1"))
+                .bind(&self.org)
+                .fetch_one(&self.app.t.svc.db.pool)
+                .await
+                .unwrap();
+        n
+    }
+
+    pub async fn event_names(&self) -> Vec<(String, bool)> {
+        let evs = portal_core::events::recent(&self.app.t.svc.db, &self.org, 1000)
+            .await
+            .unwrap();
+        evs.into_iter().rev().map(|e| (e.name, e.success)).collect()
+    }
+}
+
+pub fn user_body(user_name: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": user_name,
+        "active": true,
+        "name": {"givenName": "Ann", "familyName": "Lee"},
+        "emails": [{"value": user_name, "type": "work", "primary": true}],
+        "addresses": [{"type": "work", "country": "FI", "locality": "Helsinki"}],
+        "preferredLanguage": "fi",
+        "externalId": format!("ext-{user_name}"),
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Sales"}
+    })
+}

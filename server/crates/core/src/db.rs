@@ -94,6 +94,16 @@ impl Db {
             .map_err(|e| DbOpenError::Migrate(e.to_string()))
     }
 
+    /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN
+    /// IMMEDIATE`), so a read-then-write cannot fail half-way with "database is locked" when
+    /// another writer got in between; concurrent writers queue on the busy timeout instead.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// For `/healthz`.
     pub async fn ping(&self) -> CoreResult<()> {
         sqlx::query("SELECT 1")

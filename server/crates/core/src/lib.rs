@@ -11,11 +11,14 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod password;
+pub mod provisioning;
+pub mod scim_tokens;
 pub mod secret;
 pub mod services;
 pub mod session_store;
 pub mod setup;
 pub mod throttle;
+pub mod users;
 
 /// Test support (fresh SQLite/PostgreSQL databases, manual clock). Compiled always so the test
 /// build and the server build share one compilation of this crate.

@@ -1,0 +1,544 @@
+//! SCIM operations on the user store, each one transaction plus one activity event, with errors
+//! already in SCIM form. The HTTP layer only parses and authenticates.
+
+use scim_core::{ScimError, ScimType};
+use serde_json::{json, Value};
+
+use crate::error::CoreError;
+use crate::events::{self, NewEvent};
+use crate::ids::new_id;
+use crate::users::{self, Source, StoredUser};
+use crate::Services;
+
+/// Who is calling, for the events.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub org_id: String,
+    /// `{PUBLIC_URL}/scim/v2/{org_id}`
+    pub base_url: String,
+    pub user_agent: Option<String>,
+}
+
+impl Caller {
+    fn actor(&self) -> String {
+        match &self.user_agent {
+            Some(ua) if !ua.is_empty() => format!("SCIM client ({ua})"),
+            _ => "SCIM client".to_string(),
+        }
+    }
+}
+
+pub const EV_CREATE: &str = "user_create_provision";
+pub const EV_UPDATE: &str = "user_update_provision";
+pub const EV_DEPROVISION: &str = "user_deprovision";
+pub const EV_DELETE: &str = "user_delete_provision";
+pub const EV_LOOKUP: &str = "user_lookup_provision";
+
+fn db_err(e: CoreError) -> ScimError {
+    match e {
+        CoreError::Conflict(msg) => ScimError::uniqueness(msg),
+        CoreError::Db(cause) => {
+            tracing::error!(error = %cause, "SCIM database error");
+            ScimError::unavailable()
+        }
+        CoreError::Internal(cause) => {
+            tracing::error!(error = %cause, "SCIM internal error");
+            ScimError::internal()
+        }
+        other => ScimError::invalid_value(other.to_string()),
+    }
+}
+
+fn sqlx_err(e: sqlx::Error) -> ScimError {
+    db_err(CoreError::Db(e))
+}
+
+/// The resource as SCIM returns it: stored attributes + id + meta (with the ETag version).
+pub fn to_json(u: &StoredUser, base_url: &str) -> Value {
+    let mut v = u.attributes.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("id".into(), Value::String(u.id.clone()));
+        o.insert("active".into(), Value::Bool(u.active));
+        o.insert(
+            "meta".into(),
+            json!({
+                "resourceType": "User",
+                "created": crate::clock::rfc3339(u.created_at),
+                "lastModified": crate::clock::rfc3339(u.updated_at),
+                "location": format!("{base_url}/Users/{}", u.id),
+                "version": etag(u.version),
+            }),
+        );
+    }
+    v
+}
+
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+/// Parses an `If-Match` value: `*` → None (any), `W/"3"` / `"3"` → Some(3). Unparsable → Some(-2),
+/// which never matches.
+pub fn parse_if_match(h: &str) -> Option<i64> {
+    let h = h.trim();
+    if h == "*" {
+        return None;
+    }
+    let inner = h.trim_start_matches("W/").trim_matches('"');
+    Some(inner.parse::<i64>().ok().filter(|v| *v >= 0).unwrap_or(-2))
+}
+
+async fn record(
+    svc: &Services,
+    caller: &Caller,
+    name: &str,
+    user_id: Option<&str>,
+    result: &Result<String, ScimError>,
+) {
+    let (success, scim_type, message) = match result {
+        Ok(msg) => (true, None, msg.clone()),
+        Err(e) => (
+            false,
+            e.scim_type.map(|t| t.as_str().to_string()),
+            e.detail.clone(),
+        ),
+    };
+    let status = match result {
+        Ok(_) => None,
+        Err(e) => Some(e.status.to_string()),
+    };
+    let ev = NewEvent {
+        org_id: caller.org_id.clone(),
+        name: name.to_string(),
+        success,
+        user_id: user_id.map(str::to_string),
+        actor: caller.actor(),
+        scim_type,
+        message,
+        detail: status.map(|s| json!({ "status": s }).to_string()),
+    };
+    if let Err(e) = events::record(&svc.db, ev, svc.now()).await {
+        tracing::warn!(error = %e, "could not record a SCIM event");
+    }
+}
+
+fn normalized(body: &Value, default_active: bool) -> Result<Value, ScimError> {
+    let n = scim_core::normalize_user(body)?;
+    // The portal has no password sign-in for employees: a password an IdP sends on create is
+    // accepted and discarded, so it is never stored in any form.
+    drop(n.password);
+    let mut r = n.resource;
+    if r.get("active").is_none() {
+        r["active"] = Value::Bool(default_active);
+    }
+    Ok(r)
+}
+
+/// POST /Users. A userName (or externalId) of a soft-deleted user brings that user back.
+pub async fn create(
+    svc: &Services,
+    caller: &Caller,
+    body: &Value,
+) -> Result<(StoredUser, bool), ScimError> {
+    let result = create_inner(svc, caller, body).await;
+    let (uid, msg) = match &result {
+        Ok((u, revived)) => (
+            Some(u.id.clone()),
+            Ok(if *revived {
+                format!(
+                    "Re-provisioned {} (restored the soft-deleted user with its history)",
+                    u.user_name
+                )
+            } else {
+                format!("Created {}", u.user_name)
+            }),
+        ),
+        Err(e) => (None, Err(e.clone())),
+    };
+    record(svc, caller, EV_CREATE, uid.as_deref(), &msg).await;
+    result
+}
+
+async fn create_inner(
+    svc: &Services,
+    caller: &Caller,
+    body: &Value,
+) -> Result<(StoredUser, bool), ScimError> {
+    let attrs = normalized(body, true)?;
+    let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
+    let now = svc.now();
+    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+    let existing = users::find_by_user_name(&mut tx, &caller.org_id, &user_name)
+        .await
+        .map_err(db_err)?;
+    let revive = match existing {
+        Some(u) if u.deleted_at.is_none() => {
+            return Err(ScimError::uniqueness(format!(
+                "A user with userName {user_name:?} already exists (id {}).",
+                u.id
+            )))
+        }
+        Some(u) => Some(u),
+        None => match attrs.get("externalId").and_then(Value::as_str) {
+            Some(ext) => users::find_deleted_by_external_id(&mut tx, &caller.org_id, ext)
+                .await
+                .map_err(db_err)?,
+            None => None,
+        },
+    };
+    let (id, revived) = match revive {
+        Some(u) => {
+            let ok = users::update(
+                &mut tx,
+                &caller.org_id,
+                &u.id,
+                &attrs,
+                None,
+                None,
+                true,
+                now,
+            )
+            .await
+            .map_err(db_err)?;
+            if !ok {
+                return Err(ScimError::unavailable());
+            }
+            (u.id, true)
+        }
+        None => {
+            let id = new_id();
+            users::insert(
+                &mut tx,
+                &caller.org_id,
+                &id,
+                &attrs,
+                None,
+                Source::Scim,
+                now,
+            )
+            .await
+            .map_err(db_err)?;
+            (id, false)
+        }
+    };
+    let user = users::get(&mut tx, &caller.org_id, &id, false)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(ScimError::internal)?;
+    tx.commit().await.map_err(sqlx_err)?;
+    Ok((user, revived))
+}
+
+fn not_found(id: &str) -> ScimError {
+    ScimError::not_found(format!("User {id} not found."))
+}
+
+/// GET /Users/{id}; a soft-deleted user is 404.
+pub async fn get(svc: &Services, caller: &Caller, id: &str) -> Result<StoredUser, ScimError> {
+    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    let r = users::get(&mut conn, &caller.org_id, id, false)
+        .await
+        .map_err(db_err)?;
+    r.ok_or_else(|| not_found(id))
+}
+
+/// PUT (replace) and PATCH share this: read, compute, write with the version checked.
+async fn modify(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<i64>,
+    compute: impl FnOnce(&StoredUser) -> Result<Value, ScimError>,
+) -> Result<(StoredUser, StoredUser), ScimError> {
+    let now = svc.now();
+    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+    let before = users::get(&mut tx, &caller.org_id, id, false)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| not_found(id))?;
+    if let Some(v) = if_match {
+        if v != before.version {
+            return Err(ScimError::precondition_failed());
+        }
+    }
+    let attrs = compute(&before)?;
+    let ok = users::update(
+        &mut tx,
+        &caller.org_id,
+        id,
+        &attrs,
+        None,
+        Some(before.version),
+        false,
+        now,
+    )
+    .await
+    .map_err(db_err)?;
+    if !ok {
+        return Err(ScimError::precondition_failed());
+    }
+    let after = users::get(&mut tx, &caller.org_id, id, false)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(ScimError::internal)?;
+    tx.commit().await.map_err(sqlx_err)?;
+    Ok((before, after))
+}
+
+fn describe_change(before: &StoredUser, after: &StoredUser) -> (&'static str, String) {
+    if before.active && !after.active {
+        (EV_DEPROVISION, format!("Deactivated {}", after.user_name))
+    } else if !before.active && after.active {
+        (EV_UPDATE, format!("Reactivated {}", after.user_name))
+    } else if before.attributes == after.attributes {
+        (EV_UPDATE, format!("No change to {}", after.user_name))
+    } else {
+        (EV_UPDATE, format!("Updated {}", after.user_name))
+    }
+}
+
+async fn finish_modify(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+    result: Result<(StoredUser, StoredUser), ScimError>,
+    body: &Value,
+) -> Result<StoredUser, ScimError> {
+    match result {
+        Ok((before, after)) => {
+            let (name, msg) = describe_change(&before, &after);
+            record(svc, caller, name, Some(id), &Ok(msg)).await;
+            Ok(after)
+        }
+        Err(e) => {
+            // A failed change that was meant to deactivate is reported as a deprovision failure.
+            let deprov = body
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("\"active\":false")
+                || body
+                    .to_string()
+                    .to_ascii_lowercase()
+                    .contains("\"active\":\"false\"");
+            let name = if deprov { EV_DEPROVISION } else { EV_UPDATE };
+            let uid = (e.status != 404).then_some(id);
+            record(svc, caller, name, uid, &Err(e.clone())).await;
+            Err(e)
+        }
+    }
+}
+
+/// PUT /Users/{id}: the body replaces every attribute. A body without `active` keeps the
+/// current value (Okta sends PUT without it).
+pub async fn replace(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+    body: &Value,
+    if_match: Option<i64>,
+) -> Result<StoredUser, ScimError> {
+    let result = modify(svc, caller, id, if_match, |before| {
+        let mut attrs = normalized(body, before.active)?;
+        if let (Some(Value::String(given)), true) = (body.get("id"), body.get("id").is_some()) {
+            if given != &before.id {
+                return Err(ScimError::mutability(format!(
+                    "The body's id ({given}) differs from the URL's ({}); id is read-only.",
+                    before.id
+                )));
+            }
+        }
+        if attrs.get("active").is_none() {
+            attrs["active"] = Value::Bool(before.active);
+        }
+        Ok(attrs)
+    })
+    .await;
+    finish_modify(svc, caller, id, result, body).await
+}
+
+/// PATCH /Users/{id}.
+pub async fn patch(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+    body: &Value,
+    if_match: Option<i64>,
+) -> Result<StoredUser, ScimError> {
+    let result = modify(svc, caller, id, if_match, |before| {
+        let mut current = before.attributes.clone();
+        current["id"] = Value::String(before.id.clone());
+        current["active"] = Value::Bool(before.active);
+        let patched = scim_core::apply_patch(&current, body)?;
+        normalized(&patched, before.active)
+    })
+    .await;
+    finish_modify(svc, caller, id, result, body).await
+}
+
+/// DELETE /Users/{id}: soft delete.
+pub async fn delete(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<(), ScimError> {
+    let result = async {
+        let now = svc.now();
+        let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+        let before = users::get(&mut tx, &caller.org_id, id, false)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| not_found(id))?;
+        if let Some(v) = if_match {
+            if v != before.version {
+                return Err(ScimError::precondition_failed());
+            }
+        }
+        if !users::soft_delete(&mut tx, &caller.org_id, id, Some(before.version), now)
+            .await
+            .map_err(db_err)?
+        {
+            return Err(ScimError::precondition_failed());
+        }
+        tx.commit().await.map_err(sqlx_err)?;
+        Ok(before.user_name)
+    }
+    .await;
+    let msg = result
+        .as_ref()
+        .map(|n| format!("Deleted {n} (soft delete: restorable until purged)"))
+        .map_err(Clone::clone);
+    let uid = match &result {
+        Err(e) if e.status == 404 => None,
+        _ => Some(id),
+    };
+    record(svc, caller, EV_DELETE, uid, &msg).await;
+    result.map(|_| ())
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub filter: Option<String>,
+    pub start_index: Option<i64>,
+    pub count: Option<i64>,
+    pub sort_by: Option<String>,
+    pub descending: bool,
+}
+
+pub struct ListPage {
+    pub total: i64,
+    pub start_index: i64,
+    pub users: Vec<StoredUser>,
+}
+
+fn sort_column(attr: &str) -> Option<&'static str> {
+    let a = attr
+        .strip_prefix("urn:ietf:params:scim:schemas:core:2.0:User:")
+        .unwrap_or(attr)
+        .to_ascii_lowercase();
+    Some(match a.as_str() {
+        "id" => "u.id",
+        "username" => "lower(u.user_name)",
+        "externalid" => "u.external_id",
+        "displayname" => "lower(u.display_name)",
+        "name.givenname" => "lower(u.given_name)",
+        "name.familyname" => "lower(u.family_name)",
+        "title" => "lower(u.title)",
+        "emails" | "emails.value" => "lower(u.email)",
+        "active" => "u.active",
+        "meta.created" => "u.created_at",
+        "meta.lastmodified" => "u.updated_at",
+        _ => return None,
+    })
+}
+
+/// GET /Users and POST /Users/.search.
+pub async fn list(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<ListPage, ScimError> {
+    let result = list_inner(svc, caller, q).await;
+    if let Err(e) = &result {
+        // Lookups are only worth an event when they fail (as JumpCloud logs them).
+        record(svc, caller, EV_LOOKUP, None, &Err(e.clone())).await;
+    }
+    result
+}
+
+async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<ListPage, ScimError> {
+    let start_index = q.start_index.unwrap_or(1).max(1);
+    let count = q
+        .count
+        .unwrap_or(scim_core::schema::MAX_RESULTS as i64)
+        .clamp(0, scim_core::schema::MAX_RESULTS as i64);
+    let mut where_sql = String::from("u.org_id = $1 AND u.deleted_at IS NULL");
+    let mut params: Vec<scim_filter::SqlParam> = Vec::new();
+    if let Some(f) = q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
+        let filter = scim_filter::parse_filter(f)
+            .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
+        let frag = scim_filter::to_sql(&filter, 2)
+            .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
+        where_sql.push_str(" AND ");
+        where_sql.push_str(&frag.sql);
+        params = frag.params;
+    }
+    let order = match q.sort_by.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => {
+            let col = sort_column(s.trim()).ok_or_else(|| {
+                ScimError::bad_request(
+                    ScimType::InvalidValue,
+                    format!("sortBy '{s}' is not supported; use userName, displayName, name.givenName, name.familyName, externalId, emails.value, meta.created or meta.lastModified"),
+                )
+            })?;
+            let dir = if q.descending { "DESC" } else { "ASC" };
+            format!("{col} {dir}, u.created_at {dir}, u.id {dir}")
+        }
+        None => "u.created_at ASC, u.id ASC".to_string(),
+    };
+    fn bind_all<'q>(
+        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+        org: &'q str,
+        params: &'q [scim_filter::SqlParam],
+    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        query = query.bind(org);
+        for p in params {
+            query = match p {
+                scim_filter::SqlParam::Text(s) => query.bind(s.as_str()),
+                scim_filter::SqlParam::Int(i) => query.bind(*i),
+                scim_filter::SqlParam::Float(f) => query.bind(*f),
+            };
+        }
+        query
+    }
+    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    let count_sql = format!("SELECT COUNT(*) AS n FROM users u WHERE {where_sql}");
+    let total: i64 = {
+        use sqlx::Row;
+        let row = bind_all(sqlx::query(&count_sql), &caller.org_id, &params)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(sqlx_err)?;
+        row.try_get("n").map_err(sqlx_err)?
+    };
+    let mut users_out = Vec::new();
+    if count > 0 && total >= start_index {
+        let n = params.len();
+        let page_sql = format!(
+            "SELECT {} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
+            users::SELECT_COLUMNS,
+            n + 2,
+            n + 3
+        );
+        let rows = bind_all(sqlx::query(&page_sql), &caller.org_id, &params)
+            .bind(count)
+            .bind(start_index - 1)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(sqlx_err)?;
+        for r in &rows {
+            users_out.push(users::from_row(r).map_err(db_err)?);
+        }
+    }
+    Ok(ListPage {
+        total,
+        start_index,
+        users: users_out,
+    })
+}

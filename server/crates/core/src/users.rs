@@ -1,0 +1,476 @@
+//! The user store behind SCIM and the admin screens.
+//!
+//! A user is kept as its canonical SCIM JSON (`attributes`) plus the columns filters, sorting and
+//! the Users screen read, and one row per email and address for the lookups IdPs make. Every write
+//! goes through one transaction that rewrites all of them together.
+
+use serde_json::Value;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::error::{CoreError, CoreResult};
+
+pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredUser {
+    pub id: String,
+    pub org_id: String,
+    pub user_name: String,
+    pub active: bool,
+    pub source: String,
+    /// Canonical SCIM attributes (no id, meta or password).
+    pub attributes: Value,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub last_sign_in_at: Option<i64>,
+}
+
+/// Where a user came from, shown on the Users screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Scim,
+    SsoJit,
+    Admin,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Scim => "scim",
+            Source::SsoJit => "sso_jit",
+            Source::Admin => "admin",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Columns {
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub active: bool,
+    pub display_name: Option<String>,
+    pub nick_name: Option<String>,
+    pub title: Option<String>,
+    pub user_type: Option<String>,
+    pub preferred_language: Option<String>,
+    pub locale: Option<String>,
+    pub timezone: Option<String>,
+    pub profile_url: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub formatted_name: Option<String>,
+    pub middle_name: Option<String>,
+    pub department: Option<String>,
+    pub employee_number: Option<String>,
+    pub cost_center: Option<String>,
+    pub organization: Option<String>,
+    pub division: Option<String>,
+    pub email: Option<String>,
+    pub country: Option<String>,
+    pub locality: Option<String>,
+    pub emails: Vec<EmailRow>,
+    pub addresses: Vec<AddressRow>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct EmailRow {
+    pub value: String,
+    pub type_: Option<String>,
+    pub primary: bool,
+}
+
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct AddressRow {
+    pub type_: Option<String>,
+    pub country: Option<String>,
+    pub locality: Option<String>,
+    pub region: Option<String>,
+    pub postal_code: Option<String>,
+    pub street_address: Option<String>,
+    pub formatted: Option<String>,
+    pub primary: bool,
+}
+
+fn s(v: Option<&Value>) -> Option<String> {
+    v.and_then(Value::as_str)
+        .map(str::to_string)
+        .filter(|x| !x.is_empty())
+}
+
+/// The element a "work" lookup means: type work, else the primary one, else the first.
+fn pick_work(items: &[Value]) -> Option<&Value> {
+    items
+        .iter()
+        .find(|e| {
+            e.get("type")
+                .and_then(Value::as_str)
+                .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+        })
+        .or_else(|| {
+            items
+                .iter()
+                .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+        })
+        .or_else(|| items.first())
+}
+
+/// Reads the stored columns out of a canonical SCIM resource.
+pub fn columns(r: &Value) -> Columns {
+    let name = r.get("name");
+    let ent = r.get(ENTERPRISE_URN);
+    let emails_json = r
+        .get("emails")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let addresses_json = r
+        .get("addresses")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let emails: Vec<EmailRow> = emails_json
+        .iter()
+        .filter_map(|e| {
+            Some(EmailRow {
+                value: s(e.get("value"))?,
+                type_: s(e.get("type")),
+                primary: e.get("primary").and_then(Value::as_bool).unwrap_or(false),
+            })
+        })
+        .collect();
+    let addresses: Vec<AddressRow> = addresses_json
+        .iter()
+        .map(|a| AddressRow {
+            type_: s(a.get("type")),
+            country: s(a.get("country")),
+            locality: s(a.get("locality")),
+            region: s(a.get("region")),
+            postal_code: s(a.get("postalCode")),
+            street_address: s(a.get("streetAddress")),
+            formatted: s(a.get("formatted")),
+            primary: a.get("primary").and_then(Value::as_bool).unwrap_or(false),
+        })
+        .collect();
+    let work_email = pick_work(&emails_json).and_then(|e| s(e.get("value")));
+    let work_address = pick_work(&addresses_json);
+    Columns {
+        user_name: s(r.get("userName")).unwrap_or_default(),
+        external_id: s(r.get("externalId")),
+        active: r.get("active").and_then(Value::as_bool).unwrap_or(true),
+        display_name: s(r.get("displayName")),
+        nick_name: s(r.get("nickName")),
+        title: s(r.get("title")),
+        user_type: s(r.get("userType")),
+        preferred_language: s(r.get("preferredLanguage")),
+        locale: s(r.get("locale")),
+        timezone: s(r.get("timezone")),
+        profile_url: s(r.get("profileUrl")),
+        given_name: s(name.and_then(|n| n.get("givenName"))),
+        family_name: s(name.and_then(|n| n.get("familyName"))),
+        formatted_name: s(name.and_then(|n| n.get("formatted"))),
+        middle_name: s(name.and_then(|n| n.get("middleName"))),
+        department: s(ent.and_then(|e| e.get("department"))),
+        employee_number: s(ent.and_then(|e| e.get("employeeNumber"))),
+        cost_center: s(ent.and_then(|e| e.get("costCenter"))),
+        organization: s(ent.and_then(|e| e.get("organization"))),
+        division: s(ent.and_then(|e| e.get("division"))),
+        email: work_email,
+        country: work_address.and_then(|a| s(a.get("country"))),
+        locality: work_address.and_then(|a| s(a.get("locality"))),
+        emails,
+        addresses,
+    }
+}
+
+pub const SELECT_COLUMNS: &str = "u.id, u.org_id, u.user_name, u.active, u.source, u.attributes, \
+     u.version, u.created_at, u.updated_at, u.deleted_at, u.last_sign_in_at";
+
+pub fn from_row(r: &AnyRow) -> CoreResult<StoredUser> {
+    let attributes: String = r.try_get("attributes")?;
+    Ok(StoredUser {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        user_name: r.try_get("user_name")?,
+        active: r.try_get::<i64, _>("active")? != 0,
+        source: r.try_get("source")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| CoreError::Internal(format!("stored user JSON: {e}")))?,
+        version: r.try_get("version")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        deleted_at: r.try_get("deleted_at")?,
+        last_sign_in_at: r.try_get("last_sign_in_at")?,
+    })
+}
+
+/// A user by id within an org; `include_deleted` for the admin screens.
+pub async fn get(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    id: &str,
+    include_deleted: bool,
+) -> CoreResult<Option<StoredUser>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.id = $2{}",
+        if include_deleted {
+            ""
+        } else {
+            " AND u.deleted_at IS NULL"
+        }
+    );
+    let row = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Finds a user by userName (case-insensitive), deleted or not.
+pub async fn find_by_user_name(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    user_name: &str,
+) -> CoreResult<Option<StoredUser>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM users u WHERE u.org_id = $1 AND lower(u.user_name) = lower($2)"
+    );
+    let row = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(user_name)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A soft-deleted user with this externalId (re-provisioning brings it back).
+pub async fn find_deleted_by_external_id(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    external_id: &str,
+) -> CoreResult<Option<StoredUser>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM users u WHERE u.org_id = $1 AND u.external_id = $2 \
+         AND u.deleted_at IS NOT NULL ORDER BY u.deleted_at DESC LIMIT 1"
+    );
+    let row = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(external_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
+    if CoreError::is_unique_violation(&e) {
+        CoreError::Conflict(format!(
+            "A user with userName {user_name:?} already exists in this organisation."
+        ))
+    } else {
+        e.into()
+    }
+}
+
+/// Inserts a new user row with its children.
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    password_hash: Option<&str>,
+    source: Source,
+    now: i64,
+) -> CoreResult<()> {
+    let c = columns(attributes);
+    sqlx::query(
+        "INSERT INTO users (id, org_id, user_name, external_id, active, display_name, nick_name, title, \
+         user_type, preferred_language, locale, timezone, profile_url, given_name, family_name, \
+         formatted_name, middle_name, department, employee_number, cost_center, organization, division, \
+         email, country, locality, source, attributes, password_hash, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, $24, $25, $26, $27, $28, 1, $29, $29)",
+    )
+    .bind(id)
+    .bind(org_id)
+    .bind(&c.user_name)
+    .bind(&c.external_id)
+    .bind(i64::from(c.active))
+    .bind(&c.display_name)
+    .bind(&c.nick_name)
+    .bind(&c.title)
+    .bind(&c.user_type)
+    .bind(&c.preferred_language)
+    .bind(&c.locale)
+    .bind(&c.timezone)
+    .bind(&c.profile_url)
+    .bind(&c.given_name)
+    .bind(&c.family_name)
+    .bind(&c.formatted_name)
+    .bind(&c.middle_name)
+    .bind(&c.department)
+    .bind(&c.employee_number)
+    .bind(&c.cost_center)
+    .bind(&c.organization)
+    .bind(&c.division)
+    .bind(&c.email)
+    .bind(&c.country)
+    .bind(&c.locality)
+    .bind(source.as_str())
+    .bind(attributes.to_string())
+    .bind(password_hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| map_unique(e, &c.user_name))?;
+    write_children(tx, org_id, id, &c).await
+}
+
+/// Rewrites a user's attributes (and revives it when `revive`), bumping the version.
+/// Returns false when no row matched (gone, or `expected_version` is stale).
+#[allow(clippy::too_many_arguments)]
+pub async fn update(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    password_hash: Option<Option<&str>>,
+    expected_version: Option<i64>,
+    revive: bool,
+    now: i64,
+) -> CoreResult<bool> {
+    let c = columns(attributes);
+    let mut sql = String::from(
+        "UPDATE users SET user_name = $1, external_id = $2, active = $3, display_name = $4, nick_name = $5, \
+         title = $6, user_type = $7, preferred_language = $8, locale = $9, timezone = $10, profile_url = $11, \
+         given_name = $12, family_name = $13, formatted_name = $14, middle_name = $15, department = $16, \
+         employee_number = $17, cost_center = $18, organization = $19, division = $20, email = $21, \
+         country = $22, locality = $23, attributes = $24, version = version + 1, updated_at = $25",
+    );
+    if revive {
+        sql.push_str(", deleted_at = NULL");
+    }
+    if password_hash.is_some() {
+        sql.push_str(", password_hash = $29");
+    }
+    sql.push_str(" WHERE org_id = $26 AND id = $27");
+    if !revive {
+        sql.push_str(" AND deleted_at IS NULL");
+    }
+    sql.push_str(" AND ($28 < 0 OR version = $28)");
+    let mut q = sqlx::query(&sql)
+        .bind(&c.user_name)
+        .bind(&c.external_id)
+        .bind(i64::from(c.active))
+        .bind(&c.display_name)
+        .bind(&c.nick_name)
+        .bind(&c.title)
+        .bind(&c.user_type)
+        .bind(&c.preferred_language)
+        .bind(&c.locale)
+        .bind(&c.timezone)
+        .bind(&c.profile_url)
+        .bind(&c.given_name)
+        .bind(&c.family_name)
+        .bind(&c.formatted_name)
+        .bind(&c.middle_name)
+        .bind(&c.department)
+        .bind(&c.employee_number)
+        .bind(&c.cost_center)
+        .bind(&c.organization)
+        .bind(&c.division)
+        .bind(&c.email)
+        .bind(&c.country)
+        .bind(&c.locality)
+        .bind(attributes.to_string())
+        .bind(now)
+        .bind(org_id)
+        .bind(id)
+        .bind(expected_version.unwrap_or(-1));
+    if let Some(ph) = password_hash {
+        q = q.bind(ph.map(str::to_string));
+    }
+    let n = q
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| map_unique(e, &c.user_name))?
+        .rows_affected();
+    if n == 0 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("DELETE FROM user_addresses WHERE user_id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    write_children(tx, org_id, id, &c).await?;
+    Ok(true)
+}
+
+async fn write_children(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    c: &Columns,
+) -> CoreResult<()> {
+    for (i, e) in c.emails.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO user_emails (user_id, org_id, position, value, type, primary_flag) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(org_id)
+        .bind(i as i64)
+        .bind(&e.value)
+        .bind(&e.type_)
+        .bind(i64::from(e.primary))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (i, a) in c.addresses.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO user_addresses (user_id, org_id, position, type, country, locality, region, postal_code, \
+             street_address, formatted, primary_flag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(org_id)
+        .bind(i as i64)
+        .bind(&a.type_)
+        .bind(&a.country)
+        .bind(&a.locality)
+        .bind(&a.region)
+        .bind(&a.postal_code)
+        .bind(&a.street_address)
+        .bind(&a.formatted)
+        .bind(i64::from(a.primary))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Soft delete: the row stays (restorable, with its history) but SCIM no longer sees it.
+pub async fn soft_delete(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    expected_version: Option<i64>,
+    now: i64,
+) -> CoreResult<bool> {
+    let n = sqlx::query(
+        "UPDATE users SET deleted_at = $1, updated_at = $1, version = version + 1 \
+         WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL AND ($4 < 0 OR version = $4)",
+    )
+    .bind(now)
+    .bind(org_id)
+    .bind(id)
+    .bind(expected_version.unwrap_or(-1))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}

@@ -1,0 +1,505 @@
+//! A client's User body → the canonical stored form, and the stored form → a response with
+//! `attributes` / `excludedAttributes` applied.
+
+use serde_json::{Map, Value};
+
+use crate::error::ScimError;
+use crate::schema::{find, Attr, Mutability, Ty, ENTERPRISE_ATTRS, USER_ATTRS};
+use crate::{CORE_USER_URN, ENTERPRISE_USER_URN};
+
+pub const MAX_USER_NAME: usize = 256;
+pub const MAX_STRING: usize = 1024;
+pub const MAX_ELEMENTS: usize = 20;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalizedUser {
+    /// Canonical attribute names; no id, meta or password; `schemas` set.
+    pub resource: Value,
+    pub password: Option<String>,
+}
+
+fn invalid(attr: &str, what: &str) -> ScimError {
+    ScimError::invalid_value(format!("Attribute '{attr}' {what}."))
+}
+
+fn check_string(attr: &str, s: &str, max: usize) -> Result<(), ScimError> {
+    if s.chars().count() > max {
+        return Err(invalid(attr, &format!("is longer than {max} characters")));
+    }
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err(invalid(attr, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Normalises one value against its attribute definition; `Ok(None)` means "absent".
+fn norm_value(a: &Attr, path: &str, v: &Value) -> Result<Option<Value>, ScimError> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    if a.multi {
+        let items: Vec<Value> = match v {
+            Value::Array(items) => items.clone(),
+            Value::Object(_) => vec![v.clone()],
+            _ => return Err(invalid(path, "must be an array of objects")),
+        };
+        if items.len() > MAX_ELEMENTS {
+            return Err(invalid(
+                path,
+                &format!("has more than {MAX_ELEMENTS} values"),
+            ));
+        }
+        let mut out = Vec::new();
+        for item in &items {
+            if item.is_null() {
+                continue;
+            }
+            if !item.is_object() {
+                return Err(invalid(path, "must be an array of objects"));
+            }
+            if let Some(x) = norm_complex(a.sub, path, item)? {
+                out.push(x);
+            }
+        }
+        return Ok((!out.is_empty()).then_some(Value::Array(out)));
+    }
+    match a.ty {
+        Ty::Complex => {
+            if !v.is_object() {
+                return Err(invalid(path, "must be an object"));
+            }
+            norm_complex(a.sub, path, v)
+        }
+        Ty::Boolean => match v {
+            Value::Bool(b) => Ok(Some(Value::Bool(*b))),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+            _ => Err(invalid(path, "must be true or false")),
+        },
+        Ty::String | Ty::Reference => {
+            let s = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(invalid(path, "must be a string")),
+            };
+            let max = if a.name == "userName" {
+                MAX_USER_NAME
+            } else {
+                MAX_STRING
+            };
+            check_string(path, &s, max)?;
+            if s.trim().is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(Value::String(s)))
+        }
+    }
+}
+
+fn norm_complex(sub: &[Attr], path: &str, v: &Value) -> Result<Option<Value>, ScimError> {
+    let Some(obj) = v.as_object() else {
+        return Err(invalid(path, "must be an object"));
+    };
+    let mut out = Map::new();
+    for (k, val) in obj {
+        let Some(a) = find(sub, k) else { continue };
+        if let Some(x) = norm_value(a, &format!("{path}.{}", a.name), val)? {
+            out.insert(a.name.to_string(), x);
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    (s.len() >= prefix.len()
+        && s.is_char_boundary(prefix.len())
+        && s[..prefix.len()].eq_ignore_ascii_case(prefix))
+    .then(|| &s[prefix.len()..])
+}
+
+/// Where a (possibly dotted, possibly URN-qualified) attribute key points.
+pub enum Target<'a> {
+    Core(&'static Attr, Option<&'static Attr>),
+    Enterprise(&'static Attr, Option<&'static Attr>),
+    EnterpriseObject,
+    Id,
+    Meta,
+    Schemas,
+    Password,
+    Unknown(&'a str),
+}
+
+/// Resolves `userName`, `name.givenName`, `urn:…:core:2.0:User:name.givenName`,
+/// `urn:…:enterprise:2.0:User:department`, `urn:…:enterprise:2.0:User` (case-insensitive).
+pub fn resolve(key: &str) -> Target<'_> {
+    if key.eq_ignore_ascii_case(ENTERPRISE_USER_URN) {
+        return Target::EnterpriseObject;
+    }
+    let (attrs, rest, ent) =
+        if let Some(rest) = strip_prefix_ci(key, &format!("{ENTERPRISE_USER_URN}:")) {
+            (ENTERPRISE_ATTRS, rest, true)
+        } else if let Some(rest) = strip_prefix_ci(key, &format!("{CORE_USER_URN}:")) {
+            (USER_ATTRS, rest, false)
+        } else {
+            (USER_ATTRS, key, false)
+        };
+    let (name, sub) = match rest.split_once('.') {
+        Some((n, s)) => (n, Some(s)),
+        None => (rest, None),
+    };
+    if !ent {
+        if name.eq_ignore_ascii_case("id") && sub.is_none() {
+            return Target::Id;
+        }
+        if name.eq_ignore_ascii_case("meta") {
+            return Target::Meta;
+        }
+        if name.eq_ignore_ascii_case("schemas") && sub.is_none() {
+            return Target::Schemas;
+        }
+        if name.eq_ignore_ascii_case("password") && sub.is_none() {
+            return Target::Password;
+        }
+    }
+    let Some(a) = find(attrs, name) else {
+        return Target::Unknown(key);
+    };
+    let sub_attr = match sub {
+        None => None,
+        Some(s) => match find(a.sub, s) {
+            Some(x) if !s.contains('.') => Some(x),
+            _ => return Target::Unknown(key),
+        },
+    };
+    if ent {
+        Target::Enterprise(a, sub_attr)
+    } else {
+        Target::Core(a, sub_attr)
+    }
+}
+
+fn set_path(
+    out: &mut Map<String, Value>,
+    container: Option<&str>,
+    a: &Attr,
+    sub: Option<&Attr>,
+    v: Value,
+) {
+    let obj = match container {
+        Some(urn) => {
+            let e = out
+                .entry(urn.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !e.is_object() {
+                *e = Value::Object(Map::new());
+            }
+            e.as_object_mut().expect("just made an object")
+        }
+        None => out,
+    };
+    match sub {
+        None => {
+            obj.insert(a.name.to_string(), v);
+        }
+        Some(s) => {
+            let parent = obj
+                .entry(a.name.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !parent.is_object() {
+                *parent = Value::Object(Map::new());
+            }
+            if let Some(p) = parent.as_object_mut() {
+                p.insert(s.name.to_string(), v);
+            }
+        }
+    }
+}
+
+/// Normalises a POST/PUT body. See the crate docs for the rules; highlights: case-insensitive
+/// keys rewritten to canonical names, `id`/`meta` ignored, null/""/[] mean absent, unknown
+/// attributes dropped, wrong types → 400 invalidValue, "True"/"False" strings accepted,
+/// `userName` required, and the work email must equal `userName`.
+/// `active` is left absent when the body has none; the caller decides the default.
+pub fn normalize_user(body: &Value) -> Result<NormalizedUser, ScimError> {
+    let Some(obj) = body.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "The request body must be a JSON object (a User resource).",
+        ));
+    };
+    let mut out = Map::new();
+    let mut password = None;
+    for (k, v) in obj {
+        match resolve(k) {
+            Target::Id | Target::Meta | Target::Schemas | Target::Unknown(_) => {}
+            Target::Password => {
+                if v.is_null() {
+                    continue;
+                }
+                let Some(p) = v.as_str() else {
+                    return Err(invalid("password", "must be a string"));
+                };
+                check_string("password", p, 256)?;
+                if !p.is_empty() {
+                    password = Some(p.to_string());
+                }
+            }
+            Target::EnterpriseObject => {
+                if v.is_null() {
+                    continue;
+                }
+                if !v.is_object() {
+                    return Err(invalid(ENTERPRISE_USER_URN, "must be an object"));
+                }
+                let ext = norm_complex(ENTERPRISE_ATTRS, "enterprise", v)?;
+                if let Some(Value::Object(m)) = ext {
+                    for (ek, ev) in m {
+                        if let Some(a) = find(ENTERPRISE_ATTRS, &ek) {
+                            set_path(&mut out, Some(ENTERPRISE_USER_URN), a, None, ev);
+                        }
+                    }
+                }
+            }
+            Target::Core(a, sub) | Target::Enterprise(a, sub) => {
+                let container =
+                    matches!(resolve(k), Target::Enterprise(..)).then_some(ENTERPRISE_USER_URN);
+                let (def, path) = match sub {
+                    Some(s) => (s, format!("{}.{}", a.name, s.name)),
+                    None => (a, a.name.to_string()),
+                };
+                if def.mutability == Mutability::WriteOnly {
+                    continue;
+                }
+                if let Some(x) = norm_value(def, &path, v)? {
+                    set_path(&mut out, container, a, sub, x);
+                }
+            }
+        }
+    }
+    let user_name = match out.get("userName") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        _ => {
+            return Err(invalid("userName", "is required"));
+        }
+    };
+    out.insert("userName".into(), Value::String(user_name.clone()));
+    validate_emails(&out, &user_name)?;
+    let mut schemas = vec![Value::String(CORE_USER_URN.into())];
+    if out.contains_key(ENTERPRISE_USER_URN) {
+        schemas.push(Value::String(ENTERPRISE_USER_URN.into()));
+    }
+    out.insert("schemas".into(), Value::Array(schemas));
+    Ok(NormalizedUser {
+        resource: Value::Object(out),
+        password,
+    })
+}
+
+fn looks_like_email(s: &str) -> bool {
+    match s.split_once('@') {
+        Some((l, d)) => {
+            !l.is_empty()
+                && !d.is_empty()
+                && !d.contains('@')
+                && !s.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn validate_emails(out: &Map<String, Value>, user_name: &str) -> Result<(), ScimError> {
+    let Some(Value::Array(emails)) = out.get("emails") else {
+        return Ok(());
+    };
+    for e in emails {
+        match e.get("value").and_then(Value::as_str) {
+            Some(v) if looks_like_email(v) => {}
+            Some(v) => {
+                return Err(invalid(
+                    "emails.value",
+                    &format!("({v:?}) is not an email address"),
+                ))
+            }
+            None => return Err(invalid("emails", "has an element without a value")),
+        }
+    }
+    let typed = emails.iter().find(|e| {
+        e.get("type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.eq_ignore_ascii_case("work"))
+    });
+    let untyped = emails.iter().all(|e| e.get("type").is_none());
+    let work = typed.or_else(|| {
+        if untyped {
+            emails
+                .iter()
+                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
+                .or_else(|| (emails.len() == 1).then(|| &emails[0]))
+        } else {
+            None
+        }
+    });
+    if let Some(w) = work.and_then(|w| w.get("value")).and_then(Value::as_str) {
+        if !w.eq_ignore_ascii_case(user_name) {
+            return Err(ScimError::invalid_value(format!(
+                "The work email ({w}) must equal userName ({user_name}): map userName and \
+                 emails[type eq \"work\"].value from the same source attribute in your identity \
+                 provider (in JumpCloud: Company Email)."
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Which attribute names a response keeps (RFC 7644 §3.4.2.5). `id`, `schemas`, `userName` and
+/// `active` are always returned; `meta` only by default.
+pub fn project(
+    resource: &Value,
+    attributes: Option<&[String]>,
+    excluded: Option<&[String]>,
+) -> Value {
+    let Some(obj) = resource.as_object() else {
+        return resource.clone();
+    };
+    const ALWAYS: [&str; 4] = ["id", "schemas", "userName", "active"];
+    let always = |k: &str| ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k));
+    let split = |p: &str| -> (Option<String>, String, Option<String>) {
+        // (container urn, attribute, sub-attribute)
+        let (urn, rest) = if let Some(r) = strip_prefix_ci(p, &format!("{ENTERPRISE_USER_URN}:")) {
+            (Some(ENTERPRISE_USER_URN.to_string()), r)
+        } else if p.eq_ignore_ascii_case(ENTERPRISE_USER_URN) {
+            return (Some(ENTERPRISE_USER_URN.to_string()), String::new(), None);
+        } else if let Some(r) = strip_prefix_ci(p, &format!("{CORE_USER_URN}:")) {
+            (None, r)
+        } else {
+            (None, p)
+        };
+        match rest.split_once('.') {
+            Some((a, s)) => (urn, a.to_string(), Some(s.to_string())),
+            None => (urn, rest.to_string(), None),
+        }
+    };
+    if let Some(attrs) = attributes.filter(|a| !a.is_empty()) {
+        let mut out = Map::new();
+        for (k, v) in obj {
+            if always(k) {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        for p in attrs {
+            let (urn, name, sub) = split(p);
+            let (src, dst): (Option<&Map<String, Value>>, &mut Map<String, Value>) = match &urn {
+                Some(u) => {
+                    let src = obj.get(u).and_then(Value::as_object);
+                    if name.is_empty() {
+                        if let Some(s) = src {
+                            out.insert(u.clone(), Value::Object(s.clone()));
+                        }
+                        continue;
+                    }
+                    let dst = out
+                        .entry(u.clone())
+                        .or_insert_with(|| Value::Object(Map::new()))
+                        .as_object_mut()
+                        .expect("object");
+                    (src, dst)
+                }
+                None => (Some(obj), &mut out),
+            };
+            let Some(src) = src else { continue };
+            let Some((key, val)) = src.iter().find(|(k, _)| k.eq_ignore_ascii_case(&name)) else {
+                continue;
+            };
+            match sub {
+                None => {
+                    dst.insert(key.clone(), val.clone());
+                }
+                Some(s) => {
+                    let pick = |o: &Value| -> Option<Value> {
+                        let m = o.as_object()?;
+                        let (sk, sv) = m.iter().find(|(k, _)| k.eq_ignore_ascii_case(&s))?;
+                        let mut n = Map::new();
+                        n.insert(sk.clone(), sv.clone());
+                        Some(Value::Object(n))
+                    };
+                    let picked = match val {
+                        Value::Array(items) => {
+                            Some(Value::Array(items.iter().filter_map(pick).collect()))
+                        }
+                        other => pick(other),
+                    };
+                    if let Some(p) = picked {
+                        merge_into(dst, key, p);
+                    }
+                }
+            }
+        }
+        // Drop extension containers that stayed empty.
+        out.retain(|_, v| !v.as_object().is_some_and(Map::is_empty));
+        return Value::Object(out);
+    }
+    let mut out = obj.clone();
+    for p in excluded.unwrap_or(&[]) {
+        let (urn, name, sub) = split(p);
+        if urn.is_none() && always(&name) && sub.is_none() {
+            continue;
+        }
+        let target = match &urn {
+            Some(u) => {
+                if name.is_empty() {
+                    out.remove(u);
+                    continue;
+                }
+                match out.get_mut(u).and_then(Value::as_object_mut) {
+                    Some(m) => m,
+                    None => continue,
+                }
+            }
+            None => &mut out,
+        };
+        let Some(key) = target
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(&name))
+            .cloned()
+        else {
+            continue;
+        };
+        match sub {
+            None => {
+                target.remove(&key);
+            }
+            Some(s) => {
+                if let Some(v) = target.get_mut(&key) {
+                    let strip = |o: &mut Value| {
+                        if let Some(m) = o.as_object_mut() {
+                            m.retain(|k, _| !k.eq_ignore_ascii_case(&s));
+                        }
+                    };
+                    match v {
+                        Value::Array(items) => items.iter_mut().for_each(strip),
+                        other => strip(other),
+                    }
+                }
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+fn merge_into(dst: &mut Map<String, Value>, key: &str, v: Value) {
+    match (dst.get_mut(key), v) {
+        (Some(Value::Object(a)), Value::Object(b)) => a.extend(b),
+        (Some(Value::Array(a)), Value::Array(b)) => {
+            for (i, x) in b.into_iter().enumerate() {
+                match (a.get_mut(i), x) {
+                    (Some(Value::Object(ao)), Value::Object(xo)) => ao.extend(xo),
+                    (_, x) => a.push(x),
+                }
+            }
+        }
+        (_, v) => {
+            dst.insert(key.to_string(), v);
+        }
+    }
+}

@@ -1,0 +1,531 @@
+//! SCIM 2.0 transport at `/scim/v2/{org_id}`: bearer authentication, body limits, JSON parsing,
+//! query parameters, response headers. Everything else is in `portal_core::provisioning`.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use portal_core::provisioning::{self, Caller, ListQuery};
+use portal_core::users::StoredUser;
+use scim_core::{schema, ScimError};
+use serde_json::{json, Value};
+
+use crate::AppState;
+
+pub const MAX_BODY: usize = 1024 * 1024;
+const SCIM_JSON: &str = "application/scim+json";
+
+pub fn routes(state: AppState) -> Router<AppState> {
+    let users = Router::new()
+        .route("/Users", get(list_users).post(create_user))
+        .route("/Users/.search", post(search_users))
+        .route(
+            "/Users/{id}",
+            get(get_user)
+                .put(replace_user)
+                .patch(patch_user)
+                .delete(delete_user),
+        )
+        .route("/ServiceProviderConfig", get(service_provider_config))
+        .route("/ResourceTypes", get(resource_types))
+        .route("/ResourceTypes/{id}", get(resource_type))
+        .route("/Schemas", get(schemas))
+        .route("/Schemas/{id}", get(schema_by_id))
+        .route("/Groups", axum::routing::any(groups))
+        .route("/Groups/{*rest}", axum::routing::any(groups))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state, authenticate));
+    Router::new().nest("/scim/v2/{org_id}", users)
+}
+
+/// A SCIM reply: JSON with the SCIM media type, or an error in the SCIM Error schema.
+pub struct Reply {
+    status: StatusCode,
+    body: Option<Value>,
+    headers: Vec<(header::HeaderName, String)>,
+}
+
+impl Reply {
+    fn json(status: StatusCode, body: Value) -> Self {
+        Self {
+            status,
+            body: Some(body),
+            headers: vec![],
+        }
+    }
+    fn header(mut self, k: header::HeaderName, v: String) -> Self {
+        self.headers.push((k, v));
+        self
+    }
+}
+
+impl From<ScimError> for Reply {
+    fn from(e: ScimError) -> Self {
+        let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST);
+        let mut r = Reply::json(status, e.to_json());
+        if e.status == 401 {
+            r = r.header(header::WWW_AUTHENTICATE, "Bearer realm=\"SCIM\"".into());
+        }
+        r
+    }
+}
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut res = match self.body {
+            Some(v) => (self.status, v.to_string()).into_response(),
+            None => self.status.into_response(),
+        };
+        if res.status() != StatusCode::NO_CONTENT {
+            res.headers_mut()
+                .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+        }
+        for (k, v) in self.headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                res.headers_mut().insert(k, v);
+            }
+        }
+        res
+    }
+}
+
+type R = Result<Reply, Reply>;
+
+fn caller(state: &AppState, org_id: &str, headers: &HeaderMap) -> Caller {
+    Caller {
+        org_id: org_id.to_string(),
+        base_url: format!("{}/scim/v2/{org_id}", state.config.public_url),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect()),
+    }
+}
+
+/// Every SCIM request: the org's current token, or 401. Also caps the body at 1 MiB (413).
+async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    // Inside `nest` the URI has the prefix stripped; the org id is in the original one.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_string())
+        .unwrap_or_else(|| req.uri().path().to_string());
+    let org_id = path
+        .strip_prefix("/scim/v2/")
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, token) = v.trim().split_once(char::is_whitespace)?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_string())
+        });
+    let ua = req
+        .headers()
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ok = match presented {
+        Some(token) if portal_core::ids::is_valid_org_id(&org_id) => {
+            match portal_core::scim_tokens::authenticate(
+                &state.services,
+                &org_id,
+                &token,
+                ua.as_deref(),
+            )
+            .await
+            {
+                Ok(ok) => ok,
+                Err(e) => {
+                    tracing::error!(error = %e, "SCIM token check failed");
+                    return Reply::from(ScimError::unavailable()).into_response();
+                }
+            }
+        }
+        _ => false,
+    };
+    if !ok {
+        return Reply::from(ScimError::unauthorized()).into_response();
+    }
+    if req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .is_some_and(|n| n > MAX_BODY)
+    {
+        return Reply::from(ScimError::payload_too_large()).into_response();
+    }
+    next.run(req).await
+}
+
+async fn read_json(body: Body) -> Result<Value, Reply> {
+    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| Reply::from(ScimError::payload_too_large()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ScimError::invalid_syntax(
+            "The request body is empty; a JSON object is required.",
+        )
+        .into());
+    }
+    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+        ScimError::invalid_syntax(format!("The request body is not valid JSON: {e}")).into()
+    })
+}
+
+fn if_match(headers: &HeaderMap) -> Option<i64> {
+    headers
+        .get(header::IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(provisioning::parse_if_match)
+}
+
+fn user_reply(status: StatusCode, u: &StoredUser, c: &Caller, proj: &Projection) -> Reply {
+    let json = provisioning::to_json(u, &c.base_url);
+    let body = scim_core::project(&json, proj.attributes.as_deref(), proj.excluded.as_deref());
+    let mut r = Reply::json(status, body).header(header::ETAG, provisioning::etag(u.version));
+    if status == StatusCode::CREATED {
+        r = r.header(header::LOCATION, format!("{}/Users/{}", c.base_url, u.id));
+    }
+    r
+}
+
+#[derive(Default)]
+struct Projection {
+    attributes: Option<Vec<String>>,
+    excluded: Option<Vec<String>>,
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(',')
+        .map(|x| x.trim().to_string())
+        .filter(|x| !x.is_empty())
+        .collect()
+}
+
+fn query_pairs(raw: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+fn q<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn int_param(name: &str, v: Option<&str>) -> Result<Option<i64>, Reply> {
+    match v.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s.parse::<i64>().map(Some).map_err(|_| {
+            ScimError::invalid_value(format!("{name} must be an integer, not {s:?}.")).into()
+        }),
+    }
+}
+
+fn sort_order(v: Option<&str>) -> Result<bool, Reply> {
+    match v.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(s) if s.eq_ignore_ascii_case("ascending") => Ok(false),
+        Some(s) if s.eq_ignore_ascii_case("descending") => Ok(true),
+        Some(s) => Err(ScimError::invalid_value(format!(
+            "sortOrder must be 'ascending' or 'descending', not {s:?}."
+        ))
+        .into()),
+    }
+}
+
+async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
+    let page = provisioning::list(&state.services, c, &query).await?;
+    let resources: Vec<Value> = page
+        .users
+        .iter()
+        .map(|u| {
+            scim_core::project(
+                &provisioning::to_json(u, &c.base_url),
+                proj.attributes.as_deref(),
+                proj.excluded.as_deref(),
+            )
+        })
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [scim_core::LIST_RESPONSE_URN],
+            "totalResults": page.total,
+            "startIndex": page.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let pairs = query_pairs(raw.as_deref());
+    let query = ListQuery {
+        filter: q(&pairs, "filter").map(str::to_string),
+        start_index: int_param("startIndex", q(&pairs, "startIndex"))?,
+        count: int_param("count", q(&pairs, "count"))?,
+        sort_by: q(&pairs, "sortBy").map(str::to_string),
+        descending: sort_order(q(&pairs, "sortOrder"))?,
+    };
+    let proj = Projection {
+        attributes: q(&pairs, "attributes").map(split_list),
+        excluded: q(&pairs, "excludedAttributes").map(split_list),
+    };
+    run_list(&state, &c, query, proj).await
+}
+
+async fn search_users(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let Some(o) = v.as_object() else {
+        return Err(ScimError::invalid_syntax(
+            "The search body must be a JSON object (SearchRequest).",
+        )
+        .into());
+    };
+    let get = |k: &str| {
+        o.iter()
+            .find(|(x, _)| x.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v)
+    };
+    let string = |k: &str| -> Result<Option<String>, Reply> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ScimError::invalid_value(format!("{k} must be a string.")).into()),
+        }
+    };
+    let int = |k: &str| -> Result<Option<i64>, Reply> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ScimError::invalid_value(format!("{k} must be an integer.")).into()),
+            Some(Value::String(s)) => int_param(k, Some(s)),
+            Some(_) => Err(ScimError::invalid_value(format!("{k} must be an integer.")).into()),
+        }
+    };
+    let list = |k: &str| -> Result<Option<Vec<String>>, Reply> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_string).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{k} must be an array of strings.")).into()
+                    })
+                })
+                .collect::<Result<Vec<_>, Reply>>()
+                .map(Some),
+            Some(Value::String(s)) => Ok(Some(split_list(s))),
+            Some(_) => {
+                Err(ScimError::invalid_value(format!("{k} must be an array of strings.")).into())
+            }
+        }
+    };
+    let query = ListQuery {
+        filter: string("filter")?,
+        start_index: int("startIndex")?,
+        count: int("count")?,
+        sort_by: string("sortBy")?,
+        descending: sort_order(string("sortOrder")?.as_deref())?,
+    };
+    let proj = Projection {
+        attributes: list("attributes")?,
+        excluded: list("excludedAttributes")?,
+    };
+    run_list(&state, &c, query, proj).await
+}
+
+fn projection_from_query(raw: Option<&str>) -> Projection {
+    let pairs = query_pairs(raw);
+    Projection {
+        attributes: q(&pairs, "attributes").map(split_list),
+        excluded: q(&pairs, "excludedAttributes").map(split_list),
+    }
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = match read_json(body).await {
+        Ok(v) => v,
+        Err(e) => return Err(e),
+    };
+    let (u, _) = provisioning::create(&state.services, &c, &v).await?;
+    Ok(user_reply(
+        StatusCode::CREATED,
+        &u,
+        &c,
+        &projection_from_query(raw.as_deref()),
+    ))
+}
+
+async fn get_user(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let u = provisioning::get(&state.services, &c, &id).await?;
+    // Conditional GET with If-None-Match answers 304 when nothing changed.
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if inm.trim() == provisioning::etag(u.version) {
+            return Ok(Reply {
+                status: StatusCode::NOT_MODIFIED,
+                body: None,
+                headers: vec![],
+            });
+        }
+    }
+    Ok(user_reply(
+        StatusCode::OK,
+        &u,
+        &c,
+        &projection_from_query(raw.as_deref()),
+    ))
+}
+
+async fn replace_user(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let u = provisioning::replace(&state.services, &c, &id, &v, if_match(&headers)).await?;
+    Ok(user_reply(
+        StatusCode::OK,
+        &u,
+        &c,
+        &projection_from_query(raw.as_deref()),
+    ))
+}
+
+async fn patch_user(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let u = provisioning::patch(&state.services, &c, &id, &v, if_match(&headers)).await?;
+    Ok(user_reply(
+        StatusCode::OK,
+        &u,
+        &c,
+        &projection_from_query(raw.as_deref()),
+    ))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    provisioning::delete(&state.services, &c, &id, if_match(&headers)).await?;
+    Ok(Reply {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        headers: vec![],
+    })
+}
+
+fn base(state: &AppState, org_id: &str) -> String {
+    format!("{}/scim/v2/{org_id}", state.config.public_url)
+}
+
+async fn service_provider_config(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+) -> Reply {
+    Reply::json(
+        StatusCode::OK,
+        schema::service_provider_config(&base(&state, &org_id)),
+    )
+}
+
+async fn resource_types(State(state): State<AppState>, Path(org_id): Path<String>) -> Reply {
+    Reply::json(
+        StatusCode::OK,
+        schema::resource_types(&base(&state, &org_id)),
+    )
+}
+
+async fn resource_type(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+) -> Reply {
+    match schema::resource_type_by_id(&base(&state, &org_id), &id) {
+        Some(v) => Reply::json(StatusCode::OK, v),
+        None => {
+            ScimError::not_found(format!("No resource type {id}; only User is supported.")).into()
+        }
+    }
+}
+
+async fn schemas(State(state): State<AppState>, Path(org_id): Path<String>) -> Reply {
+    Reply::json(StatusCode::OK, schema::schemas(&base(&state, &org_id)))
+}
+
+async fn schema_by_id(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+) -> Reply {
+    match schema::schema_by_id(&base(&state, &org_id), &id) {
+        Some(v) => Reply::json(StatusCode::OK, v),
+        None => ScimError::not_found(format!("No schema {id}.")).into(),
+    }
+}
+
+async fn groups() -> Reply {
+    ScimError::new(
+        404,
+        None,
+        "Groups are not supported by this service provider; provision users only (turn off group push in your identity provider).",
+    )
+    .into()
+}
+
+async fn not_found() -> Reply {
+    ScimError::not_found("No such SCIM endpoint. Supported: /Users, /Users/.search, /ServiceProviderConfig, /ResourceTypes, /Schemas.").into()
+}
