@@ -22,6 +22,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let users = Router::new()
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
+        // Server-root search (RFC 7644 §3.4.3): Users are the only resource type.
+        .route("/.search", post(search_users))
         .route(
             "/Users/{id}",
             get(get_user)
