@@ -42,3 +42,11 @@ if [ ! -d end2end/node_modules ] || [ end2end/package-lock.json -nt end2end/node
   say "installing npm packages in end2end/"
   (cd end2end && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
+
+# 4. Python tools for the test suite (the SCIM compliance checker), in a project-local venv
+if [ ! -x .tools/venv/bin/python ] || [ server/tests/compliance/requirements.txt -nt .tools/venv/.installed ]; then
+  say "installing Python test tools in .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check -r server/tests/compliance/requirements.txt
+  touch .tools/venv/.installed
+fi

@@ -35,6 +35,8 @@ cargo test --workspace --exclude frontend
 # --- the site (server binary + wasm), then Playwright in Debian's Chromium ------------------------
 say "cargo leptos build"
 cargo leptos build
+say "SCIM compliance (scim2-tester)"
+scripts/scim-compliance.sh
 say "Playwright"
 (cd end2end && npx playwright test)
 

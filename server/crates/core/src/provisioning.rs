@@ -88,13 +88,12 @@ pub fn parse_if_match(h: &str) -> Option<i64> {
     Some(inner.parse::<i64>().ok().filter(|v| *v >= 0).unwrap_or(-2))
 }
 
-async fn record(
-    svc: &Services,
+fn event(
     caller: &Caller,
     name: &str,
     user_id: Option<&str>,
     result: &Result<String, ScimError>,
-) {
+) -> NewEvent {
     let (success, scim_type, message) = match result {
         Ok(msg) => (true, None, msg.clone()),
         Err(e) => (
@@ -107,7 +106,7 @@ async fn record(
         Ok(_) => None,
         Err(e) => Some(e.status.to_string()),
     };
-    let ev = NewEvent {
+    NewEvent {
         org_id: caller.org_id.clone(),
         name: name.to_string(),
         success,
@@ -116,8 +115,26 @@ async fn record(
         scim_type,
         message,
         detail: status.map(|s| json!({ "status": s }).to_string()),
-    };
-    if let Err(e) = events::record(&svc.db, ev, svc.now()).await {
+    }
+}
+
+/// Records an event on its own (failures); successes are recorded inside their transaction.
+async fn record(
+    svc: &Services,
+    caller: &Caller,
+    name: &str,
+    user_id: Option<&str>,
+    result: &Result<String, ScimError>,
+) {
+    let ev = event(caller, name, user_id, result);
+    let res = async {
+        let mut tx = svc.db.begin_write().await?;
+        events::record_in_tx(&mut tx, ev, svc.now()).await?;
+        tx.commit().await?;
+        Ok::<(), CoreError>(())
+    }
+    .await;
+    if let Err(e) = res {
         tracing::warn!(error = %e, "could not record a SCIM event");
     }
 }
@@ -141,21 +158,9 @@ pub async fn create(
     body: &Value,
 ) -> Result<(StoredUser, bool), ScimError> {
     let result = create_inner(svc, caller, body).await;
-    let (uid, msg) = match &result {
-        Ok((u, revived)) => (
-            Some(u.id.clone()),
-            Ok(if *revived {
-                format!(
-                    "Re-provisioned {} (restored the soft-deleted user with its history)",
-                    u.user_name
-                )
-            } else {
-                format!("Created {}", u.user_name)
-            }),
-        ),
-        Err(e) => (None, Err(e.clone())),
-    };
-    record(svc, caller, EV_CREATE, uid.as_deref(), &msg).await;
+    if let Err(e) = &result {
+        record(svc, caller, EV_CREATE, None, &Err(e.clone())).await;
+    }
     result
 }
 
@@ -225,6 +230,21 @@ async fn create_inner(
         .await
         .map_err(db_err)?
         .ok_or_else(ScimError::internal)?;
+    let msg = if revived {
+        format!(
+            "Re-provisioned {} (restored the soft-deleted user with its history)",
+            user.user_name
+        )
+    } else {
+        format!("Created {}", user.user_name)
+    };
+    events::record_in_tx(
+        &mut tx,
+        event(caller, EV_CREATE, Some(&user.id), &Ok(msg)),
+        now,
+    )
+    .await
+    .map_err(db_err)?;
     tx.commit().await.map_err(sqlx_err)?;
     Ok((user, revived))
 }
@@ -281,6 +301,10 @@ async fn modify(
         .await
         .map_err(db_err)?
         .ok_or_else(ScimError::internal)?;
+    let (name, msg) = describe_change(&before, &after);
+    events::record_in_tx(&mut tx, event(caller, name, Some(id), &Ok(msg)), now)
+        .await
+        .map_err(db_err)?;
     tx.commit().await.map_err(sqlx_err)?;
     Ok((before, after))
 }
@@ -305,11 +329,7 @@ async fn finish_modify(
     body: &Value,
 ) -> Result<StoredUser, ScimError> {
     match result {
-        Ok((before, after)) => {
-            let (name, msg) = describe_change(&before, &after);
-            record(svc, caller, name, Some(id), &Ok(msg)).await;
-            Ok(after)
-        }
+        Ok((_, after)) => Ok(after),
         Err(e) => {
             // A failed change that was meant to deactivate is reported as a deprovision failure.
             let deprov = body
@@ -400,20 +420,22 @@ pub async fn delete(
         {
             return Err(ScimError::precondition_failed());
         }
+        let msg = format!(
+            "Deleted {} (soft delete: restorable until purged)",
+            before.user_name
+        );
+        events::record_in_tx(&mut tx, event(caller, EV_DELETE, Some(id), &Ok(msg)), now)
+            .await
+            .map_err(db_err)?;
         tx.commit().await.map_err(sqlx_err)?;
-        Ok(before.user_name)
+        Ok(())
     }
     .await;
-    let msg = result
-        .as_ref()
-        .map(|n| format!("Deleted {n} (soft delete: restorable until purged)"))
-        .map_err(Clone::clone);
-    let uid = match &result {
-        Err(e) if e.status == 404 => None,
-        _ => Some(id),
-    };
-    record(svc, caller, EV_DELETE, uid, &msg).await;
-    result.map(|_| ())
+    if let Err(e) = &result {
+        let uid = (e.status != 404).then_some(id);
+        record(svc, caller, EV_DELETE, uid, &Err(e.clone())).await;
+    }
+    result
 }
 
 #[derive(Debug, Clone, Default)]

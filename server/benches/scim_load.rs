@@ -1,0 +1,329 @@
+//! SCIM load benchmark (not a test): provisions users through the real HTTP stack with concurrent
+//! clients and prints throughput and latency percentiles per phase.
+//!
+//! cargo bench -p server --bench scim_load                 # SQLite, 1,000 users, 8 clients
+//! SCIM_BENCH_USERS=2000 SCIM_BENCH_CLIENTS=32 cargo bench -p server --bench scim_load
+//! PORTAL_TEST_PG_URL=postgres://… cargo bench -p server --bench scim_load -- postgres
+//! SCIM_BENCH_SCALE=100000 …                              # also seed N users and time list pages
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use leptos::config::LeptosOptions;
+use portal_core::fixture;
+use portal_core::Backend;
+use portal_server::config::{LogFormat, Validated};
+use portal_server::AppState;
+use serde_json::{json, Value};
+
+fn env_usize(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+struct Phase {
+    name: &'static str,
+    lat: Vec<Duration>,
+    wall: Duration,
+}
+
+impl Phase {
+    fn print(&mut self) {
+        self.lat.sort();
+        let n = self.lat.len();
+        let pct = |p: f64| self.lat[((n as f64 * p).ceil() as usize).clamp(1, n) - 1];
+        println!(
+            "{:<22} {:>6} req {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            self.name,
+            n,
+            n as f64 / self.wall.as_secs_f64(),
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3
+        );
+    }
+}
+
+async fn run_phase<F, Fut>(name: &'static str, total: usize, clients: usize, f: F) -> Phase
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = u16> + Send,
+{
+    let f = Arc::new(f);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let f = f.clone();
+        let next = next.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let t = Instant::now();
+                let status = f(i).await;
+                lat.push(t.elapsed());
+                assert!(status < 300, "{name} request {i} answered {status}");
+            }
+            lat
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await.expect("client task"));
+    }
+    Phase {
+        name,
+        lat,
+        wall: start.elapsed(),
+    }
+}
+
+fn body(i: usize) -> Value {
+    let u = format!("user{i}@bench.test");
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": u, "externalId": format!("E{i}"), "active": true,
+        "name": {"givenName": format!("Given{i}"), "familyName": "Bench"},
+        "emails": [{"value": u, "type": "work", "primary": true}],
+        "addresses": [{"type": "work", "country": "FI", "locality": "Helsinki"}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}
+    })
+}
+
+async fn seed(svc: &portal_core::Services, org: &str, n: usize) {
+    // Fast path: the same rows the API writes, in large transactions.
+    let start = Instant::now();
+    let mut done = 0;
+    while done < n {
+        let mut tx = svc.db.begin_write().await.unwrap();
+        for i in done..(done + 5000).min(n) {
+            let nb = scim_core::normalize_user(&body(1_000_000 + i)).unwrap();
+            portal_core::users::insert(
+                &mut tx,
+                org,
+                &portal_core::ids::new_id(),
+                &nb.resource,
+                None,
+                portal_core::users::Source::Scim,
+                1_700_000_000_000 + i as i64,
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        done = (done + 5000).min(n);
+    }
+    println!("seeded {n} users in {:.1} s", start.elapsed().as_secs_f64());
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async_main());
+}
+
+async fn async_main() {
+    let backend = if std::env::args().any(|a| a == "postgres") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    };
+    let users = env_usize("SCIM_BENCH_USERS", 1000);
+    let clients = env_usize("SCIM_BENCH_CLIENTS", 8);
+    let scale = env_usize("SCIM_BENCH_SCALE", 0);
+    let mut t = fixture::services(backend).await;
+    let _dir = t.tdb.dir.take();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let url = format!("http://{addr}");
+    let config = Validated {
+        database_url: t.tdb.url.clone(),
+        public_url: url.clone(),
+        public_origin: url.clone(),
+        secure_cookies: false,
+        listen_addr: Some(addr),
+        log_format: LogFormat::Text,
+        db_max_connections: 16,
+        session_idle_minutes: 60,
+        trust_forwarded_for: false,
+    };
+    let svc = portal_server::services(t.svc.db.clone(), &config, portal_server::system_clock());
+    let state = AppState {
+        services: svc.clone(),
+        leptos_options: LeptosOptions::builder().output_name("portal").build(),
+        config: Arc::new(config),
+    };
+    tokio::spawn(async move { portal_server::serve_on(state, listener).await });
+    let (org, _, _) = portal_core::admins::create_admin(
+        &svc,
+        portal_core::admins::NewAdmin {
+            org_name: "Bench",
+            email: "bench@bench.test",
+            password: "bench password 123",
+        },
+    )
+    .await
+    .unwrap();
+    let token = portal_core::scim_tokens::generate(&svc, &org.id, "bench")
+        .await
+        .unwrap()
+        .into_exposed();
+    let base = Arc::new(format!("{url}/scim/v2/{}", org.id));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    println!(
+        "SCIM load: {backend:?}, {users} users, {clients} concurrent clients, {} cores",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0)
+    );
+
+    let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); users]));
+    macro_rules! phase {
+        ($name:expr, $n:expr, |$i:ident, $h:ident, $b:ident, $tok:ident, $ids:ident| $body:expr) => {{
+            let http = http.clone();
+            let base = base.clone();
+            let token = token.clone();
+            let ids = ids.clone();
+            let mut p = run_phase($name, $n, clients, move |$i| {
+                let $h = http.clone();
+                let $b = base.clone();
+                let $tok = token.clone();
+                let $ids = ids.clone();
+                async move { $body }
+            })
+            .await;
+            p.print();
+        }};
+    }
+    phase!("create (POST)", users, |i, h, b, tok, ids| {
+        let r = h
+            .post(format!("{b}/Users"))
+            .bearer_auth(&tok)
+            .json(&body(i))
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let v: Value = r.json().await.unwrap();
+        ids.lock().unwrap()[i] = v["id"].as_str().unwrap_or_default().to_string();
+        st
+    });
+    phase!("lookup userName eq", users, |i, h, b, tok, _ids| {
+        let r = h
+            .get(format!("{b}/Users"))
+            .query(&[("filter", format!("userName eq \"user{i}@bench.test\""))])
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let _ = r.bytes().await;
+        st
+    });
+    phase!("get", users, |i, h, b, tok, ids| {
+        let id = ids.lock().unwrap()[i].clone();
+        let r = h
+            .get(format!("{b}/Users/{id}"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let _ = r.bytes().await;
+        st
+    });
+    phase!("replace (PUT)", users, |i, h, b, tok, ids| {
+        let id = ids.lock().unwrap()[i].clone();
+        let mut v = body(i);
+        v["title"] = json!("Engineer");
+        let r = h
+            .put(format!("{b}/Users/{id}"))
+            .bearer_auth(&tok)
+            .json(&v)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let _ = r.bytes().await;
+        st
+    });
+    phase!("PATCH", users, |i, h, b, tok, ids| {
+        let id = ids.lock().unwrap()[i].clone();
+        let v = json!({"Operations": [{"op": "replace", "path": "name.familyName", "value": "Patched"}]});
+        let r = h
+            .patch(format!("{b}/Users/{id}"))
+            .bearer_auth(&tok)
+            .json(&v)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let _ = r.bytes().await;
+        st
+    });
+    let pages = (users / 100).max(1);
+    phase!("list page (100 users)", pages * 20, |i, h, b, tok, _ids| {
+        let start = (i % pages) * 100 + 1;
+        let r = h
+            .get(format!("{b}/Users?startIndex={start}&count=100"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap();
+        let st = r.status().as_u16();
+        let _ = r.bytes().await;
+        st
+    });
+    phase!("delete", users, |i, h, b, tok, ids| {
+        let id = ids.lock().unwrap()[i].clone();
+        h.delete(format!("{b}/Users/{id}"))
+            .bearer_auth(&tok)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    });
+
+    if scale > 0 {
+        seed(&svc, &org.id, scale).await;
+        let pages = scale / 100;
+        phase!("list page @scale", 400, |i, h, b, tok, _ids| {
+            // Spread over the whole range, deep pages included.
+            let start = ((i * 7919) % pages) * 100 + 1;
+            let r = h
+                .get(format!("{b}/Users?startIndex={start}&count=100"))
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            let _ = r.bytes().await;
+            st
+        });
+        phase!("lookup @scale", 2000, |i, h, b, tok, _ids| {
+            let n = 1_000_000 + (i * 7919) % scale;
+            let r = h
+                .get(format!("{b}/Users"))
+                .query(&[("filter", format!("userName eq \"user{n}@bench.test\""))])
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            let _ = r.bytes().await;
+            st
+        });
+    }
+}
