@@ -11,6 +11,18 @@ from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_tester import Status, check_server
 
 
+# Checks this server fails on purpose; each is argued in the README ("SCIM compliance").
+KNOWN_EXCEPTIONS = [
+    # `active` is always present on every user (an IdP must always see whether a user is
+    # deactivated); removing it keeps its current value instead of making it disappear.
+    ("check_remove_attribute", "'active'"),
+]
+
+
+def is_known(title: str, reason: str) -> bool:
+    return any(t == title and r in (reason or "") for t, r in KNOWN_EXCEPTIONS)
+
+
 def main() -> int:
     base_url, token = sys.argv[1], sys.argv[2]
     http = httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30)
@@ -24,7 +36,10 @@ def main() -> int:
             line += f" — {r.reason}"
         print(line)
         if r.status == Status.ERROR:
-            failed += 1
+            if is_known(r.title, r.reason):
+                print("         (known exception, see README)")
+            else:
+                failed += 1
     print(f"{len(results)} checks, {failed} errors")
     return 1 if failed or not results else 0
 
