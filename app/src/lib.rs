@@ -11,12 +11,17 @@ pub mod errors;
 pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
+pub mod time_fmt;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{path, SsrMode};
 
+use routes::admin::activity::ActivityPage;
+use routes::admin::provisioning::ProvisioningPage;
+use routes::admin::user_detail::UserDetailPage;
+use routes::admin::users::UsersPageView;
 use routes::admin::{AdminHome, AdminLayout};
 use routes::admin_login::AdminLogin;
 use routes::home::Home;
@@ -55,6 +60,10 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/admin/login") view=AdminLogin ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
+                    <Route path=path!("provisioning") view=ProvisioningPage ssr=SsrMode::Async />
+                    <Route path=path!("users") view=UsersPageView ssr=SsrMode::Async />
+                    <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -1,5 +1,10 @@
 //! The admin shell: org name, Org ID with a copy button, the signed-in admin, sign-out, navigation.
 
+pub mod activity;
+pub mod provisioning;
+pub mod user_detail;
+pub mod users;
+
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -65,6 +70,15 @@ fn Shell(view: AdminView) -> impl IntoView {
                     <ul>
                         <li>
                             <A href="/admin" exact=true>"Overview"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/provisioning">"Automated user provisioning"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/users">"Users"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/activity">"Activity"</A>
                         </li>
                     </ul>
                 </nav>

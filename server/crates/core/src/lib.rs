@@ -4,6 +4,7 @@
 //! `$n` placeholders, BIGINT timestamps (unix milliseconds) and 0/1 booleans so that one query text
 //! serves both databases.
 
+pub mod admin_views;
 pub mod admins;
 pub mod clock;
 pub mod db;

@@ -1,6 +1,6 @@
 //! SCIM bearer tokens: 256-bit random values, stored as SHA-256 hashes, one active token per org.
 
-use serde::{Deserialize, Serialize};
+pub use portal_dto::TokenStatus;
 use sqlx::Row;
 
 use crate::error::{CoreError, CoreResult};
@@ -12,16 +12,6 @@ use crate::Services;
 /// How often `last_used_at` is written for a busy token: each IdP sync cycle touches it, but a
 /// burst of 1,000 requests does not cost 1,000 writes.
 const LAST_USED_RESOLUTION_MS: i64 = 30_000;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TokenStatus {
-    pub id: String,
-    pub created_at: i64,
-    pub created_by: String,
-    pub first_used_at: Option<i64>,
-    pub last_used_at: Option<i64>,
-    pub last_user_agent: Option<String>,
-}
 
 /// Replaces the org's token (revoking the old one at once) and returns the new secret — the only
 /// time it exists outside the client's hands.

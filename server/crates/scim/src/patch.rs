@@ -116,7 +116,7 @@ fn apply_one(res: &mut Value, op: &Value) -> Result<(), ScimError> {
 }
 
 /// The object holding an attribute: the resource itself or the enterprise extension object.
-fn container<'a>(res: &'a mut Value, enterprise: bool) -> &'a mut Map<String, Value> {
+fn container(res: &mut Value, enterprise: bool) -> &mut Map<String, Value> {
     let root = res.as_object_mut().expect("resource is an object");
     if !enterprise {
         return root;
@@ -144,24 +144,16 @@ fn apply_path(
         (k, v) => (k, v),
     };
     match resolve(path) {
-        Target::Id | Target::Meta => {
-            // A pathless body may echo the resource; an unchanged id/meta is harmless.
-            if pathless {
-                let same = res.get(if matches!(resolve(path), Target::Id) {
-                    "id"
-                } else {
-                    "meta"
-                }) == value.as_ref();
-                if same || value.is_none() {
-                    return Ok(());
-                }
-            }
-            Err(ScimError::mutability(format!("'{path}' is read-only")))
-        }
+        // A pathless body may echo the resource (as read with GET): an unchanged id is harmless,
+        // and meta is ignored as on PUT — the server maintains it and never passes it in here,
+        // so an echoed meta could never compare equal.
+        Target::Id if pathless && (value.is_none() || res.get("id") == value.as_ref()) => Ok(()),
+        Target::Meta if pathless => Ok(()),
+        Target::Id | Target::Meta => Err(ScimError::mutability(format!("'{path}' is read-only"))),
         Target::Schemas => Ok(()),
-        Target::Password => Err(ScimError::mutability(
-            "'password' cannot be changed through PATCH (changePassword is not supported)",
-        )),
+        // Employees never sign in with a password here: a password an IdP syncs (Okta's password
+        // push) is accepted and discarded, exactly as on create, so syncing does not fail.
+        Target::Password => Ok(()),
         Target::EnterpriseObject => {
             let root = res.as_object_mut().expect("object");
             match (kind, value) {
@@ -171,8 +163,10 @@ fn apply_path(
                 }
                 (_, Some(Value::Object(m))) => {
                     for (k, v) in m {
+                        // Keys inside the extension object that are not attributes (a nested
+                        // "schemas", say) are ignored, as on create.
                         let key = format!("{ENTERPRISE_USER_URN}:{k}");
-                        apply_path(res, kind, &key, Some(v), pathless)?;
+                        apply_path(res, kind, &key, Some(v), true)?;
                     }
                     Ok(())
                 }

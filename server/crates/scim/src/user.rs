@@ -59,19 +59,29 @@ fn norm_value(a: &Attr, path: &str, v: &Value) -> Result<Option<Value>, ScimErro
             if !item.is_object() {
                 return Err(invalid(path, "must be an array of objects"));
             }
-            if let Some(x) = norm_complex(a.sub, path, item)? {
-                out.push(x);
+            let Some(x) = norm_complex(a.sub, path, item)? else {
+                continue;
+            };
+            // An element of a value-bearing attribute without a value carries nothing: IdP
+            // templates send `{"type": "work", "value": ""}` for a user with no phone or email.
+            if find(a.sub, "value").is_some() && x.get("value").is_none() {
+                continue;
             }
+            out.push(x);
         }
         return Ok((!out.is_empty()).then_some(Value::Array(out)));
     }
     match a.ty {
-        Ty::Complex => {
-            if !v.is_object() {
-                return Err(invalid(path, "must be an object"));
+        Ty::Complex => match v {
+            Value::Object(_) => norm_complex(a.sub, path, v),
+            // Entra ID sends the enterprise `manager` as the manager's id string.
+            Value::String(s) if find(a.sub, "value").is_some() => {
+                let mut m = Map::new();
+                m.insert("value".into(), Value::String(s.clone()));
+                norm_complex(a.sub, path, &Value::Object(m))
             }
-            norm_complex(a.sub, path, v)
-        }
+            _ => Err(invalid(path, "must be an object")),
+        },
         Ty::Boolean => match v {
             Value::Bool(b) => Ok(Some(Value::Bool(*b))),
             Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
@@ -90,6 +100,10 @@ fn norm_value(a: &Attr, path: &str, v: &Value) -> Result<Option<Value>, ScimErro
                 MAX_STRING
             };
             check_string(path, &s, max)?;
+            // The identifier is single-line: no tab or line break inside it either.
+            if a.name == "userName" && s.trim().chars().any(char::is_control) {
+                return Err(invalid(path, "contains control characters"));
+            }
             if s.trim().is_empty() {
                 return Ok(None);
             }
@@ -200,9 +214,13 @@ fn set_path(
         None => out,
     };
     match sub {
-        None => {
-            obj.insert(a.name.to_string(), v);
-        }
+        // `"name": {…}` and `"name.givenName": …` (or two spellings of `name`) merge.
+        None => match (obj.get_mut(a.name), v) {
+            (Some(Value::Object(cur)), Value::Object(new)) if !a.multi => cur.extend(new),
+            (_, v) => {
+                obj.insert(a.name.to_string(), v);
+            }
+        },
         Some(s) => {
             let parent = obj
                 .entry(a.name.to_string())
@@ -218,9 +236,10 @@ fn set_path(
 }
 
 /// Normalises a POST/PUT body. See the crate docs for the rules; highlights: case-insensitive
-/// keys rewritten to canonical names, `id`/`meta` ignored, null/""/[] mean absent, unknown
-/// attributes dropped, wrong types → 400 invalidValue, "True"/"False" strings accepted,
-/// `userName` required, and the work email must equal `userName`.
+/// keys rewritten to canonical names, `id`/`meta` ignored, null/""/[] mean absent (so does an
+/// `emails`/`phoneNumbers`/… element without a `value`), unknown attributes dropped, wrong types
+/// → 400 invalidValue, "True"/"False" strings accepted, a bare string for `manager` taken as its
+/// `value`, `userName` required and single-line, and the work email must equal `userName`.
 /// `active` is left absent when the body has none; the caller decides the default.
 pub fn normalize_user(body: &Value) -> Result<NormalizedUser, ScimError> {
     let Some(obj) = body.as_object() else {
@@ -424,9 +443,14 @@ pub fn project(
                         Some(Value::Object(n))
                     };
                     let picked = match val {
-                        Value::Array(items) => {
-                            Some(Value::Array(items.iter().filter_map(pick).collect()))
-                        }
+                        // One (possibly empty) object per element, so that picks of different
+                        // sub-attributes merge element by element; empties are pruned below.
+                        Value::Array(items) => Some(Value::Array(
+                            items
+                                .iter()
+                                .map(|it| pick(it).unwrap_or_else(|| Value::Object(Map::new())))
+                                .collect(),
+                        )),
                         other => pick(other),
                     };
                     if let Some(p) = picked {
@@ -435,9 +459,10 @@ pub fn project(
                 }
             }
         }
-        // Drop extension containers that stayed empty.
-        out.retain(|_, v| !v.as_object().is_some_and(Map::is_empty));
-        return Value::Object(out);
+        // Drop extension containers and elements that stayed empty.
+        let mut out = Value::Object(out);
+        prune_empty(&mut out, PRUNE_DEPTH);
+        return out;
     }
     let mut out = obj.clone();
     for p in excluded.unwrap_or(&[]) {
@@ -484,7 +509,42 @@ pub fn project(
             }
         }
     }
-    Value::Object(out)
+    let mut out = Value::Object(out);
+    if excluded.is_some_and(|e| !e.is_empty()) {
+        // Excluding every sub-attribute must not leave `"name": {}` behind.
+        prune_empty(&mut out, PRUNE_DEPTH);
+    }
+    out
+}
+
+const PRUNE_DEPTH: usize = 4;
+
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Removes the empty objects and arrays a projection leaves behind (`"name": {}`,
+/// `"emails": [{}]`), innermost first. A normalised resource is four levels deep at most
+/// (resource → extension → complex attribute → sub-attribute), which bounds the recursion.
+fn prune_empty(v: &mut Value, depth: usize) {
+    if depth == 0 {
+        return;
+    }
+    match v {
+        Value::Object(o) => {
+            o.values_mut().for_each(|x| prune_empty(x, depth - 1));
+            o.retain(|_, x| !is_empty(x));
+        }
+        Value::Array(a) => {
+            a.iter_mut().for_each(|x| prune_empty(x, depth - 1));
+            a.retain(|x| !is_empty(x));
+        }
+        _ => {}
+    }
 }
 
 fn merge_into(dst: &mut Map<String, Value>, key: &str, v: Value) {

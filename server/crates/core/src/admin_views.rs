@@ -1,0 +1,326 @@
+//! Read models for the admin screens: the Users table, a user's detail and timeline, the activity
+//! log, and the provisioning status. Every query is scoped by the org id from the admin's session.
+
+pub use portal_dto::{
+    EventRow, EventsPage, EventsQuery, ProvisioningStatus, UserDetail, UserRow, UsersPage,
+    UsersQuery,
+};
+use sqlx::Row;
+
+use crate::error::CoreResult;
+use crate::users::{self, StoredUser};
+use crate::Services;
+
+pub const PAGE_SIZE: i64 = 50;
+
+fn status_of(active: bool, deleted: bool) -> &'static str {
+    if deleted {
+        "Deleted"
+    } else if active {
+        "Active"
+    } else {
+        "Deactivated"
+    }
+}
+
+pub fn source_label(s: &str) -> &'static str {
+    match s {
+        "scim" => "SCIM",
+        "sso_jit" => "SSO-JIT",
+        _ => "Admin",
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('%');
+    for c in s.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The Users table: one page, with the filters in `q`. Two queries (count + page), no N+1.
+pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
+    let mut where_sql = String::from("u.org_id = $1");
+    let mut texts: Vec<String> = Vec::new();
+    match q.status.as_str() {
+        "active" => where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 1"),
+        "deactivated" => where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 0"),
+        "deleted" => where_sql.push_str(" AND u.deleted_at IS NOT NULL"),
+        _ => {}
+    }
+    if matches!(q.source.as_str(), "scim" | "sso_jit" | "admin") {
+        texts.push(q.source.clone());
+        where_sql.push_str(&format!(" AND u.source = ${}", texts.len() + 1));
+    }
+    let search = q.search.trim();
+    if !search.is_empty() {
+        texts.push(like_escape(&search.chars().take(100).collect::<String>()));
+        let p = texts.len() + 1;
+        where_sql.push_str(&format!(
+            " AND (lower(u.user_name) LIKE ${p} ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE ${p} ESCAPE '\\' \
+             OR lower(COALESCE(u.given_name, '') || ' ' || COALESCE(u.family_name, '')) LIKE ${p} ESCAPE '\\' \
+             OR lower(COALESCE(u.display_name, '')) LIKE ${p} ESCAPE '\\')"
+        ));
+    }
+    let dir = if q.desc { "DESC" } else { "ASC" };
+    let order = match q.sort.as_str() {
+        "name" => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
+        "updated" => format!("u.updated_at {dir}, u.id {dir}"),
+        "created" => format!("u.created_at {dir}, u.id {dir}"),
+        _ => format!("lower(u.user_name) {dir}, u.id {dir}"),
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {where_sql}");
+    let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
+    for t in &texts {
+        cq = cq.bind(t.as_str());
+    }
+    let (total,) = cq.fetch_one(&svc.db.pool).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = q.page.clamp(1, pages);
+    let n = texts.len();
+    let page_sql = format!(
+        "SELECT u.id, u.user_name, u.email, u.given_name, u.family_name, u.display_name, u.department, \
+         u.country, u.locality, u.active, u.source, u.last_sign_in_at, u.updated_at, u.deleted_at \
+         FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        n + 2,
+        n + 3
+    );
+    let mut pq = sqlx::query(&page_sql).bind(org_id);
+    for t in &texts {
+        pq = pq.bind(t.as_str());
+    }
+    let rows = pq
+        .bind(PAGE_SIZE)
+        .bind((page - 1) * PAGE_SIZE)
+        .fetch_all(&svc.db.pool)
+        .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let given: Option<String> = r.try_get("given_name")?;
+            let family: Option<String> = r.try_get("family_name")?;
+            let display: Option<String> = r.try_get("display_name")?;
+            let name = match (given, family) {
+                (Some(g), Some(f)) => format!("{g} {f}"),
+                (Some(g), None) => g,
+                (None, Some(f)) => f,
+                (None, None) => display.unwrap_or_default(),
+            };
+            let deleted_at: Option<i64> = r.try_get("deleted_at")?;
+            let source: String = r.try_get("source")?;
+            Ok(UserRow {
+                id: r.try_get("id")?,
+                name,
+                user_name: r.try_get("user_name")?,
+                email: r.try_get("email")?,
+                department: r.try_get("department")?,
+                country: r.try_get("country")?,
+                locality: r.try_get("locality")?,
+                status: status_of(r.try_get::<i64, _>("active")? != 0, deleted_at.is_some()).into(),
+                source: source_label(&source).into(),
+                last_sign_in_at: r.try_get("last_sign_in_at")?,
+                updated_at: r.try_get("updated_at")?,
+                deleted_at,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(UsersPage {
+        rows,
+        total,
+        page,
+        pages,
+    })
+}
+
+/// What an IdP admin should change, in plain words, for a failed provisioning event.
+pub fn fix_for(scim_type: Option<&str>, message: &str) -> Option<String> {
+    let m = message.to_lowercase();
+    let s = match scim_type {
+        Some("invalidValue") if m.contains("work email") => {
+            "userName and the work email come from different attributes: map both from Company Email in JumpCloud (in Okta and Entra ID, map userName and emails[type eq \"work\"].value from the same source)."
+        }
+        Some("invalidValue") => "A value the IdP sent has the wrong type or format; correct the attribute mapping named in the error.",
+        Some("uniqueness") => "A user with this userName already exists here. Check for duplicate accounts in your IdP, or match the existing user by userName instead of creating it.",
+        Some("invalidFilter") => "The IdP sent a search this service cannot read. Check the attribute names in the IdP's matching settings (userName, externalId or emails.value).",
+        Some("mutability") => "The IdP tried to change a read-only attribute (id or meta). Remove that attribute from the IdP's mapping.",
+        Some("invalidPath") | Some("noTarget") => "The IdP's update named an attribute path this service does not have. Check the attribute mapping for unsupported attributes.",
+        Some("invalidSyntax") => "The IdP sent a request that is not valid SCIM JSON. Check for custom attribute templates with syntax errors.",
+        Some("tooMany") => "The IdP asked for too many results at once; lower its page size.",
+        _ if m.contains("not found") => "The IdP updated a user that no longer exists here (deleted or purged). Let the IdP re-create it, or re-assign the user to the application.",
+        _ if m.contains("changed since") => "Two updates crossed: the IdP will retry with the current version on its next cycle.",
+        _ => return None,
+    };
+    Some(s.to_string())
+}
+
+pub async fn list_events(svc: &Services, org_id: &str, q: &EventsQuery) -> CoreResult<EventsPage> {
+    let mut where_sql = String::from("e.org_id = $1");
+    let mut texts: Vec<String> = Vec::new();
+    match q.result.as_str() {
+        "success" => where_sql.push_str(" AND e.success = 1"),
+        "failure" => where_sql.push_str(" AND e.success = 0"),
+        _ => {}
+    }
+    if !q.name.trim().is_empty() {
+        texts.push(q.name.trim().chars().take(64).collect());
+        where_sql.push_str(&format!(" AND e.name = ${}", texts.len() + 1));
+    }
+    if !q.user_id.trim().is_empty() {
+        texts.push(q.user_id.trim().chars().take(64).collect());
+        where_sql.push_str(&format!(" AND e.user_id = ${}", texts.len() + 1));
+    }
+    let count_sql = format!("SELECT COUNT(*) FROM events e WHERE {where_sql}");
+    let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
+    for t in &texts {
+        cq = cq.bind(t.as_str());
+    }
+    let (total,) = cq.fetch_one(&svc.db.pool).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = q.page.clamp(1, pages);
+    let n = texts.len();
+    let sql = format!(
+        "SELECT e.at, e.name, e.success, e.user_id, u.user_name, e.actor, e.scim_type, e.message \
+         FROM events e LEFT JOIN users u ON u.id = e.user_id AND u.org_id = e.org_id \
+         WHERE {where_sql} ORDER BY e.at DESC, e.seq DESC LIMIT ${} OFFSET ${}",
+        n + 2,
+        n + 3
+    );
+    let mut pq = sqlx::query(&sql).bind(org_id);
+    for t in &texts {
+        pq = pq.bind(t.as_str());
+    }
+    let rows = pq
+        .bind(PAGE_SIZE)
+        .bind((page - 1) * PAGE_SIZE)
+        .fetch_all(&svc.db.pool)
+        .await?;
+    let rows = rows
+        .iter()
+        .map(|r| {
+            let success = r.try_get::<i64, _>("success")? != 0;
+            let scim_type: Option<String> = r.try_get("scim_type")?;
+            let message: String = r.try_get("message")?;
+            Ok(EventRow {
+                at: r.try_get("at")?,
+                name: r.try_get("name")?,
+                success,
+                user_id: r.try_get("user_id")?,
+                user_name: r.try_get("user_name")?,
+                actor: r.try_get("actor")?,
+                fix: if success {
+                    None
+                } else {
+                    fix_for(scim_type.as_deref(), &message)
+                },
+                scim_type,
+                message,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(EventsPage {
+        rows,
+        total,
+        page,
+        pages,
+    })
+}
+
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                if k == "schemas" {
+                    continue;
+                }
+                let key = if k.starts_with("urn:") {
+                    "enterprise".to_string()
+                } else {
+                    k.clone()
+                };
+                let p = if prefix.is_empty() {
+                    key
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(&p, x, out);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), x, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push((prefix.to_string(), s.clone())),
+        other => out.push((prefix.to_string(), other.to_string())),
+    }
+}
+
+/// A user of this org (deleted ones included) with its timeline; None for another org's id.
+pub async fn user_detail(
+    svc: &Services,
+    org_id: &str,
+    user_id: &str,
+) -> CoreResult<Option<UserDetail>> {
+    let mut conn = svc.db.pool.acquire().await?;
+    let Some(u): Option<StoredUser> = users::get(&mut conn, org_id, user_id, true).await? else {
+        return Ok(None);
+    };
+    drop(conn);
+    let org = crate::admins::org_by_id(&svc.db, org_id).await?;
+    let retention_ms = org.map(|o| o.retention_days).unwrap_or(30) * 86_400_000;
+    let base = format!("{}/scim/v2/{org_id}", svc.settings.public_url);
+    let json = crate::provisioning::to_json(&u, &base);
+    let mut attributes = Vec::new();
+    flatten("", &u.attributes, &mut attributes);
+    let timeline = list_events(
+        svc,
+        org_id,
+        &EventsQuery {
+            user_id: u.id.clone(),
+            page: 1,
+            ..Default::default()
+        },
+    )
+    .await?
+    .rows;
+    Ok(Some(UserDetail {
+        id: u.id.clone(),
+        user_name: u.user_name.clone(),
+        status: status_of(u.active, u.deleted_at.is_some()).into(),
+        source: source_label(&u.source).into(),
+        created_at: u.created_at,
+        updated_at: u.updated_at,
+        deleted_at: u.deleted_at,
+        purge_at: u.deleted_at.map(|d| d + retention_ms),
+        last_sign_in_at: u.last_sign_in_at,
+        scim_json: serde_json::to_string_pretty(&json).unwrap_or_default(),
+        attributes,
+        timeline,
+    }))
+}
+
+/// 2 × the IdP's 40-minute provisioning cycle.
+pub const SILENCE_WARNING_MS: i64 = 80 * 60 * 1000;
+
+pub async fn provisioning_status(svc: &Services, org_id: &str) -> CoreResult<ProvisioningStatus> {
+    let token = crate::scim_tokens::status(svc, org_id).await?;
+    let (rejected_count, last_rejected_at) =
+        crate::scim_tokens::rejected_summary(svc, org_id).await?;
+    let now = svc.now();
+    let stale_since = token.as_ref().and_then(|t| {
+        let last = t.last_used_at.unwrap_or(t.created_at);
+        (now - last > SILENCE_WARNING_MS).then_some(last)
+    });
+    Ok(ProvisioningStatus {
+        token,
+        rejected_count,
+        last_rejected_at,
+        stale_since,
+    })
+}
