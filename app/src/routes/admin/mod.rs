@@ -29,41 +29,46 @@ pub async fn admin_logout() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// The signed-in admin, loaded once by the layout and shared with the pages.
+#[derive(Clone, Copy)]
+pub struct AdminResource(pub Resource<Result<Option<AdminView>, ServerFnError>>);
+
 #[component]
 pub fn AdminLayout() -> impl IntoView {
     let admin = Resource::new(|| (), |_| load_admin_view());
-    view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || {
-                admin
-                    .get()
-                    .map(|res| match res {
-                        Ok(Some(view)) => view! { <Shell view /> }.into_any(),
-                        _ => view! { <Redirect path="/admin/login" /> }.into_any(),
-                    })
-            }}
-        </Suspense>
-    }
-}
-
-#[component]
-fn Shell(view: AdminView) -> impl IntoView {
-    provide_context(view.clone());
+    provide_context(AdminResource(admin));
     let logout = ServerAction::<AdminLogout>::new();
+    // The pages sit outside the layout's Suspense: each loads its own data (and every server
+    // function checks the session itself), so their resources hydrate in the same order as on
+    // the server.
     view! {
         <div class="shell">
             <header class="topbar">
-                <div class="brand">
-                    <span class="org-name">{view.org_name.clone()}</span>
-                    <span class="muted">" · Identity portal"</span>
-                </div>
-                <div class="who">
-                    <span class="muted">"Signed in as "</span>
-                    <strong data-testid="admin-email">{view.admin_email.clone()}</strong>
-                    <ActionForm action=logout attr:class="inline">
-                        <button type="submit" class="link-button">"Sign out"</button>
-                    </ActionForm>
-                </div>
+                <Suspense fallback=|| view! { <span class="muted">"Loading…"</span> }>
+                    {move || {
+                        admin
+                            .get()
+                            .map(|res| match res {
+                                Ok(Some(view)) => {
+                                    view! {
+                                        <div class="brand">
+                                            <span class="org-name">{view.org_name.clone()}</span>
+                                            <span class="muted">" · Identity portal"</span>
+                                        </div>
+                                        <div class="who">
+                                            <span class="muted">"Signed in as "</span>
+                                            <strong data-testid="admin-email">{view.admin_email.clone()}</strong>
+                                            <ActionForm action=logout attr:class="inline">
+                                                <button type="submit" class="link-button">"Sign out"</button>
+                                            </ActionForm>
+                                        </div>
+                                    }
+                                        .into_any()
+                                }
+                                _ => view! { <Redirect path="/admin/login" /> }.into_any(),
+                            })
+                    }}
+                </Suspense>
             </header>
             <div class="layout">
                 <nav class="sidenav" aria-label="Admin sections">
@@ -92,10 +97,19 @@ fn Shell(view: AdminView) -> impl IntoView {
 
 #[component]
 pub fn AdminHome() -> impl IntoView {
-    let view = expect_context::<AdminView>();
+    let admin = expect_context::<AdminResource>().0;
     view! {
         <Title text="Overview · Identity portal" />
         <h1>"Overview"</h1>
+        <Suspense>
+            {move || admin.get().and_then(|r| r.ok()).flatten().map(|view| view! { <OrgCard view /> })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OrgCard(view: AdminView) -> impl IntoView {
+    view! {
         <section class="card" aria-labelledby="org-heading">
             <h2 id="org-heading">"Your organisation"</h2>
             <p>
