@@ -14,6 +14,14 @@ pub fn spawn_housekeeping(svc: Services) {
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "session cleanup failed");
             }
+            match portal_core::manage::purge_expired(&svc).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    purged = n,
+                    "purged soft-deleted users past their retention period"
+                ),
+                Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+            }
             let policy = svc.settings.throttle;
             if let Err(e) = portal_core::throttle::prune(&svc.db, policy.window_ms, svc.now()).await
             {

@@ -39,6 +39,10 @@ pub struct UsersPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// Soft-deleted users waiting for the purge, and the earliest purge time.
+    pub deleted_count: i64,
+    pub next_purge_at: Option<i64>,
+    pub scim_active: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +92,22 @@ pub struct UserDetail {
     /// (attribute path, value) for every attribute.
     pub attributes: Vec<(String, String)>,
     pub timeline: Vec<EventRow>,
+    /// For optimistic concurrency of the admin's edits.
+    pub version: i64,
+    /// SCIM is on and owns this user: the screen shows its fields read-only.
+    pub scim_managed: bool,
+    pub edit: UserEdit,
+}
+
+/// The hand-editable fields, as currently stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEdit {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub department: String,
+    pub country: String,
+    pub locality: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,5 +1,6 @@
 //! Transport only: parse, authenticate, call one domain function, map the result.
 
+pub mod export;
 pub mod health;
 pub mod scim;
 pub mod security;

@@ -8,7 +8,7 @@ use crate::components::{error_of, CopyField, FormError};
 use crate::dto::{NewScimToken, ProvisioningView};
 use crate::time_fmt::{opt, utc};
 
-#[server(endpoint = "provisioning_view")]
+#[server(endpoint = "load_provisioning")]
 pub async fn load_provisioning() -> Result<ProvisioningView, ServerFnError> {
     use crate::ssr::{require_admin, services, to_client};
     let (admin, _) = require_admin().await?;

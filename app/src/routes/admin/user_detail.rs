@@ -5,11 +5,12 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use crate::components::{error_of, FormError};
 use crate::dto::UserDetail;
 use crate::routes::admin::activity::EventList;
 use crate::time_fmt::{date, opt, utc};
 
-#[server(endpoint = "user_detail")]
+#[server(endpoint = "load_user_detail")]
 pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, ServerFnError> {
     use crate::ssr::{require_admin, services, to_client};
     let (admin, _) = require_admin().await?;
@@ -23,11 +24,70 @@ pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, ServerFn
         .map_err(to_client)
 }
 
+#[server(endpoint = "admin_edit_user")]
+#[allow(clippy::too_many_arguments)]
+pub async fn admin_edit_user(
+    id: String,
+    version: i64,
+    email: String,
+    given_name: String,
+    family_name: String,
+    department: String,
+    country: String,
+    locality: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{require_admin, services, to_client};
+    let (admin, _) = require_admin().await?;
+    let svc = services()?;
+    let form = portal_core::manage::UserForm {
+        email,
+        given_name,
+        family_name,
+        department,
+        country,
+        locality,
+    };
+    portal_core::manage::edit_user(&svc, &admin, &id, version, &form)
+        .await
+        .map_err(to_client)
+}
+
+#[server(endpoint = "admin_user_action")]
+pub async fn admin_user_action(
+    id: String,
+    version: i64,
+    action: String,
+) -> Result<(), ServerFnError> {
+    use crate::ssr::{fail, require_admin, services, to_client};
+    use portal_core::manage;
+    let (admin, _) = require_admin().await?;
+    let svc = services()?;
+    let r = match action.as_str() {
+        "deactivate" => manage::set_active(&svc, &admin, &id, version, false).await,
+        "reactivate" => manage::set_active(&svc, &admin, &id, version, true).await,
+        "delete" => manage::delete_user(&svc, &admin, &id, version).await,
+        "restore" => manage::restore_user(&svc, &admin, &id, version).await,
+        _ => return Err(fail(http::StatusCode::BAD_REQUEST, "Unknown action.")),
+    };
+    r.map_err(|e| match e {
+        portal_core::CoreError::NotFound => fail(
+            http::StatusCode::NOT_FOUND,
+            "This user no longer exists (it may have been purged).",
+        ),
+        other => to_client(other),
+    })
+}
+
 #[component]
 pub fn UserDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let detail = Resource::new(id, load_user_detail);
+    let edit = ServerAction::<AdminEditUser>::new();
+    let act = ServerAction::<AdminUserAction>::new();
+    let detail = Resource::new(
+        move || (id(), edit.version().get(), act.version().get()),
+        |(id, _, _)| load_user_detail(id),
+    );
     view! {
         <Title text="User · Identity portal" />
         <p><A href="/admin/users">"← All users"</A></p>
@@ -58,6 +118,9 @@ pub fn UserDetailPage() -> impl IntoView {
                                     <pre class="json">{u.scim_json.clone()}</pre>
                                 </details>
                             </section>
+                            <FormError error=Signal::derive(move || edit.value().with(error_of)) />
+                            <FormError error=Signal::derive(move || act.value().with(error_of)) />
+                            <Manage u=u.clone() edit act />
                             <section class="card" aria-labelledby="timeline">
                                 <h2 id="timeline">"Timeline"</h2>
                                 <EventList rows=u.timeline.clone() />
@@ -68,4 +131,76 @@ pub fn UserDetailPage() -> impl IntoView {
             }}
         </Transition>
     }
+}
+
+#[component]
+fn Manage(
+    u: UserDetail,
+    edit: ServerAction<AdminEditUser>,
+    act: ServerAction<AdminUserAction>,
+) -> impl IntoView {
+    if u.scim_managed {
+        return view! {
+            <p class="alert warn" data-testid="scim-managed">
+                "This user is managed by your identity provider through SCIM: its attributes and status are read-only here. Change them in your IdP."
+            </p>
+        }
+        .into_any();
+    }
+    let button = |action: &'static str, label: &'static str, class: &'static str| {
+        let (id, version) = (u.id.clone(), u.version.to_string());
+        view! {
+            <ActionForm action=act attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="version" value=version />
+                <input type="hidden" name="action" value=action />
+                <button type="submit" class=class>{label}</button>
+            </ActionForm>
+        }
+    };
+    let deleted = u.deleted_at.is_some();
+    let active = u.status == "Active";
+    let e = u.edit.clone();
+    view! {
+        <section class="card" aria-labelledby="manage">
+            <h2 id="manage">"Manage"</h2>
+            <div class="actions">
+                {if deleted {
+                    button("restore", "Restore", "").into_any()
+                } else {
+                    view! {
+                        {if active { button("deactivate", "Deactivate", "secondary") } else { button("reactivate", "Reactivate", "secondary") }}
+                        {button("delete", "Delete", "danger")}
+                    }
+                        .into_any()
+                }}
+            </div>
+            {(!deleted)
+                .then(|| {
+                    view! {
+                        <details class="edit-user">
+                            <summary class="button-like secondary-link">"Edit"</summary>
+                            <ActionForm action=edit attr:class="stack" attr:aria-label="Edit user">
+                                <input type="hidden" name="id" value=u.id.clone() />
+                                <input type="hidden" name="version" value=u.version.to_string() />
+                                <label for="edit-email">"Email (userName)"</label>
+                                <input id="edit-email" name="email" type="email" required value=e.email />
+                                <label for="edit-given">"First name"</label>
+                                <input id="edit-given" name="given_name" value=e.given_name />
+                                <label for="edit-family">"Last name"</label>
+                                <input id="edit-family" name="family_name" value=e.family_name />
+                                <label for="edit-dept">"Department"</label>
+                                <input id="edit-dept" name="department" value=e.department />
+                                <label for="edit-country">"Country"</label>
+                                <input id="edit-country" name="country" value=e.country />
+                                <label for="edit-city">"City"</label>
+                                <input id="edit-city" name="locality" value=e.locality />
+                                <button type="submit">"Save"</button>
+                            </ActionForm>
+                        </details>
+                    }
+                })}
+        </section>
+    }
+    .into_any()
 }

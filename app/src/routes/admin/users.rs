@@ -5,8 +5,9 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::{error_of, FormError};
 use crate::dto::{UsersPage, UsersQuery};
-use crate::time_fmt::opt;
+use crate::time_fmt::{date, opt};
 
 #[server(endpoint = "list_users")]
 pub async fn list_users(q: UsersQuery) -> Result<UsersPage, ServerFnError> {
@@ -14,6 +15,31 @@ pub async fn list_users(q: UsersQuery) -> Result<UsersPage, ServerFnError> {
     let (admin, _) = require_admin().await?;
     let svc = services()?;
     portal_core::admin_views::list_users(&svc, &admin.org_id, &q)
+        .await
+        .map_err(to_client)
+}
+
+#[server(endpoint = "admin_add_user")]
+pub async fn admin_add_user(
+    email: String,
+    given_name: String,
+    family_name: String,
+    department: String,
+    country: String,
+    locality: String,
+) -> Result<String, ServerFnError> {
+    use crate::ssr::{require_admin, services, to_client};
+    let (admin, _) = require_admin().await?;
+    let svc = services()?;
+    let form = portal_core::manage::UserForm {
+        email,
+        given_name,
+        family_name,
+        department,
+        country,
+        locality,
+    };
+    portal_core::manage::add_user(&svc, &admin, &form)
         .await
         .map_err(to_client)
 }
@@ -70,7 +96,11 @@ pub fn users_href(q: &UsersQuery) -> String {
 pub fn UsersPageView() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.with(query_from_url));
-    let page = Resource::new(move || q.get(), list_users);
+    let add = ServerAction::<AdminAddUser>::new();
+    let page = Resource::new(
+        move || (q.get(), add.version().get()),
+        |(q, _)| list_users(q),
+    );
     let sort_link = move |col: &'static str, label: &'static str| {
         let cur = q.get();
         let active = cur.sort == col || (cur.sort.is_empty() && col == "user_name");
@@ -117,6 +147,28 @@ pub fn UsersPageView() -> impl IntoView {
             </select>
             <button type="submit">"Apply"</button>
         </form>
+        <details class="confirm add-user">
+            <summary class="button-like">"Add user"</summary>
+            <div class="confirm-body">
+                <ActionForm action=add attr:class="stack" attr:aria-label="Add user">
+                    <label for="add-email">"Email (userName)"</label>
+                    <input id="add-email" name="email" type="email" required maxlength="254" />
+                    <label for="add-given">"First name"</label>
+                    <input id="add-given" name="given_name" maxlength="200" />
+                    <label for="add-family">"Last name"</label>
+                    <input id="add-family" name="family_name" maxlength="200" />
+                    <label for="add-dept">"Department"</label>
+                    <input id="add-dept" name="department" maxlength="200" />
+                    <label for="add-country">"Country"</label>
+                    <input id="add-country" name="country" maxlength="100" />
+                    <label for="add-city">"City"</label>
+                    <input id="add-city" name="locality" maxlength="200" />
+                    <FormError error=Signal::derive(move || add.value().with(error_of)) />
+                    <button type="submit">"Add user"</button>
+                </ActionForm>
+            </div>
+        </details>
+        {move || add.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="alert ok" role="status">"User added."</p> })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 page.get()
@@ -126,8 +178,22 @@ pub fn UsersPageView() -> impl IntoView {
                             let cur = q.get();
                             let prev = (p.page > 1).then(|| UsersQuery { page: p.page - 1, ..cur.clone() });
                             let next = (p.page < p.pages).then(|| UsersQuery { page: p.page + 1, ..cur.clone() });
+                            let export = users_href(&UsersQuery { page: 1, ..cur.clone() }).replacen("/admin/users", "/admin/users.csv", 1);
+                            let purge = (p.deleted_count > 0).then(|| view! {
+                                <p class="alert warn" data-testid="purge-outlook">
+                                    {format!("{} deleted user(s) are kept for the retention period; the first purge is on {}.", p.deleted_count, p.next_purge_at.map(date).unwrap_or_default())}
+                                </p>
+                            });
+                            let scim_note = p.scim_active.then(|| view! {
+                                <p class="muted">"SCIM provisioning is on: users from your IdP are managed there and read-only here."</p>
+                            });
                             view! {
-                                <p class="muted" data-testid="users-total">{format!("{} user(s)", p.total)}</p>
+                                {purge}
+                                {scim_note}
+                                <p class="toolbar">
+                                    <span class="muted" data-testid="users-total">{format!("{} user(s)", p.total)}</span>
+                                    <a href=export download="users.csv" class="button-like secondary-link">"Export CSV"</a>
+                                </p>
                                 <div class="table-wrap">
                                     <table class="data">
                                         <thead>

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod manage;
 pub mod password;
 pub mod provisioning;
 pub mod scim_tokens;
