@@ -24,6 +24,7 @@ use routes::admin::user_detail::UserDetailPage;
 use routes::admin::users::UsersPageView;
 use routes::admin::{AdminHome, AdminLayout};
 use routes::admin_login::AdminLogin;
+use routes::employee::{EmployeeHome, LinkPage, LoginPage};
 use routes::home::Home;
 use routes::setup::Setup;
 
@@ -58,6 +59,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=Home />
                 <Route path=path!("/setup") view=Setup ssr=SsrMode::Async />
                 <Route path=path!("/admin/login") view=AdminLogin ssr=SsrMode::Async />
+                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/login/link") view=LinkPage ssr=SsrMode::Async />
+                <Route path=path!("/app") view=EmployeeHome ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
                     <Route path=path!("provisioning") view=ProvisioningPage ssr=SsrMode::Async />

@@ -7,6 +7,16 @@ use tower_sessions::Session;
 use crate::dto::AdminView;
 
 pub const ADMIN_ID_KEY: &str = "admin_id";
+/// Employee sign-ins live under their own key, apart from the admin's.
+pub const EMPLOYEE_KEY: &str = "employee";
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct EmployeeSession {
+    pub user_id: String,
+    pub org_id: String,
+    /// "magic_link" or "sso"
+    pub method: String,
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddrPolicy {
@@ -55,7 +65,9 @@ pub fn to_client(err: CoreError) -> ServerFnError {
             tracing::error!(error = %cause, "internal error");
             http::StatusCode::INTERNAL_SERVER_ERROR
         }
-        CoreError::Invalid(_) | CoreError::SetupTokenInvalid => http::StatusCode::BAD_REQUEST,
+        CoreError::Invalid(_) | CoreError::SetupTokenInvalid | CoreError::LinkInvalid => {
+            http::StatusCode::BAD_REQUEST
+        }
         CoreError::BadCredentials => http::StatusCode::UNAUTHORIZED,
         CoreError::Throttled { .. } => http::StatusCode::TOO_MANY_REQUESTS,
         CoreError::Conflict(_) | CoreError::Stale => http::StatusCode::CONFLICT,

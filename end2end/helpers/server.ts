@@ -49,6 +49,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
     LEPTOS_SITE_PKG_DIR: "pkg",
     LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
     LEPTOS_RELOAD_PORT: "3001",
+    MAIL_URL: `file://${dir}/outbox`,
     RUST_LOG: "info,sqlx=warn",
     ...extraEnv,
   };
@@ -101,4 +102,23 @@ export function createAdmin(server: Server, orgName: string, email: string, pass
   if (r.status !== 0) throw new Error(`create-admin failed: ${r.stderr}`);
   const lines = r.stdout.trim().split("\n");
   return lines[lines.length - 1];
+}
+
+/** The newest magic link mailed to `to`, read from the server's file outbox (.eml files). */
+export async function latestMagicLink(server: Server, to: string, timeoutMs = 10_000): Promise<string> {
+  const outbox = path.join(server.dir, "outbox");
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const files = fs.existsSync(outbox) ? fs.readdirSync(outbox).filter((f) => f.endsWith(".eml")).sort() : [];
+    for (const f of files.reverse()) {
+      const raw = fs.readFileSync(path.join(outbox, f), "utf8");
+      if (!raw.includes(`To: ${to}`)) continue;
+      // Undo quoted-printable soft breaks and escapes.
+      const text = raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
+      const m = text.match(/(http:\/\/[^\s"<]+\/login\/link\?token=[A-Za-z0-9_-]+)/);
+      if (m) return m[1];
+    }
+    if (Date.now() > deadline) throw new Error(`no magic link for ${to} in ${outbox}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

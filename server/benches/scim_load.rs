@@ -154,6 +154,14 @@ async fn async_main() {
         db_max_connections: 16,
         session_idle_minutes: 60,
         trust_forwarded_for: false,
+        mail_url: format!(
+            "file://{}/outbox",
+            std::env::temp_dir()
+                .join(format!("portal-mail-{}", portal_core::ids::new_org_id()))
+                .display()
+        ),
+        mail_from: "Portal <no-reply@example.test>".into(),
+        magic_link_ttl_minutes: 15,
     };
     let svc = portal_server::services(t.svc.db.clone(), &config, portal_server::system_clock());
     let state = AppState {

@@ -46,6 +46,33 @@ pub struct Config {
     )]
     pub session_idle_minutes: u32,
 
+    /// Where mail goes: `file://DIR` (one .eml per message) or `smtp://[user:pass@]host[:port][?starttls=required|opportunistic|never]` or `smtps://…`.
+    #[arg(
+        long,
+        env = "MAIL_URL",
+        default_value = "file://data/outbox",
+        global = true
+    )]
+    pub mail_url: String,
+
+    /// The sender of the portal's mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Identity portal <no-reply@localhost>",
+        global = true
+    )]
+    pub mail_from: String,
+
+    /// Minutes an employee's magic link stays valid.
+    #[arg(
+        long,
+        env = "MAGIC_LINK_TTL_MINUTES",
+        default_value_t = 15,
+        global = true
+    )]
+    pub magic_link_ttl_minutes: u32,
+
     /// Use the left-most `X-Forwarded-For` address as the client address (only behind a proxy you run).
     #[arg(
         long,
@@ -75,6 +102,9 @@ pub struct Validated {
     pub db_max_connections: u32,
     pub session_idle_minutes: u32,
     pub trust_forwarded_for: bool,
+    pub mail_url: String,
+    pub mail_from: String,
+    pub magic_link_ttl_minutes: u32,
 }
 
 impl std::fmt::Debug for Validated {
@@ -87,6 +117,9 @@ impl std::fmt::Debug for Validated {
             .field("db_max_connections", &self.db_max_connections)
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("mail_url", &redact_url(&self.mail_url))
+            .field("mail_from", &self.mail_from)
+            .field("magic_link_ttl_minutes", &self.magic_link_ttl_minutes)
             .finish()
     }
 }
@@ -108,6 +141,7 @@ pub fn redact_url(raw: &str) -> String {
             u.to_string()
         }
         Ok(u) => u.to_string(),
+        Err(_) if raw.starts_with("file://") => raw.to_string(),
         Err(_) => "<unparsable>".to_string(),
     }
 }
@@ -147,7 +181,14 @@ impl Config {
         if self.session_idle_minutes == 0 {
             return Err("SESSION_IDLE_MINUTES must be at least 1".into());
         }
+        if !(1..=1440).contains(&self.magic_link_ttl_minutes) {
+            return Err("MAGIC_LINK_TTL_MINUTES must be between 1 and 1440".into());
+        }
+        portal_core::mail::Mailer::from_url(&self.mail_url, &self.mail_from)?;
         Ok(Validated {
+            mail_url: self.mail_url.clone(),
+            mail_from: self.mail_from.clone(),
+            magic_link_ttl_minutes: self.magic_link_ttl_minutes,
             database_url: self.database_url.clone(),
             public_url: origin.clone(),
             public_origin: origin,

@@ -30,3 +30,17 @@ pub fn spawn_housekeeping(svc: Services) {
         }
     });
 }
+
+/// Delivers queued mail every second (file outbox or SMTP), retrying failures with backoff.
+pub fn spawn_mail_delivery(svc: Services, mailer: portal_core::mail::Mailer) {
+    tracing::info!(mailer = ?mailer, "mail delivery");
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = portal_core::mail::deliver_due(&svc, &mailer).await {
+                tracing::warn!(error = %e, "mail delivery pass failed");
+            }
+        }
+    });
+}

@@ -43,6 +43,7 @@ pub fn services(db: Db, config: &Validated, clock: Arc<dyn Clock>) -> Services {
             secure_cookies: config.secure_cookies,
             throttle: Default::default(),
             setup_token_ttl_ms: 24 * 3600 * 1000,
+            magic_link_ttl_ms: i64::from(config.magic_link_ttl_minutes) * 60_000,
         }),
     }
 }
@@ -116,6 +117,10 @@ pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> any
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     jobs::spawn_housekeeping(state.services.clone());
+    match portal_core::mail::Mailer::from_url(&state.config.mail_url, &state.config.mail_from) {
+        Ok(mailer) => jobs::spawn_mail_delivery(state.services.clone(), mailer),
+        Err(e) => anyhow::bail!("{e}"),
+    }
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<SocketAddr>(),

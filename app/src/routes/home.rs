@@ -11,6 +11,9 @@ pub fn Home() -> impl IntoView {
                 <p>"Single sign-on and user provisioning for your organisation."</p>
                 <ul class="links">
                     <li>
+                        <a href="/login">"Employee sign-in"</a>
+                    </li>
+                    <li>
                         <a href="/admin/login">"Administrator sign-in"</a>
                     </li>
                 </ul>

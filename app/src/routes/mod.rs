@@ -1,4 +1,5 @@
 pub mod admin;
 pub mod admin_login;
+pub mod employee;
 pub mod home;
 pub mod setup;

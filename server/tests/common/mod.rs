@@ -32,6 +32,14 @@ pub async fn spawn(backend: Backend) -> TestApp {
         db_max_connections: 8,
         session_idle_minutes: 60,
         trust_forwarded_for: false,
+        mail_url: format!(
+            "file://{}/outbox",
+            std::env::temp_dir()
+                .join(format!("portal-mail-{}", portal_core::ids::new_org_id()))
+                .display()
+        ),
+        mail_from: "Portal <no-reply@example.test>".into(),
+        magic_link_ttl_minutes: 15,
     };
     let mut svc = t.svc.clone();
     let mut settings = (*svc.settings).clone();

@@ -18,6 +18,8 @@ pub enum CoreError {
     Throttled { retry_after_secs: i64 },
     #[error("The setup link is invalid or has already been used.")]
     SetupTokenInvalid,
+    #[error("This sign-in link is invalid, has expired or was already used. Request a new one.")]
+    LinkInvalid,
     #[error("The record was changed by someone else; reload and try again.")]
     Stale,
     #[error("A temporary problem occurred; please try again.")]

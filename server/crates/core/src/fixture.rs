@@ -75,6 +75,7 @@ pub fn settings() -> Settings {
         secure_cookies: false,
         throttle: crate::throttle::ThrottlePolicy::default(),
         setup_token_ttl_ms: 24 * 3600 * 1000,
+        magic_link_ttl_ms: 15 * 60 * 1000,
     }
 }
 

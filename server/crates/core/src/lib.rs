@@ -11,6 +11,8 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod magic_links;
+pub mod mail;
 pub mod manage;
 pub mod password;
 pub mod provisioning;

@@ -21,6 +21,8 @@ pub struct Settings {
     pub throttle: crate::throttle::ThrottlePolicy,
     /// How long an unused first-run setup link stays valid.
     pub setup_token_ttl_ms: i64,
+    /// How long an employee's magic link stays valid.
+    pub magic_link_ttl_ms: i64,
 }
 
 impl Services {

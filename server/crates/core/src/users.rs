@@ -400,6 +400,13 @@ pub async fn update(
     if n == 0 {
         return Ok(false);
     }
+    if !c.active {
+        // A deactivated user's outstanding sign-in links die with the deactivation.
+        sqlx::query("DELETE FROM magic_links WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
         .bind(id)
         .execute(&mut **tx)
@@ -472,5 +479,11 @@ pub async fn soft_delete(
     .execute(&mut **tx)
     .await?
     .rows_affected();
+    if n == 1 {
+        sqlx::query("DELETE FROM magic_links WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+    }
     Ok(n == 1)
 }

@@ -1,0 +1,199 @@
+//! Employee sign-in by magic link, and the employee home.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+use serde::{Deserialize, Serialize};
+
+use crate::components::{error_of, FormError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeView {
+    pub name: String,
+    pub email: String,
+    pub org_name: String,
+    /// "Magic link" or "Single sign-on"
+    pub method: String,
+}
+
+#[server(endpoint = "request_magic_link")]
+pub async fn request_magic_link(email: String) -> Result<String, ServerFnError> {
+    use crate::ssr::{client_addr, services, to_client};
+    let svc = services()?;
+    let client = client_addr().await;
+    portal_core::magic_links::request(&svc, &email, &client)
+        .await
+        .map_err(to_client)?;
+    Ok(portal_core::magic_links::GENERIC_ANSWER.to_string())
+}
+
+#[server(endpoint = "magic_link_valid")]
+pub async fn magic_link_valid(token: String) -> Result<bool, ServerFnError> {
+    use crate::ssr::{services, to_client};
+    let svc = services()?;
+    portal_core::magic_links::is_valid(&svc, &token)
+        .await
+        .map_err(to_client)
+}
+
+#[server(endpoint = "redeem_magic_link")]
+pub async fn redeem_magic_link(token: String) -> Result<(), ServerFnError> {
+    use crate::ssr::{services, session, to_client, EmployeeSession, EMPLOYEE_KEY};
+    let svc = services()?;
+    let emp = portal_core::magic_links::redeem(&svc, &token)
+        .await
+        .map_err(to_client)?;
+    let session = session().await?;
+    let err = |_| ServerFnError::new("Your session could not be started. Try again.");
+    session.cycle_id().await.map_err(err)?;
+    session
+        .insert(
+            EMPLOYEE_KEY,
+            EmployeeSession {
+                user_id: emp.user_id,
+                org_id: emp.org_id,
+                method: "magic_link".into(),
+            },
+        )
+        .await
+        .map_err(err)?;
+    leptos_axum::redirect("/app");
+    Ok(())
+}
+
+#[server(endpoint = "load_employee")]
+pub async fn load_employee() -> Result<Option<EmployeeView>, ServerFnError> {
+    use crate::ssr::{services, session, to_client, EmployeeSession, EMPLOYEE_KEY};
+    let svc = services()?;
+    let session = session().await?;
+    let Some(s) = session
+        .get::<EmployeeSession>(EMPLOYEE_KEY)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    let mut conn = svc
+        .db
+        .pool
+        .acquire()
+        .await
+        .map_err(|e| to_client(e.into()))?;
+    // A user deactivated or deleted since sign-in loses the session at this request.
+    match portal_core::magic_links::employee(&mut conn, &s.org_id, &s.user_id)
+        .await
+        .map_err(to_client)?
+    {
+        Some(e) => Ok(Some(EmployeeView {
+            name: e.name,
+            email: e.user_name,
+            org_name: e.org_name,
+            method: if s.method == "sso" {
+                "Single sign-on".into()
+            } else {
+                "Magic link".into()
+            },
+        })),
+        None => {
+            let _ = session.remove::<EmployeeSession>(EMPLOYEE_KEY).await;
+            Ok(None)
+        }
+    }
+}
+
+#[server(endpoint = "employee_logout")]
+pub async fn employee_logout() -> Result<(), ServerFnError> {
+    use crate::ssr::{session, EmployeeSession, EMPLOYEE_KEY};
+    let session = session().await?;
+    let _ = session.remove::<EmployeeSession>(EMPLOYEE_KEY).await;
+    session
+        .cycle_id()
+        .await
+        .map_err(|_| ServerFnError::new("Sign-out failed. Try again."))?;
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let request = ServerAction::<RequestMagicLink>::new();
+    view! {
+        <Title text="Sign in" />
+        <main class="centered">
+            <div class="card narrow">
+                <h1>"Sign in"</h1>
+                <p class="muted">"Enter your work email and we will send you a sign-in link."</p>
+                <ActionForm action=request attr:class="stack" attr:aria-label="Request a sign-in link">
+                    <label for="login-email">"Work email"</label>
+                    <input id="login-email" type="email" name="email" autocomplete="email" required maxlength="254" />
+                    <FormError error=Signal::derive(move || request.value().with(error_of)) />
+                    {move || request.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
+                    <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
+                </ActionForm>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn LinkPage() -> impl IntoView {
+    let query = use_query_map();
+    let token = move || query.with(|q| q.get("token").unwrap_or_default());
+    let valid = Resource::new(token, magic_link_valid);
+    let redeem = ServerAction::<RedeemMagicLink>::new();
+    view! {
+        <Title text="Sign in" />
+        <main class="centered">
+            <div class="card narrow">
+                <h1>"Sign in"</h1>
+                <Suspense fallback=|| view! { <p>"Checking your link…"</p> }>
+                    {move || valid.get().map(|v| match v {
+                        Ok(true) => view! {
+                            <p>"Click the button to finish signing in."</p>
+                            <ActionForm action=redeem attr:class="stack" attr:aria-label="Finish signing in">
+                                <input type="hidden" name="token" value=token() />
+                                <FormError error=Signal::derive(move || redeem.value().with(error_of)) />
+                                <button type="submit">"Sign in"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! {
+                            <p class="alert error" role="alert">"This sign-in link is invalid, has expired or was already used."</p>
+                            <p><a href="/login">"Request a new link"</a></p>
+                        }.into_any(),
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}
+
+#[component]
+pub fn EmployeeHome() -> impl IntoView {
+    let me = Resource::new(|| (), |_| load_employee());
+    let logout = ServerAction::<EmployeeLogout>::new();
+    view! {
+        <Title text="Home" />
+        <main class="centered">
+            <div class="card narrow">
+                <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                    {move || me.get().map(|r| match r {
+                        Ok(Some(e)) => view! {
+                            <h1 data-testid="employee-name">{format!("Welcome, {}", e.name)}</h1>
+                            <dl class="facts">
+                                <dt>"Email"</dt><dd data-testid="employee-email">{e.email.clone()}</dd>
+                                <dt>"Organisation"</dt><dd data-testid="employee-org">{e.org_name.clone()}</dd>
+                                <dt>"Signed in with"</dt><dd data-testid="employee-method">{e.method.clone()}</dd>
+                            </dl>
+                            <ActionForm action=logout>
+                                <button type="submit" class="secondary">"Sign out"</button>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! { <Redirect path="/login" /> }.into_any(),
+                    })}
+                </Suspense>
+            </div>
+        </main>
+    }
+}
