@@ -79,7 +79,15 @@ pub fn to_client(err: CoreError) -> ServerFnError {
 /// An error the page shows as is, with the HTTP status the response carries (never a bare 500
 /// for bad input).
 pub fn fail(status: http::StatusCode, msg: impl Into<String>) -> ServerFnError {
-    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+    // A plain form post (JavaScript off) is answered with a redirect back to the form, carrying
+    // the error in the URL; a status here would replace that redirect.
+    let plain_form = use_context::<http::request::Parts>().is_some_and(|p| {
+        p.headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/html"))
+    });
+    if let (false, Some(res)) = (plain_form, use_context::<leptos_axum::ResponseOptions>()) {
         res.set_status(status);
     }
     ServerFnError::new(msg.into())
