@@ -192,8 +192,7 @@ fn if_match(headers: &HeaderMap) -> Option<i64> {
 }
 
 fn user_reply(status: StatusCode, u: &StoredUser, c: &Caller, proj: &Projection) -> Reply {
-    let json = provisioning::to_json(u, &c.base_url);
-    let body = scim_core::project(&json, proj.attributes.as_deref(), proj.excluded.as_deref());
+    let body = proj.apply(provisioning::to_json(u, &c.base_url));
     let mut r = Reply::json(status, body).header(header::ETAG, provisioning::etag(u.version));
     if status == StatusCode::CREATED {
         r = r.header(header::LOCATION, format!("{}/Users/{}", c.base_url, u.id));
@@ -205,6 +204,18 @@ fn user_reply(status: StatusCode, u: &StoredUser, c: &Caller, proj: &Projection)
 struct Projection {
     attributes: Option<Vec<String>>,
     excluded: Option<Vec<String>>,
+}
+
+impl Projection {
+    /// `attributes` / `excludedAttributes` applied; the common case (neither) costs nothing.
+    fn apply(&self, json: Value) -> Value {
+        if self.attributes.as_ref().is_none_or(|a| a.is_empty())
+            && self.excluded.as_ref().is_none_or(|e| e.is_empty())
+        {
+            return json;
+        }
+        scim_core::project(&json, self.attributes.as_deref(), self.excluded.as_deref())
+    }
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -253,13 +264,7 @@ async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projecti
     let resources: Vec<Value> = page
         .users
         .iter()
-        .map(|u| {
-            scim_core::project(
-                &provisioning::to_json(u, &c.base_url),
-                proj.attributes.as_deref(),
-                proj.excluded.as_deref(),
-            )
-        })
+        .map(|u| proj.apply(provisioning::to_json(u, &c.base_url)))
         .collect();
     Ok(Reply::json(
         StatusCode::OK,

@@ -542,8 +542,10 @@ async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<Li
     let mut users_out = Vec::new();
     if count > 0 && total >= start_index {
         let n = params.len();
+        // The page's ids come from an index-only walk; only those 100 rows are then read whole.
         let page_sql = format!(
-            "SELECT {} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
+            "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE {where_sql} \
+             ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
             users::SELECT_COLUMNS,
             n + 2,
             n + 3

@@ -378,6 +378,9 @@ pub fn project(
     attributes: Option<&[String]>,
     excluded: Option<&[String]>,
 ) -> Value {
+    if attributes.is_none_or(|a| a.is_empty()) && excluded.is_none_or(|e| e.is_empty()) {
+        return resource.clone();
+    }
     let Some(obj) = resource.as_object() else {
         return resource.clone();
     };
