@@ -16,9 +16,35 @@ pub struct TestApp {
     _dir: Option<fixture::TempDir>,
 }
 
+/// A second server instance on an existing database (its own pool, write turn and jobs).
+pub async fn spawn_on(url: &str) -> TestApp {
+    let db = portal_core::Db::open(url, 8).await.unwrap();
+    // Both instances read the same (manual) time, as two servers with synchronised clocks do.
+    let clock = Arc::new(portal_core::clock::ManualClock::new(fixture::T0));
+    let svc = portal_core::Services {
+        db: db.clone(),
+        clock: clock.clone(),
+        settings: Arc::new(fixture::settings()),
+    };
+    let t = TestServices {
+        svc,
+        clock,
+        tdb: fixture::TestDb {
+            db,
+            url: url.to_string(),
+            dir: None,
+        },
+    };
+    start(t, None).await
+}
+
 pub async fn spawn(backend: Backend) -> TestApp {
     let mut t = fixture::services(backend).await;
     let dir = t.tdb.dir.take();
+    start(t, dir).await
+}
+
+async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");

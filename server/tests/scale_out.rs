@@ -1,0 +1,105 @@
+//! Two server instances (separate processes' worth of state: their own pools, write turns and
+//! background jobs) on one PostgreSQL database: what one writes, the other serves.
+
+mod common;
+use common::*;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_scim_sessions_links_and_throttling() {
+    let a = spawn(portal_core::Backend::Postgres).await;
+    let b = spawn_on(&a.t.tdb.url).await;
+    let org = admin(&a, "Acme", "a@acme.test").await;
+    let token = portal_core::scim_tokens::generate(&a.t.svc, &org, "test")
+        .await
+        .unwrap()
+        .into_exposed();
+
+    // A SCIM write through A is read through B.
+    let created: Value = a
+        .http
+        .post(format!("{}/scim/v2/{org}/Users", a.url))
+        .bearer_auth(&token)
+        .json(&user_body("eve@acme.test"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let res = b
+        .http
+        .get(format!("{}/scim/v2/{org}/Users/{id}", b.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // An admin session made on A works on B; sign-out on B ends it on A.
+    let cookie = a.sign_in("a@acme.test", PW, None).await;
+    assert_eq!(b.get("/admin", Some(&cookie)).await.status(), 200);
+    b.post_fn("admin_logout", &[], Some(&cookie)).await;
+    assert_eq!(a.get("/admin", Some(&cookie)).await.status(), 302);
+
+    // A magic link requested on A is redeemed on B.
+    let res = a
+        .post_fn("request_magic_link", &[("email", "eve@acme.test")], None)
+        .await;
+    assert_eq!(res.status(), 200);
+    let (body,): (String,) =
+        sqlx::query_as("SELECT body_text FROM mail_outbox ORDER BY created_at DESC LIMIT 1")
+            .fetch_one(&a.t.svc.db.pool)
+            .await
+            .unwrap();
+    let link_token = body
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let res = b
+        .post_fn("redeem_magic_link", &[("token", &link_token)], None)
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let res = a
+        .post_fn("redeem_magic_link", &[("token", &link_token)], None)
+        .await;
+    assert_eq!(res.status(), 400, "single use across instances");
+
+    // Sign-in throttling holds across both: failures spread over A and B lock the account.
+    for i in 0..5 {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let res = app
+            .post_fn(
+                "admin_login",
+                &[("email", "a@acme.test"), ("password", "wrong password!")],
+                None,
+            )
+            .await;
+        assert_eq!(res.status(), 401);
+    }
+    let res = b
+        .post_fn(
+            "admin_login",
+            &[("email", "a@acme.test"), ("password", PW)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    let res = a
+        .post_fn(
+            "admin_login",
+            &[("email", "a@acme.test"), ("password", PW)],
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+}
