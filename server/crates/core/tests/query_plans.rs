@@ -1,0 +1,77 @@
+//! The lookups IdPs make are served by indexes, never a scan of the users table.
+
+use portal_core::fixture::TestServices;
+use portal_core::{db_test, Backend};
+use sqlx::Row;
+
+async fn plan(t: &TestServices, filter: &str) -> String {
+    let f = scim_filter::parse_filter(filter).unwrap();
+    let frag = scim_filter::to_sql(&f, 2).unwrap();
+    let sql = format!(
+        "SELECT u.id FROM users u WHERE u.org_id = $1 AND u.deleted_at IS NULL AND {}",
+        frag.sql
+    );
+    let mut conn = t.svc.db.pool.acquire().await.unwrap();
+    let explain = match t.svc.db.backend {
+        Backend::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        Backend::Postgres => {
+            format!("EXPLAIN {sql}")
+        }
+    };
+    let mut q = sqlx::query(&explain).bind("o1");
+    for p in &frag.params {
+        q = match p {
+            scim_filter::SqlParam::Text(s) => q.bind(s.clone()),
+            scim_filter::SqlParam::Int(i) => q.bind(*i),
+            scim_filter::SqlParam::Float(f) => q.bind(*f),
+        };
+    }
+    let rows = q.fetch_all(&mut *conn).await.unwrap();
+    rows.iter()
+        .map(|r| {
+            let col = if t.svc.db.backend == Backend::Sqlite {
+                "detail"
+            } else {
+                "QUERY PLAN"
+            };
+            r.try_get::<String, _>(col).unwrap()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+db_test!(idp_lookups_use_indexes, |t: TestServices| async move {
+    if t.svc.db.backend == Backend::Postgres {
+        // Give the planner realistic statistics: 20,000 users in 20 orgs.
+        for sql in [
+            "INSERT INTO orgs (id, name, retention_days, created_at) SELECT 'o' || g, 'Org ' || g, 30, 0 FROM generate_series(1, 20) g",
+            "INSERT INTO users (id, org_id, user_name, external_id, active, source, attributes, version, created_at, updated_at) \
+             SELECT 'u' || g, 'o' || (g % 20 + 1), 'user' || g || '@x.test', 'E' || g, 1, 'scim', '{}', 1, g, g FROM generate_series(1, 20000) g",
+            "INSERT INTO user_emails (user_id, org_id, position, value, type, primary_flag) \
+             SELECT 'u' || g, 'o' || (g % 20 + 1), 0, 'user' || g || '@x.test', 'work', 1 FROM generate_series(1, 20000) g",
+            "ANALYZE",
+        ] {
+            sqlx::query(sql).execute(&t.svc.db.pool).await.unwrap();
+        }
+    }
+    for (filter, index) in [
+        ("userName eq \"a@b.c\"", "users_org_user_name"),
+        ("externalId eq \"E1\"", "users_org_external_id"),
+        ("emails.value eq \"a@b.c\"", "user_emails_value"),
+        (
+            "emails[type eq \"work\"].value eq \"a@b.c\"",
+            "user_emails_value",
+        ),
+    ] {
+        let p = plan(&t, filter).await;
+        assert!(p.contains(index), "{filter} should use {index}:\n{p}");
+        if t.svc.db.backend == Backend::Sqlite {
+            assert!(!p.contains("SCAN u"), "{filter} scans users:\n{p}");
+        } else {
+            assert!(
+                !p.contains("Seq Scan on users"),
+                "{filter} scans users:\n{p}"
+            );
+        }
+    }
+});
