@@ -322,20 +322,53 @@ async fn async_main() {
         });
         // The admin Users page's server time (the server function's query work), 20 runs each.
         for (label, q) in [
-            ("users page 1", portal_core::admin_views::UsersQuery { page: 1, ..Default::default() }),
-            ("users deep page", portal_core::admin_views::UsersQuery { page: 1900, ..Default::default() }),
-            ("users search", portal_core::admin_views::UsersQuery { search: "user1000123".into(), ..Default::default() }),
-            ("users filter", portal_core::admin_views::UsersQuery { status: "active".into(), source: "scim".into(), page: 3, ..Default::default() }),
+            (
+                "users page 1",
+                portal_core::admin_views::UsersQuery {
+                    page: 1,
+                    ..Default::default()
+                },
+            ),
+            (
+                "users deep page",
+                portal_core::admin_views::UsersQuery {
+                    page: 1900,
+                    ..Default::default()
+                },
+            ),
+            (
+                "users search",
+                portal_core::admin_views::UsersQuery {
+                    search: "user1000123".into(),
+                    ..Default::default()
+                },
+            ),
+            (
+                "users filter",
+                portal_core::admin_views::UsersQuery {
+                    status: "active".into(),
+                    source: "scim".into(),
+                    page: 3,
+                    ..Default::default()
+                },
+            ),
         ] {
             let mut lat = Vec::new();
             let start = Instant::now();
             for _ in 0..20 {
                 let t = Instant::now();
-                let p = portal_core::admin_views::list_users(&svc, &org.id, &q).await.unwrap();
+                let p = portal_core::admin_views::list_users(&svc, &org.id, &q)
+                    .await
+                    .unwrap();
                 assert!(p.total > 0);
                 lat.push(t.elapsed());
             }
-            Phase { name: label, lat, wall: start.elapsed() }.print();
+            Phase {
+                name: label,
+                lat,
+                wall: start.elapsed(),
+            }
+            .print();
         }
         phase!("lookup @scale", 2000, |i, h, b, tok, _ids| {
             let n = 1_000_000 + (i * 7919) % scale;

@@ -153,7 +153,9 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
         "name" => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
         "updated" => format!("u.updated_at {dir}, u.id {dir}"),
         "created" => format!("u.created_at {dir}, u.id {dir}"),
-        _ => format!("lower(u.user_name) {dir}, u.id {dir}"),
+        // userName is unique per org (case-insensitively), so it orders alone and the
+        // (org_id, lower(user_name)) index serves the sort.
+        _ => format!("lower(u.user_name) {dir}"),
     };
     let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {where_sql}");
     let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
@@ -165,7 +167,8 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
     let page = q.page.clamp(1, pages);
     let n = texts.len();
     let page_sql = format!(
-        "SELECT {ROW_COLUMNS} FROM users u WHERE {where_sql} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        "SELECT {ROW_COLUMNS} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE {where_sql} \
+         ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
         n + 2,
         n + 3
     );
