@@ -5,7 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const BIN = path.join(ROOT, "target", "debug", "server");
+// PORTAL_SERVER_BIN runs the suite against another build (e.g. target/release/server).
+const BIN = process.env.PORTAL_SERVER_BIN ? path.resolve(ROOT, process.env.PORTAL_SERVER_BIN) : path.join(ROOT, "target", "debug", "server");
 
 export interface Server {
   url: string;
