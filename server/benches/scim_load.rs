@@ -109,7 +109,6 @@ async fn seed(svc: &portal_core::Services, org: &str, n: usize) {
                 org,
                 &portal_core::ids::new_id(),
                 &nb.resource,
-                None,
                 portal_core::users::Source::Scim,
                 1_700_000_000_000 + i as i64,
             )

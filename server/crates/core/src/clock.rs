@@ -44,11 +44,3 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
-
-/// Human rendering for the admin screens: `2026-11-29 14:05 UTC`.
-pub fn human(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%d %H:%M UTC")
-        .to_string()
-}

@@ -185,9 +185,3 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DbOpenError> {
     };
     Ok(format!("sqlite://{path}?{query}"))
 }
-
-/// Row helpers: `sqlx::Row::try_get` on an `AnyRow`, mapped to `CoreError`.
-#[allow(dead_code)]
-pub(crate) fn b(v: i64) -> bool {
-    v != 0
-}

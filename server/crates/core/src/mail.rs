@@ -11,7 +11,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sqlx::Row;
 
-use crate::error::{CoreError, CoreResult};
+use crate::error::CoreResult;
 use crate::ids::new_id;
 use crate::Services;
 
@@ -245,10 +245,4 @@ fn build(
                 ),
         )
         .map_err(|e| e.to_string())
-}
-
-impl From<String> for CoreError {
-    fn from(s: String) -> Self {
-        CoreError::Internal(s)
-    }
 }

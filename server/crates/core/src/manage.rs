@@ -98,6 +98,20 @@ fn admin_event(admin: &Admin, name: &str, user_id: &str, message: String) -> New
     }
 }
 
+/// Records the admin's change on the user's timeline and commits it with the change.
+async fn finish(
+    mut tx: crate::db::WriteTx,
+    admin: &Admin,
+    name: &str,
+    user_id: &str,
+    message: String,
+    now: i64,
+) -> CoreResult<()> {
+    events::record_in_tx(&mut tx, admin_event(admin, name, user_id, message), now).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 pub async fn add_user(svc: &Services, admin: &Admin, form: &UserForm) -> CoreResult<String> {
     let attrs = attributes(form, None, true)?;
     let now = svc.now();
@@ -111,16 +125,7 @@ pub async fn add_user(svc: &Services, admin: &Admin, form: &UserForm) -> CoreRes
         }));
     }
     let id = new_id();
-    users::insert(
-        &mut tx,
-        &admin.org_id,
-        &id,
-        &attrs,
-        None,
-        Source::Admin,
-        now,
-    )
-    .await?;
+    users::insert(&mut tx, &admin.org_id, &id, &attrs, Source::Admin, now).await?;
     events::record_in_tx(
         &mut tx,
         admin_event(
@@ -176,7 +181,6 @@ pub async fn edit_user(
         &admin.org_id,
         id,
         &attrs,
-        None,
         Some(version),
         false,
         now,
@@ -185,19 +189,15 @@ pub async fn edit_user(
     {
         return Err(CoreError::Stale);
     }
-    events::record_in_tx(
-        &mut tx,
-        admin_event(
-            admin,
-            "admin_user_update",
-            id,
-            format!("Edited {}", u.user_name),
-        ),
+    finish(
+        tx,
+        admin,
+        "admin_user_update",
+        id,
+        format!("Edited {}", u.user_name),
         now,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Deactivate / reactivate.
@@ -221,7 +221,6 @@ pub async fn set_active(
         &admin.org_id,
         id,
         &attrs,
-        None,
         Some(version),
         false,
         now,
@@ -235,14 +234,7 @@ pub async fn set_active(
     } else {
         ("admin_user_deactivate", "Deactivated")
     };
-    events::record_in_tx(
-        &mut tx,
-        admin_event(admin, name, id, format!("{verb} {}", u.user_name)),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    finish(tx, admin, name, id, format!("{verb} {}", u.user_name), now).await
 }
 
 pub async fn delete_user(svc: &Services, admin: &Admin, id: &str, version: i64) -> CoreResult<()> {
@@ -255,19 +247,15 @@ pub async fn delete_user(svc: &Services, admin: &Admin, id: &str, version: i64) 
     if !users::soft_delete(&mut tx, &admin.org_id, id, Some(version), now).await? {
         return Err(CoreError::Stale);
     }
-    events::record_in_tx(
-        &mut tx,
-        admin_event(
-            admin,
-            "admin_user_delete",
-            id,
-            format!("Deleted {} (restorable until purged)", u.user_name),
-        ),
+    finish(
+        tx,
+        admin,
+        "admin_user_delete",
+        id,
+        format!("Deleted {} (restorable until purged)", u.user_name),
         now,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 pub async fn restore_user(svc: &Services, admin: &Admin, id: &str, version: i64) -> CoreResult<()> {
@@ -283,7 +271,6 @@ pub async fn restore_user(svc: &Services, admin: &Admin, id: &str, version: i64)
         &admin.org_id,
         id,
         &u.attributes,
-        None,
         Some(version),
         true,
         now,
@@ -292,19 +279,15 @@ pub async fn restore_user(svc: &Services, admin: &Admin, id: &str, version: i64)
     {
         return Err(CoreError::Stale);
     }
-    events::record_in_tx(
-        &mut tx,
-        admin_event(
-            admin,
-            "admin_user_restore",
-            id,
-            format!("Restored {}", u.user_name),
-        ),
+    finish(
+        tx,
+        admin,
+        "admin_user_restore",
+        id,
+        format!("Restored {}", u.user_name),
         now,
     )
-    .await?;
-    tx.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Purges soft-deleted users whose organisation's retention period has passed. Each purge is an

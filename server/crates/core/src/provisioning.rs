@@ -193,18 +193,9 @@ async fn create_inner(
     };
     let (id, revived) = match revive {
         Some(u) => {
-            let ok = users::update(
-                &mut tx,
-                &caller.org_id,
-                &u.id,
-                &attrs,
-                None,
-                None,
-                true,
-                now,
-            )
-            .await
-            .map_err(db_err)?;
+            let ok = users::update(&mut tx, &caller.org_id, &u.id, &attrs, None, true, now)
+                .await
+                .map_err(db_err)?;
             if !ok {
                 return Err(ScimError::unavailable());
             }
@@ -212,17 +203,9 @@ async fn create_inner(
         }
         None => {
             let id = new_id();
-            users::insert(
-                &mut tx,
-                &caller.org_id,
-                &id,
-                &attrs,
-                None,
-                Source::Scim,
-                now,
-            )
-            .await
-            .map_err(db_err)?;
+            users::insert(&mut tx, &caller.org_id, &id, &attrs, Source::Scim, now)
+                .await
+                .map_err(db_err)?;
             (id, false)
         }
     };
@@ -287,7 +270,6 @@ async fn modify(
         &caller.org_id,
         id,
         &attrs,
-        None,
         Some(before.version),
         false,
         now,

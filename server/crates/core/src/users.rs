@@ -274,94 +274,37 @@ fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
     }
 }
 
-/// Inserts a new user row with its children.
-pub async fn insert(
-    tx: &mut Transaction<'_, Any>,
-    org_id: &str,
-    id: &str,
-    attributes: &Value,
-    password_hash: Option<&str>,
-    source: Source,
-    now: i64,
-) -> CoreResult<()> {
-    let c = columns(attributes);
-    sqlx::query(
-        "INSERT INTO users (id, org_id, user_name, external_id, active, display_name, nick_name, title, \
-         user_type, preferred_language, locale, timezone, profile_url, given_name, family_name, \
-         formatted_name, middle_name, department, employee_number, cost_center, organization, division, \
-         email, country, locality, source, attributes, password_hash, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
-         $20, $21, $22, $23, $24, $25, $26, $27, $28, 1, $29, $29)",
-    )
-    .bind(id)
-    .bind(org_id)
-    .bind(&c.user_name)
-    .bind(&c.external_id)
-    .bind(i64::from(c.active))
-    .bind(&c.display_name)
-    .bind(&c.nick_name)
-    .bind(&c.title)
-    .bind(&c.user_type)
-    .bind(&c.preferred_language)
-    .bind(&c.locale)
-    .bind(&c.timezone)
-    .bind(&c.profile_url)
-    .bind(&c.given_name)
-    .bind(&c.family_name)
-    .bind(&c.formatted_name)
-    .bind(&c.middle_name)
-    .bind(&c.department)
-    .bind(&c.employee_number)
-    .bind(&c.cost_center)
-    .bind(&c.organization)
-    .bind(&c.division)
-    .bind(&c.email)
-    .bind(&c.country)
-    .bind(&c.locality)
-    .bind(source.as_str())
-    .bind(attributes.to_string())
-    .bind(password_hash)
-    .bind(now)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| map_unique(e, &c.user_name))?;
-    write_children(tx, org_id, id, &c).await
-}
+/// The searchable/displayed columns, in the order [`bind_columns`] binds them ($1 … $23).
+const COLUMN_NAMES: [&str; 23] = [
+    "user_name",
+    "external_id",
+    "active",
+    "display_name",
+    "nick_name",
+    "title",
+    "user_type",
+    "preferred_language",
+    "locale",
+    "timezone",
+    "profile_url",
+    "given_name",
+    "family_name",
+    "formatted_name",
+    "middle_name",
+    "department",
+    "employee_number",
+    "cost_center",
+    "organization",
+    "division",
+    "email",
+    "country",
+    "locality",
+];
 
-/// Rewrites a user's attributes (and revives it when `revive`), bumping the version.
-/// Returns false when no row matched (gone, or `expected_version` is stale).
-#[allow(clippy::too_many_arguments)]
-pub async fn update(
-    tx: &mut Transaction<'_, Any>,
-    org_id: &str,
-    id: &str,
-    attributes: &Value,
-    password_hash: Option<Option<&str>>,
-    expected_version: Option<i64>,
-    revive: bool,
-    now: i64,
-) -> CoreResult<bool> {
-    let c = columns(attributes);
-    let mut sql = String::from(
-        "UPDATE users SET user_name = $1, external_id = $2, active = $3, display_name = $4, nick_name = $5, \
-         title = $6, user_type = $7, preferred_language = $8, locale = $9, timezone = $10, profile_url = $11, \
-         given_name = $12, family_name = $13, formatted_name = $14, middle_name = $15, department = $16, \
-         employee_number = $17, cost_center = $18, organization = $19, division = $20, email = $21, \
-         country = $22, locality = $23, attributes = $24, version = version + 1, updated_at = $25",
-    );
-    if revive {
-        sql.push_str(", deleted_at = NULL");
-    }
-    if password_hash.is_some() {
-        sql.push_str(", password_hash = $29");
-    }
-    sql.push_str(" WHERE org_id = $26 AND id = $27");
-    if !revive {
-        sql.push_str(" AND deleted_at IS NULL");
-    }
-    sql.push_str(" AND ($28 < 0 OR version = $28)");
-    let mut q = sqlx::query(&sql)
-        .bind(&c.user_name)
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_columns<'q>(q: AnyQuery<'q>, c: &'q Columns) -> AnyQuery<'q> {
+    q.bind(&c.user_name)
         .bind(&c.external_id)
         .bind(i64::from(c.active))
         .bind(&c.display_name)
@@ -384,14 +327,71 @@ pub async fn update(
         .bind(&c.email)
         .bind(&c.country)
         .bind(&c.locality)
+}
+
+/// Inserts a new user row with its children.
+pub async fn insert(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    source: Source,
+    now: i64,
+) -> CoreResult<()> {
+    let c = columns(attributes);
+    let placeholders: Vec<String> = (1..=COLUMN_NAMES.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO users ({}, attributes, version, created_at, updated_at, id, org_id, source) \
+         VALUES ({}, $24, 1, $25, $25, $26, $27, $28)",
+        COLUMN_NAMES.join(", "),
+        placeholders.join(", ")
+    );
+    bind_columns(sqlx::query(&sql), &c)
+        .bind(attributes.to_string())
+        .bind(now)
+        .bind(id)
+        .bind(org_id)
+        .bind(source.as_str())
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| map_unique(e, &c.user_name))?;
+    write_children(tx, org_id, id, &c).await
+}
+
+/// Rewrites a user's attributes (and revives it when `revive`), bumping the version.
+/// Returns false when no row matched (gone, or `expected_version` is stale).
+pub async fn update(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    expected_version: Option<i64>,
+    revive: bool,
+    now: i64,
+) -> CoreResult<bool> {
+    let c = columns(attributes);
+    let sets: Vec<String> = COLUMN_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| format!("{name} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE users SET {}, attributes = $24, version = version + 1, updated_at = $25{} \
+         WHERE org_id = $26 AND id = $27{} AND ($28 < 0 OR version = $28)",
+        sets.join(", "),
+        if revive { ", deleted_at = NULL" } else { "" },
+        if revive {
+            ""
+        } else {
+            " AND deleted_at IS NULL"
+        },
+    );
+    let q = bind_columns(sqlx::query(&sql), &c)
         .bind(attributes.to_string())
         .bind(now)
         .bind(org_id)
         .bind(id)
         .bind(expected_version.unwrap_or(-1));
-    if let Some(ph) = password_hash {
-        q = q.bind(ph.map(str::to_string));
-    }
     let n = q
         .execute(&mut **tx)
         .await
