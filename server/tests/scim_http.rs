@@ -639,3 +639,42 @@ app_test!(
         assert_eq!(s.count("users").await, 1);
     }
 );
+
+app_test!(
+    a_failed_deactivation_is_logged_as_a_failed_deprovision,
+    |app: TestApp| async move {
+        let s = Scim::new(&app, "Acme").await;
+        let (_, u) = s.post("/Users", user_body("d@acme.test")).await;
+        let id = u["id"].as_str().unwrap().to_string();
+        // Entra-style pathless "False" with a stale If-Match: refused, and named as a deprovision.
+        let res = app
+            .http
+            .patch(s.url(&format!("/Users/{id}")))
+            .bearer_auth(&s.token)
+            .header("If-Match", "W/\"99\"")
+            .json(&json!({"Operations": [{"op": "Replace", "value": {"Active": "False"}}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 412);
+        // A failed title change is an update failure.
+        let res = app
+            .http
+            .patch(s.url(&format!("/Users/{id}")))
+            .bearer_auth(&s.token)
+            .header("If-Match", "W/\"99\"")
+            .json(&json!({"Operations": [{"op": "replace", "path": "title", "value": "x"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 412);
+        let failed: Vec<String> = s
+            .event_names()
+            .await
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(failed, ["user_deprovision", "user_update_provision"]);
+    }
+);

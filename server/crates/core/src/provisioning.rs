@@ -314,20 +314,53 @@ async fn finish_modify(
         Ok((_, after)) => Ok(after),
         Err(e) => {
             // A failed change that was meant to deactivate is reported as a deprovision failure.
-            let deprov = body
-                .to_string()
-                .to_ascii_lowercase()
-                .contains("\"active\":false")
-                || body
-                    .to_string()
-                    .to_ascii_lowercase()
-                    .contains("\"active\":\"false\"");
-            let name = if deprov { EV_DEPROVISION } else { EV_UPDATE };
+            let name = if intends_deactivation(body) {
+                EV_DEPROVISION
+            } else {
+                EV_UPDATE
+            };
             let uid = (e.status != 404).then_some(id);
             record(svc, caller, name, uid, &Err(e.clone())).await;
             Err(e)
         }
     }
+}
+
+fn is_false(v: &Value) -> bool {
+    matches!(v, Value::Bool(false)) || v.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false"))
+}
+
+fn get_ci<'a>(o: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a Value> {
+    o.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// Whether a PUT body or PATCH request sets `active` to false, so that its failure is reported
+/// as a failed deprovision (the name IdPs use for it).
+fn intends_deactivation(body: &Value) -> bool {
+    let Some(o) = body.as_object() else {
+        return false;
+    };
+    if get_ci(o, "active").is_some_and(is_false) {
+        return true;
+    }
+    let ops = get_ci(o, "Operations").and_then(Value::as_array);
+    ops.into_iter()
+        .flatten()
+        .filter_map(Value::as_object)
+        .any(|op| {
+            let value = get_ci(op, "value");
+            match get_ci(op, "path").and_then(Value::as_str) {
+                Some(path) => {
+                    path.trim().eq_ignore_ascii_case("active") && value.is_some_and(is_false)
+                }
+                None => value
+                    .and_then(Value::as_object)
+                    .and_then(|v| get_ci(v, "active"))
+                    .is_some_and(is_false),
+            }
+        })
 }
 
 /// PUT /Users/{id}: the body replaces every attribute. A body without `active` keeps the
