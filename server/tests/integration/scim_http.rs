@@ -1,7 +1,6 @@
 //! The SCIM 2.0 API against the real server, on SQLite and PostgreSQL.
 
-mod common;
-use common::*;
+use crate::common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
 

@@ -1,8 +1,7 @@
 //! The provisioning, Users and Activity screens' server functions and the CSV export, through HTTP
 //! with a real admin session, on both databases.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 async fn json_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str) -> (u16, String) {

@@ -1,7 +1,6 @@
 //! Admin sign-in, sessions and the HTTP security surface, against the real router on both databases.
 
-mod common;
-use common::*;
+use crate::common::*;
 
 app_test!(
     healthz_answers_when_the_database_does,

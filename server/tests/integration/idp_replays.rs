@@ -1,7 +1,6 @@
 //! Replays of the requests real identity providers send, in their order and with their quirks.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

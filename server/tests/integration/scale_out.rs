@@ -1,8 +1,7 @@
 //! Two server instances (separate processes' worth of state: their own pools, write turns and
 //! background jobs) on one PostgreSQL database: what one writes, the other serves.
 
-mod common;
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,12 @@
+//! The server's integration tests, one binary (one link, one copy of the dependencies on disk).
+
+#[macro_use]
+mod common;
+
+mod admin_http;
+mod admin_screens;
+mod crash_safety;
+mod idp_replays;
+mod mail_smtp;
+mod scale_out;
+mod scim_http;
