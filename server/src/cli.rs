@@ -35,4 +35,35 @@ pub enum Command {
         #[arg(long)]
         org: String,
     },
+    /// Configure the organisation's SAML single sign-on, validated exactly as the Single Sign-On
+    /// screen validates it (for operators locked out by a bad certificate, and for scripts).
+    SsoConfig {
+        #[arg(long)]
+        org: String,
+        /// The IdP's SAML 2.0 endpoint (HTTP-Redirect binding).
+        #[arg(long)]
+        sso_url: String,
+        /// The IdP's signing certificate: a PEM or DER file.
+        #[arg(long)]
+        certificate: std::path::PathBuf,
+        /// An optional second certificate for rollover.
+        #[arg(long)]
+        next_certificate: Option<std::path::PathBuf>,
+        /// The IdP's entity ID; when given, the assertion's Issuer must equal it.
+        #[arg(long)]
+        issuer: Option<String>,
+        #[arg(long, value_enum, default_value = "on")]
+        jit: OnOff,
+        #[arg(long, value_enum, default_value = "off")]
+        require_sso: OnOff,
+        /// Save even though a certificate has expired.
+        #[arg(long)]
+        accept_expired: bool,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnOff {
+    On,
+    Off,
 }

@@ -22,6 +22,9 @@ pub fn spawn_housekeeping(svc: Services) {
                 ),
                 Err(e) => tracing::warn!(error = %e, "retention purge failed"),
             }
+            if let Err(e) = portal_core::sso::purge_expired(&svc).await {
+                tracing::warn!(error = %e, "SAML request/replay cleanup failed");
+            }
             let policy = svc.settings.throttle;
             if let Err(e) = portal_core::throttle::prune(&svc.db, policy.window_ms, svc.now()).await
             {

@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::health::routes())
         .merge(http::scim::routes(state.clone()))
         .merge(http::export::routes())
+        .merge(http::saml::routes())
         .leptos_routes_with_context(&state, routes, ctx, shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,

@@ -119,5 +119,58 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             println!("{}", token.expose());
             Ok(())
         }
+        Command::SsoConfig {
+            org,
+            sso_url,
+            certificate,
+            next_certificate,
+            issuer,
+            jit,
+            require_sso,
+            accept_expired,
+        } => {
+            if !portal_core::ids::is_valid_org_id(&org) {
+                anyhow::bail!("--org must be an Org ID (32 hexadecimal characters)");
+            }
+            let read = |p: &std::path::Path| -> anyhow::Result<String> {
+                let bytes = std::fs::read(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?;
+                // DER files are passed on as base64, which the shared validation accepts.
+                Ok(match String::from_utf8(bytes) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        use base64::Engine;
+                        base64::engine::general_purpose::STANDARD.encode(e.into_bytes())
+                    }
+                })
+            };
+            let input = portal_core::sso::SsoInput {
+                sso_url,
+                certificate: read(&certificate)?,
+                next_certificate: next_certificate
+                    .as_deref()
+                    .map(read)
+                    .transpose()?
+                    .unwrap_or_default(),
+                idp_entity_id: issuer.unwrap_or_default(),
+                jit_enabled: jit == portal_server::cli::OnOff::On,
+                require_sso: require_sso == portal_server::cli::OnOff::On,
+                accept_expired,
+            };
+            let cfg = portal_core::sso::save(&svc, &org, "operator (server sso-config)", &input)
+                .await
+                .map_err(|e| match e {
+                    portal_core::CoreError::NotFound => {
+                        anyhow::anyhow!("no organisation with Org ID {org}")
+                    }
+                    other => anyhow::anyhow!("{other}"),
+                })?;
+            let urls = portal_core::sso::sp_urls(&svc, &org);
+            println!("SSO configured for {org}");
+            println!("certificate  {}", cfg.certificate.fingerprint);
+            println!("entity id    {}", urls.entity_id);
+            println!("acs url      {}", urls.acs_url);
+            Ok(())
+        }
     }
 }

@@ -2,5 +2,6 @@
 
 pub mod export;
 pub mod health;
+pub mod saml;
 pub mod scim;
 pub mod security;

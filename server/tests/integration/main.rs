@@ -8,5 +8,10 @@ mod admin_screens;
 mod crash_safety;
 mod idp_replays;
 mod mail_smtp;
+mod saml_http;
 mod scale_out;
 mod scim_http;
+
+/// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
+#[path = "../../crates/saml/tests/common/mod.rs"]
+mod saml_idp;

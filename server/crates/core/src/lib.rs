@@ -21,6 +21,7 @@ pub mod secret;
 pub mod services;
 pub mod session_store;
 pub mod setup;
+pub mod sso;
 pub mod throttle;
 pub mod users;
 

@@ -73,7 +73,8 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
         return Ok(());
     }
     let rows = sqlx::query(
-        "SELECT u.id, u.org_id, o.name AS org_name, u.given_name, u.user_name FROM users u JOIN orgs o ON o.id = u.org_id \
+        "SELECT u.id, u.org_id, o.name AS org_name, u.given_name, u.user_name, s.require_sso FROM users u \
+         JOIN orgs o ON o.id = u.org_id LEFT JOIN sso_configs s ON s.org_id = u.org_id \
          WHERE (lower(u.user_name) = lower($1) OR lower(u.email) = lower($1)) \
          AND u.active = 1 AND u.deleted_at IS NULL ORDER BY o.name",
     )
@@ -94,6 +95,28 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
         let org_id: String = r.try_get("org_id")?;
         let org_name: String = r.try_get("org_name")?;
         first_name = first_name.or(r.try_get::<Option<String>, _>("given_name")?);
+        // An org that requires SSO gets no magic link: the mail points at its SSO sign-in.
+        if r.try_get::<Option<i64>, _>("require_sso")?.unwrap_or(0) != 0 {
+            events::record_in_tx(
+                &mut tx,
+                event(
+                    &org_id,
+                    &user_id,
+                    &email,
+                    "magic_link_requested",
+                    false,
+                    "Requested a sign-in link; the organisation requires SSO, so the email points to SSO instead".into(),
+                ),
+                now,
+            )
+            .await?;
+            links.push((
+                org_name,
+                format!("{}/saml/{}/login", svc.settings.public_url, org_id),
+                true,
+            ));
+            continue;
+        }
         let token = Secret::generate();
         sqlx::query("INSERT INTO magic_links (token_hash, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(token.hash())
@@ -123,6 +146,7 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
                 svc.settings.public_url,
                 token.expose()
             ),
+            false,
         ));
     }
     let minutes = ttl / 60_000;
@@ -136,11 +160,17 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
     };
     let mut text = format!("{greeting}\n\nUse this link to sign in. It works once and expires in {minutes} minutes.\n\n");
     let mut html = format!("<p>{}</p><p>Use this link to sign in. It works once and expires in {minutes} minutes.</p><ul>", html_escape(&greeting));
-    for (org, link) in &links {
-        text.push_str(&format!("{org}:\n{link}\n\n"));
+    for (org, link, sso) in &links {
+        let how = if *sso {
+            " (your organisation signs in with single sign-on)"
+        } else {
+            ""
+        };
+        text.push_str(&format!("{org}{how}:\n{link}\n\n"));
         html.push_str(&format!(
-            "<li><strong>{}</strong>: <a href=\"{}\">Sign in to {}</a></li>",
+            "<li><strong>{}</strong>{}: <a href=\"{}\">Sign in to {}</a></li>",
             html_escape(org),
+            html_escape(how),
             html_escape(link),
             html_escape(org)
         ));
@@ -229,6 +259,16 @@ pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
         .bind(&hash)
         .execute(&mut **tx)
         .await?;
+    if crate::sso::requires_sso(&mut tx, &org_id).await? {
+        events::record_in_tx(
+            &mut tx,
+            refuse("the organisation now requires single sign-on"),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(CoreError::LinkInvalid);
+    }
     let Some(emp) = employee(&mut tx, &org_id, &user_id).await? else {
         events::record_in_tx(
             &mut tx,

@@ -38,7 +38,7 @@ fn field(name: &str, v: &str, max: usize) -> CoreResult<Option<String>> {
 }
 
 /// Builds the canonical SCIM attributes from the form, keeping the other stored attributes.
-fn attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
+pub(crate) fn attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
     let email = crate::admins::validate_email(&form.email)?;
     let given = field("First name", &form.given_name, 200)?;
     let family = field("Last name", &form.family_name, 200)?;

@@ -14,10 +14,30 @@ pub const IDP: &str = "https://idp.test/metadata";
 /// 2026-11-29T10:00:00Z
 pub const NOW_MS: i64 = 1_795_946_400_000;
 
+/// The key material under `server/crates/saml/tests/fixtures` (this file is also compiled into
+/// the server's integration tests, whose manifest directory is `server/`).
 pub fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
+    let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let own = base.join("tests/fixtures");
+    let dir = if own.join("idp.key").exists() {
+        own
+    } else {
+        base.join("crates/saml/tests/fixtures")
+    };
+    dir.join(name)
+}
+
+/// Default options with every time relative to `now_ms` and our URLs for `base`/`org`.
+pub fn opts_for(base: &str, org: &str, now_ms: i64) -> Opts {
+    Opts {
+        destination: Some(format!("{base}/saml/{org}/acs")),
+        recipient: Some(format!("{base}/saml/{org}/acs")),
+        audience: Some(format!("{base}/saml/{org}/metadata")),
+        not_before_ms: now_ms - 60_000,
+        not_on_or_after_ms: now_ms + 300_000,
+        bearer_not_on_or_after_ms: Some(now_ms + 300_000),
+        ..Opts::default()
+    }
 }
 
 pub fn cert_der(name: &str) -> Vec<u8> {

@@ -1,0 +1,318 @@
+//! The SAML service provider's endpoints: metadata, SP-initiated login (and the admin's Test
+//! sign-in), and the ACS. All checks live in `portal_core::sso` / `portal_saml`.
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use portal_core::sso::{self, AcsOutcome, Purpose};
+use portal_core::CoreError;
+use rand::RngCore;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::AppState;
+
+/// The ACS body cap: a SAMLResponse is base64 of at most 192 KiB of XML.
+const ACS_BODY_LIMIT: usize = 256 * 1024;
+const BROWSER_COOKIE_TTL_SECS: i64 = 600;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/saml/{org_id}/metadata", get(metadata))
+        .route("/saml/{org_id}/login", get(login))
+        .route("/saml/{org_id}/test", get(test_sign_in))
+        .route(
+            "/saml/{org_id}/acs",
+            post(acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
+        )
+}
+
+fn esc(s: &str) -> String {
+    portal_saml::xml_escape(s)
+}
+
+/// A small self-contained page (our own stylesheet only; nothing runs).
+pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let html = format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
+         content=\"width=device-width, initial-scale=1\"><title>{t}</title><link rel=\"stylesheet\" \
+         href=\"/pkg/portal.css\"></head><body><main class=\"centered\"><div class=\"card narrow\">\
+         <h1>{t}</h1>{body_html}</div></main></body></html>",
+        t = esc(title)
+    );
+    let mut res = (status, html).into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+        ),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn not_set_up() -> Response {
+    page(
+        StatusCode::NOT_FOUND,
+        "Single sign-on is not available",
+        "<p>Single sign-on is not set up for this organisation.</p>\
+         <p><a href=\"/login\">Sign in with an email link instead</a></p>",
+    )
+}
+
+fn unavailable() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again",
+        "<p>A temporary problem occurred; please try again.</p>",
+    )
+}
+
+fn core_failure(e: CoreError) -> Response {
+    match e {
+        CoreError::NotFound => not_set_up(),
+        other => {
+            tracing::error!(error = %other, "SAML endpoint failed");
+            unavailable()
+        }
+    }
+}
+
+async fn org_name(state: &AppState, org_id: &str) -> Result<Option<String>, CoreError> {
+    Ok(portal_core::admins::org_by_id(&state.services.db, org_id)
+        .await?
+        .map(|o| o.name))
+}
+
+#[derive(Deserialize)]
+struct MetadataQuery {
+    download: Option<String>,
+}
+
+async fn metadata(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    Query(q): Query<MetadataQuery>,
+) -> Response {
+    let name = match org_name(&state, &org_id).await {
+        Ok(Some(n)) => n,
+        Ok(None) => return (StatusCode::NOT_FOUND, "no such organisation\n").into_response(),
+        Err(e) => return core_failure(e),
+    };
+    let urls = sso::sp_urls(&state.services, &org_id);
+    let xml = portal_saml::metadata::sp_metadata(&urls.entity_id, &urls.acs_url, &name);
+    let mut res = xml.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/samlmetadata+xml; charset=utf-8"),
+    );
+    if q.download.is_some() {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "attachment; filename=\"sp-metadata-{}.xml\"",
+            org_id.replace(
+                |c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_',
+                ""
+            )
+        )) {
+            h.insert(header::CONTENT_DISPOSITION, v);
+        }
+    }
+    res
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if state.config.secure_cookies {
+        "__Host-portal_saml"
+    } else {
+        "portal_saml"
+    }
+}
+
+/// The browser secret that binds AuthnRequests to this browser (created when missing).
+fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    if let Some(existing) = read_cookie(headers, cookie_name(state)) {
+        return (existing, None);
+    }
+    let mut b = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut b);
+    let secret = hex::encode(b);
+    // The ACS is a cross-site POST from the IdP: on https the cookie must be SameSite=None to come
+    // along. On plain http (this machine only) browsers refuse None without Secure, and Lax
+    // suffices because the IdP is then on the same site.
+    let attrs = if state.config.secure_cookies {
+        "; Secure; SameSite=None"
+    } else {
+        "; SameSite=Lax"
+    };
+    let cookie = format!(
+        "{}={secret}; Path=/; HttpOnly; Max-Age={BROWSER_COOKIE_TTL_SECS}{attrs}",
+        cookie_name(state)
+    );
+    (secret, HeaderValue::from_str(&cookie).ok())
+}
+
+fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| *k == name && v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(|(_, v)| v.to_string())
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn redirect_to_idp(
+    state: &AppState,
+    headers: &HeaderMap,
+    org_id: &str,
+    relay: Option<&str>,
+    purpose: Purpose,
+    admin_id: Option<&str>,
+) -> Response {
+    let (secret, set_cookie) = browser_secret(state, headers);
+    match sso::start(&state.services, org_id, &secret, relay, purpose, admin_id).await {
+        Ok(url) => {
+            let mut res = Redirect::to(&url).into_response();
+            if let Some(c) = set_cookie {
+                res.headers_mut().append(header::SET_COOKIE, c);
+            }
+            res.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => core_failure(e),
+    }
+}
+
+async fn login(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    redirect_to_idp(
+        &state,
+        &headers,
+        &org_id,
+        q.relay_state.as_deref(),
+        Purpose::Login,
+        None,
+    )
+    .await
+}
+
+/// Test sign-in: an SP-initiated login whose result is shown to the admin instead of signing in.
+async fn test_sign_in(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    session: Session,
+    headers: HeaderMap,
+) -> Response {
+    let admin_id: Option<String> = session.get(app::ssr::ADMIN_ID_KEY).await.ok().flatten();
+    let admin = match admin_id {
+        Some(id) => portal_core::admins::admin_by_id(&state.services.db, &id)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    match admin {
+        Some(a) if a.org_id == org_id => {
+            redirect_to_idp(&state, &headers, &org_id, None, Purpose::Test, Some(&a.id)).await
+        }
+        _ => page(
+            StatusCode::FORBIDDEN,
+            "Sign in as an administrator",
+            "<p>Test sign-in is for the administrators of this organisation.</p>\
+             <p><a href=\"/admin/login\">Admin sign-in</a></p>",
+        ),
+    }
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: Option<String>,
+    #[serde(rename = "RelayState")]
+    relay_state: Option<String>,
+}
+
+async fn acs(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    session: Session,
+    headers: HeaderMap,
+    form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "<p>The identity provider's answer could not be read (expected an HTML form post \
+             with a SAMLResponse of at most 256 KiB).</p>",
+        );
+    };
+    let Some(saml_response) = form.saml_response.filter(|s| !s.trim().is_empty()) else {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "<p>The post carried no SAMLResponse.</p>",
+        );
+    };
+    let browser = read_cookie(&headers, cookie_name(&state));
+    let outcome = sso::acs(
+        &state.services,
+        &org_id,
+        &saml_response,
+        form.relay_state.as_deref(),
+        browser.as_deref(),
+    )
+    .await;
+    match outcome {
+        Ok(AcsOutcome::SignedIn { employee, redirect }) => {
+            if session.cycle_id().await.is_err()
+                || session
+                    .insert(
+                        app::ssr::EMPLOYEE_KEY,
+                        app::ssr::EmployeeSession {
+                            user_id: employee.user_id,
+                            org_id: employee.org_id,
+                            method: "sso".into(),
+                        },
+                    )
+                    .await
+                    .is_err()
+            {
+                return unavailable();
+            }
+            Redirect::to(&redirect).into_response()
+        }
+        Ok(AcsOutcome::Tested { request_id }) => {
+            Redirect::to(&format!("/admin/sso/test/{request_id}")).into_response()
+        }
+        Ok(AcsOutcome::Refused { message }) => page(
+            StatusCode::FORBIDDEN,
+            "Sign-in failed",
+            &format!(
+                "<p>{}</p><p><a href=\"/login\">Back to sign-in</a></p>",
+                esc(&message)
+            ),
+        ),
+        Err(e) => core_failure(e),
+    }
+}
