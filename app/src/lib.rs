@@ -20,6 +20,7 @@ use leptos_router::{path, SsrMode};
 
 use routes::admin::activity::ActivityPage;
 use routes::admin::provisioning::ProvisioningPage;
+use routes::admin::sso::{SsoPage, SsoTestPage};
 use routes::admin::user_detail::UserDetailPage;
 use routes::admin::users::UsersPageView;
 use routes::admin::{AdminHome, AdminLayout};
@@ -64,6 +65,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/app") view=EmployeeHome ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
+                    <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async />
+                    <Route path=path!("sso/test/:id") view=SsoTestPage ssr=SsrMode::Async />
                     <Route path=path!("provisioning") view=ProvisioningPage ssr=SsrMode::Async />
                     <Route path=path!("users") view=UsersPageView ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async />

@@ -116,14 +116,74 @@ pub async fn employee_logout() -> Result<(), ServerFnError> {
     Ok(())
 }
 
+/// How employees of one organisation sign in (for `/login?org=…`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSignIn {
+    pub org_id: String,
+    pub org_name: String,
+    pub sso: bool,
+    pub require_sso: bool,
+}
+
+#[server(endpoint = "org_sign_in_options")]
+pub async fn org_sign_in_options(org: String) -> Result<Option<OrgSignIn>, ServerFnError> {
+    use crate::ssr::{services, to_client};
+    let svc = services()?;
+    if !portal_core::ids::is_valid_org_id(&org) {
+        return Ok(None);
+    }
+    let Some(o) = portal_core::admins::org_by_id(&svc.db, &org)
+        .await
+        .map_err(to_client)?
+    else {
+        return Ok(None);
+    };
+    let cfg = portal_core::sso::get(&svc, &org).await.map_err(to_client)?;
+    Ok(Some(OrgSignIn {
+        org_id: o.id,
+        org_name: o.name,
+        sso: cfg.is_some(),
+        require_sso: cfg.is_some_and(|c| c.require_sso),
+    }))
+}
+
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let request = ServerAction::<RequestMagicLink>::new();
+    let query = use_query_map();
+    let org = move || query.with(|q| q.get("org").unwrap_or_default());
+    let options = Resource::new(org, |o| async move {
+        if o.is_empty() {
+            Ok(None)
+        } else {
+            org_sign_in_options(o).await
+        }
+    });
+    let require_sso = move || {
+        options
+            .get()
+            .and_then(|r| r.ok())
+            .flatten()
+            .is_some_and(|o| o.require_sso)
+    };
     view! {
         <Title text="Sign in" />
         <main class="centered">
             <div class="card narrow">
                 <h1>"Sign in"</h1>
+                <Suspense fallback=|| ()>
+                    {move || options.get().and_then(|r| r.ok()).flatten().filter(|o| o.sso).map(|o| view! {
+                        <div class="stack sso-choice">
+                            {o.require_sso.then(|| view! {
+                                <p data-testid="sso-required">{format!("{} signs in with single sign-on.", o.org_name)}</p>
+                            })}
+                            <a class="button-like" rel="external" data-testid="sso-button" href=format!("/saml/{}/login", o.org_id)>
+                                {format!("Sign in with SSO ({})", o.org_name)}
+                            </a>
+                        </div>
+                    })}
+                </Suspense>
+                <div hidden=require_sso>
                 <p class="muted">"Enter your work email and we will send you a sign-in link."</p>
                 <ActionForm action=request attr:class="stack" attr:aria-label="Request a sign-in link">
                     <label for="login-email">"Work email"</label>
@@ -132,6 +192,7 @@ pub fn LoginPage() -> impl IntoView {
                     {move || request.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
                     <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
                 </ActionForm>
+                </div>
             </div>
         </main>
     }

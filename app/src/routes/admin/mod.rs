@@ -2,6 +2,7 @@
 
 pub mod activity;
 pub mod provisioning;
+pub mod sso;
 pub mod user_detail;
 pub mod users;
 
@@ -75,6 +76,9 @@ pub fn AdminLayout() -> impl IntoView {
                     <ul>
                         <li>
                             <A href="/admin" exact=true>"Overview"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/sso">"Single Sign-On"</A>
                         </li>
                         <li>
                             <A href="/admin/provisioning">"Automated user provisioning"</A>

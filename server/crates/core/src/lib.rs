@@ -33,4 +33,5 @@ pub mod fixture;
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};
 pub use error::CoreError;
+pub use portal_saml as saml;
 pub use services::Services;

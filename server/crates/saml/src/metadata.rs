@@ -115,7 +115,11 @@ pub fn parse_idp_metadata(xml: &str) -> Result<IdpMetadata, MetadataError> {
             .descendants()
             .filter(|n| is(n, NS_DSIG, "X509Certificate"))
         {
-            let text: String = x.descendants().filter_map(|t| t.text()).collect();
+            let text: String = x
+                .descendants()
+                .filter(|t| t.is_text())
+                .filter_map(|t| t.text())
+                .collect();
             let info = parse_certificate(&text).map_err(MetadataError::Certificate)?;
             if !certificates
                 .iter()
