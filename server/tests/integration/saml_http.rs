@@ -703,3 +703,115 @@ app_test!(
         assert!(promoted.next_certificate.is_none());
     }
 );
+
+/// The operator's way in: `server sso-config`, validated exactly like the screen.
+#[test]
+fn sso_config_command_validates_like_the_screen() {
+    use std::process::{Command, Stdio};
+    let dir = portal_core::fixture::temp_dir("sso-cli");
+    let db = format!("sqlite://{}/portal.db", dir.0.display());
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+            .args(args)
+            .env("DATABASE_URL", &db)
+            .env("PUBLIC_URL", "https://portal.example.com")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let (ok, out, err) = run(
+        &[
+            "create-admin",
+            "--org-name",
+            "Acme",
+            "--email",
+            "ops@acme.test",
+        ],
+        PW,
+    );
+    assert!(ok, "{err}");
+    let org = out.lines().last().unwrap().trim().to_string();
+    let key = saml_idp::fixture("idp.key");
+    let crt = saml_idp::fixture("idp.crt");
+    let (ok, out, err) = run(
+        &[
+            "sso-config",
+            "--org",
+            &org,
+            "--sso-url",
+            IDP_SSO,
+            "--certificate",
+            key.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!ok, "{out}");
+    assert!(err.contains("Never share a private key"), "{err}");
+    let (ok, _, err) = run(
+        &[
+            "sso-config",
+            "--org",
+            &org,
+            "--sso-url",
+            "http://idp.example/sso",
+            "--certificate",
+            crt.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("https"), "{err}");
+    let (ok, out, err) = run(
+        &[
+            "sso-config",
+            "--org",
+            &org,
+            "--sso-url",
+            IDP_SSO,
+            "--certificate",
+            crt.to_str().unwrap(),
+            "--issuer",
+            saml_idp::IDP,
+            "--jit",
+            "off",
+        ],
+        "",
+    );
+    assert!(ok, "{err}");
+    let fp = portal_saml::cert::fingerprint(&saml_idp::cert_der("idp"));
+    assert!(out.contains(&fp), "{out}");
+    assert!(
+        out.contains(&format!("https://portal.example.com/saml/{org}/acs")),
+        "{out}"
+    );
+    let (ok, _, err) = run(
+        &[
+            "sso-config",
+            "--org",
+            "ffffffffffffffffffffffffffffffff",
+            "--sso-url",
+            IDP_SSO,
+            "--certificate",
+            crt.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert!(!ok);
+    assert!(err.contains("no organisation"), "{err}");
+}

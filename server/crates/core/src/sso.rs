@@ -22,7 +22,7 @@ pub const SKEW_MS: i64 = 180_000;
 /// How long an AuthnRequest may wait for its answer.
 pub const REQUEST_TTL_MS: i64 = 10 * 60_000;
 /// Certificates are flagged this long before they expire.
-pub const EXPIRY_WARNING_MS: i64 = 30 * 24 * 3600_000;
+pub const EXPIRY_WARNING_MS: i64 = 30 * 24 * 3_600_000;
 
 /// The URLs an IdP needs, all derived from `PUBLIC_URL` and the Org ID.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -1087,7 +1087,7 @@ pub async fn recent_failures(
 pub async fn purge_expired(svc: &Services) -> CoreResult<u64> {
     let now = svc.now();
     let a = sqlx::query("DELETE FROM saml_requests WHERE expires_at <= $1")
-        .bind(now - 24 * 3600_000)
+        .bind(now - 24 * 3_600_000)
         .execute(&svc.db.pool)
         .await?
         .rows_affected();
