@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first (scripts/setup.sh).
-.PHONY: run test setup lint fmt
+.PHONY: run test setup lint fmt bench
 
 run:
 	scripts/run.sh
@@ -16,3 +16,6 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+bench:
+	scripts/bench.sh

@@ -60,7 +60,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/") view=Home />
                 <Route path=path!("/setup") view=Setup ssr=SsrMode::Async />
                 <Route path=path!("/admin/login") view=AdminLogin ssr=SsrMode::Async />
-                <Route path=path!("/login") view=LoginPage />
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/login/link") view=LinkPage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=EmployeeHome ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>

@@ -5,6 +5,10 @@
 //! SCIM_BENCH_USERS=2000 SCIM_BENCH_CLIENTS=32 cargo bench -p server --bench scim_load
 //! PORTAL_TEST_PG_URL=postgres://… cargo bench -p server --bench scim_load -- postgres
 //! SCIM_BENCH_SCALE=100000 …                              # also seed N users and time list pages
+//!
+//! Every run first measures an axum hello-world endpoint on the same loopback with the same
+//! clients (the floor: what this machine's HTTP stack can do at all) and prints each phase's
+//! throughput as a fraction of it. `make bench` runs the whole set (scripts/bench.sh).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,20 +34,63 @@ struct Phase {
     wall: Duration,
 }
 
+/// The hello-world floor's throughput (req/s), once measured.
+static FLOOR: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+
 impl Phase {
-    fn print(&mut self) {
+    fn print(&mut self) -> f64 {
         self.lat.sort();
         let n = self.lat.len();
         let pct = |p: f64| self.lat[((n as f64 * p).ceil() as usize).clamp(1, n) - 1];
+        let rate = n as f64 / self.wall.as_secs_f64();
+        let ratio = FLOOR
+            .get()
+            .map(|f| format!("{:>5.1}% of floor", rate / f * 100.0))
+            .unwrap_or_default();
         println!(
-            "{:<22} {:>6} req {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms",
+            "{:<22} {:>6} req {:>9.0} req/s   p50 {:>7.2} ms   p99 {:>7.2} ms   {ratio}",
             self.name,
             n,
-            n as f64 / self.wall.as_secs_f64(),
+            rate,
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3
         );
+        rate
     }
+}
+
+/// Peak resident memory of this process (server and load generator together), from Linux.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The floor: an axum hello-world endpoint on the same loopback, same clients, same client code.
+async fn measure_floor(http: &reqwest::Client, total: usize, clients: usize) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/hello",
+        axum::routing::get(|| async { axum::Json(json!({"hello": "world"})) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = Arc::new(format!("http://{addr}/hello"));
+    let h = http.clone();
+    let mut p = run_phase("hello-world floor", total, clients, move |_| {
+        let h = h.clone();
+        let url = url.clone();
+        async move {
+            let r = h.get(url.as_str()).send().await.unwrap();
+            let st = r.status().as_u16();
+            let _ = r.bytes().await;
+            st
+        }
+    })
+    .await;
+    let rate = p.print();
+    let _ = FLOOR.set(rate);
 }
 
 async fn run_phase<F, Fut>(name: &'static str, total: usize, clients: usize, f: F) -> Phase
@@ -194,6 +241,8 @@ async fn async_main() {
             .map(|n| n.get())
             .unwrap_or(0)
     );
+
+    measure_floor(&http, users.max(2000), clients).await;
 
     let ids = Arc::new(std::sync::Mutex::new(vec![String::new(); users]));
     macro_rules! phase {
@@ -382,5 +431,53 @@ async fn async_main() {
             let _ = r.bytes().await;
             st
         });
+        // A JumpCloud-style no-change sync cycle: one `userName eq` lookup per user.
+        let cycle = Instant::now();
+        phase!("no-change cycle", scale, |i, h, b, tok, _ids| {
+            let n = 1_000_000 + i;
+            let r = h
+                .get(format!("{b}/Users"))
+                .query(&[("filter", format!("userName eq \"user{n}@bench.test\""))])
+                .bearer_auth(&tok)
+                .send()
+                .await
+                .unwrap();
+            let st = r.status().as_u16();
+            let body = r.bytes().await.unwrap_or_default();
+            assert!(body.windows(17).any(|w| w == b"\"totalResults\":1"));
+            st
+        });
+        println!(
+            "no-change cycle over {scale} users: {:.1} s",
+            cycle.elapsed().as_secs_f64()
+        );
+        // A full import listing, as an IdP's initial import walks it: count=100 pages in order.
+        let listing = Instant::now();
+        let mut seen = 0usize;
+        let mut start = 1usize;
+        loop {
+            let r: Value = http
+                .get(format!("{base}/Users?startIndex={start}&count=100"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let got = r["Resources"].as_array().map(|a| a.len()).unwrap_or(0);
+            seen += got;
+            if got < 100 {
+                break;
+            }
+            start += 100;
+        }
+        println!(
+            "full listing of {seen} users in count=100 pages: {:.1} s",
+            listing.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(mb) = peak_rss_mb() {
+        println!("peak RSS (server + load generator in one process): {mb:.0} MB");
     }
 }

@@ -159,42 +159,47 @@ pub fn LoginPage() -> impl IntoView {
             org_sign_in_options(o).await
         }
     });
-    let require_sso = move || {
-        options
-            .get()
-            .and_then(|r| r.ok())
-            .flatten()
-            .is_some_and(|o| o.require_sso)
-    };
     view! {
         <Title text="Sign in" />
         <main class="centered">
             <div class="card narrow">
                 <h1>"Sign in"</h1>
-                <Suspense fallback=|| ()>
-                    {move || options.get().and_then(|r| r.ok()).flatten().filter(|o| o.sso).map(|o| view! {
-                        <div class="stack sso-choice">
-                            {o.require_sso.then(|| view! {
-                                <p data-testid="sso-required">{format!("{} signs in with single sign-on.", o.org_name)}</p>
-                            })}
-                            <a class="button-like" rel="external" data-testid="sso-button" href=format!("/saml/{}/login", o.org_id)>
-                                {format!("Sign in with SSO ({})", o.org_name)}
-                            </a>
-                        </div>
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || options.get().map(|r| {
+                        let o = r.ok().flatten();
+                        let require = o.as_ref().is_some_and(|o| o.require_sso);
+                        let sso = o.filter(|o| o.sso).map(|o| view! {
+                            <div class="stack sso-choice">
+                                {o.require_sso.then(|| view! {
+                                    <p data-testid="sso-required">{format!("{} signs in with single sign-on.", o.org_name)}</p>
+                                })}
+                                <a class="button-like" rel="external" data-testid="sso-button" href=format!("/saml/{}/login", o.org_id)>
+                                    {format!("Sign in with SSO ({})", o.org_name)}
+                                </a>
+                            </div>
+                        });
+                        view! {
+                            {sso}
+                            {(!require).then(|| view! { <EmailLinkForm request /> })}
+                        }
                     })}
                 </Suspense>
-                <div hidden=require_sso>
-                <p class="muted">"Enter your work email and we will send you a sign-in link."</p>
-                <ActionForm action=request attr:class="stack" attr:aria-label="Request a sign-in link">
-                    <label for="login-email">"Work email"</label>
-                    <input id="login-email" type="email" name="email" autocomplete="email" required maxlength="254" />
-                    <FormError error=Signal::derive(move || request.value().with(error_of)) />
-                    {move || request.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
-                    <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
-                </ActionForm>
-                </div>
             </div>
         </main>
+    }
+}
+
+#[component]
+fn EmailLinkForm(request: ServerAction<RequestMagicLink>) -> impl IntoView {
+    view! {
+        <p class="muted">"Enter your work email and we will send you a sign-in link."</p>
+        <ActionForm action=request attr:class="stack" attr:aria-label="Request a sign-in link">
+            <label for="login-email">"Work email"</label>
+            <input id="login-email" type="email" name="email" autocomplete="email" required maxlength="254" />
+            <FormError error=Signal::derive(move || request.value().with(error_of)) />
+            {move || request.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
+            <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
+        </ActionForm>
     }
 }
 

@@ -13,11 +13,11 @@ use crate::saml_idp::{self, Opts, Sign};
 
 const IDP_SSO: &str = "https://idp.test/sso";
 
-fn cert(name: &str) -> String {
+pub(crate) fn cert(name: &str) -> String {
     std::fs::read_to_string(saml_idp::fixture(&format!("{name}.crt"))).unwrap()
 }
 
-async fn configure(app: &TestApp, org: &str, jit: bool) {
+pub(crate) async fn configure(app: &TestApp, org: &str, jit: bool) {
     sso::save(
         &app.t.svc,
         org,
@@ -38,7 +38,7 @@ fn opts(app: &TestApp, org: &str) -> Opts {
     saml_idp::opts_for(&app.url, org, app.t.clock.now_ms())
 }
 
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
     res.headers()
         .get_all(reqwest::header::SET_COOKIE)
         .iter()
@@ -48,7 +48,7 @@ fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
 }
 
 /// Starts SP-initiated login; returns (AuthnRequest ID, browser cookie, IdP redirect URL).
-async fn start_login(app: &TestApp, org: &str, relay: &str) -> (String, String, String) {
+pub(crate) async fn start_login(app: &TestApp, org: &str, relay: &str) -> (String, String, String) {
     let res = app
         .get(&format!("/saml/{org}/login?RelayState={relay}"), None)
         .await;
@@ -84,7 +84,7 @@ async fn start_login(app: &TestApp, org: &str, relay: &str) -> (String, String, 
     (id.to_string(), cookie, location)
 }
 
-async fn post_acs(
+pub(crate) async fn post_acs(
     app: &TestApp,
     org: &str,
     xml: &str,
@@ -109,7 +109,7 @@ async fn post_acs(
     req.send().await.unwrap()
 }
 
-async fn last_event(app: &TestApp, org: &str) -> portal_core::events::Event {
+pub(crate) async fn last_event(app: &TestApp, org: &str) -> portal_core::events::Event {
     portal_core::events::recent(&app.t.svc.db, org, 1)
         .await
         .unwrap()
@@ -701,6 +701,38 @@ app_test!(
             .unwrap();
         assert_eq!(promoted.certificate.fingerprint, next_fp);
         assert!(promoted.next_certificate.is_none());
+
+        // An expired certificate is saved only with the admin's acknowledgement.
+        app.t.clock.set_ms(2_200_000_000_000); // 2039, after the fixtures expire (2036)
+        let expired = SsoInput {
+            sso_url: IDP_SSO.into(),
+            ..base.clone()
+        };
+        let err = sso::save(&app.t.svc, &org, "admin@a.test", &expired)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("expired on"), "{err}");
+        assert_eq!(
+            sso::get(&app.t.svc, &org)
+                .await
+                .unwrap()
+                .unwrap()
+                .certificate
+                .fingerprint,
+            next_fp,
+            "nothing changed"
+        );
+        sso::save(
+            &app.t.svc,
+            &org,
+            "admin@a.test",
+            &SsoInput {
+                accept_expired: true,
+                ..expired
+            },
+        )
+        .await
+        .unwrap();
     }
 );
 

@@ -102,3 +102,34 @@ async fn two_instances_share_scim_sessions_links_and_throttling() {
         .await;
     assert_eq!(res.status(), 429);
 }
+
+/// SAML across instances: a request started on A is answered on B, and an assertion ID accepted
+/// on B is a replay on A (the cache lives in the shared database).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_saml_requests_and_the_replay_cache() {
+    use crate::saml_http::{configure, last_event, post_acs, start_login};
+    use crate::saml_idp::{self, Opts};
+    use portal_core::Clock;
+
+    let a = spawn(portal_core::Backend::Postgres).await;
+    let b = spawn_on(&a.t.tdb.url).await;
+    let org = admin(&a, "Acme", "a@acme.test").await;
+    configure(&a, &org, true).await;
+    let (id, browser, _) = start_login(&a, &org, "/app").await;
+    let now = a.t.clock.now_ms();
+    // Each test instance has its own PUBLIC_URL, so each response is addressed to the instance it
+    // is posted to; a real deployment shares one.
+    let to_b = saml_idp::signed_xml(&Opts {
+        in_response_to: Some(id),
+        assertion_id: "_shared".into(),
+        ..saml_idp::opts_for(&b.url, &org, now)
+    });
+    let res = post_acs(&b, &org, &to_b, None, Some(&browser)).await;
+    assert_eq!(res.status(), 303, "B answers the request A started");
+    let to_a = saml_idp::signed_xml(&Opts {
+        assertion_id: "_shared".into(),
+        ..saml_idp::opts_for(&a.url, &org, now)
+    });
+    assert_eq!(post_acs(&a, &org, &to_a, None, None).await.status(), 403);
+    assert!(last_event(&a, &org).await.message.contains("replay"));
+}
