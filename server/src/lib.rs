@@ -1,3 +1,4 @@
+#![recursion_limit = "512"]
 //! The portal's HTTP server: Leptos SSR pages and server functions, `/healthz`, and (in later
 //! modules) the SCIM and SAML endpoints. `main.rs` only parses configuration and calls `serve`.
 

@@ -137,13 +137,13 @@ fn cookie_name(state: &AppState) -> &'static str {
 }
 
 /// The browser secret that binds AuthnRequests to this browser (created when missing).
+/// The cookie is (re)set on every login start, so its lifetime always covers the round trip.
 fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    if let Some(existing) = read_cookie(headers, cookie_name(state)) {
-        return (existing, None);
-    }
-    let mut b = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut b);
-    let secret = hex::encode(b);
+    let secret = read_cookie(headers, cookie_name(state)).unwrap_or_else(|| {
+        let mut b = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut b);
+        hex::encode(b)
+    });
     // The ACS is a cross-site POST from the IdP: on https the cookie must be SameSite=None to come
     // along. On plain http (this machine only) browsers refuse None without Secure, and Lax
     // suffices because the IdP is then on the same site.

@@ -255,6 +255,8 @@ app_test!(
             ("https://evil.example/", "/app"),
             ("//evil.example/x", "/app"),
             ("/\\evil.example", "/app"),
+            ("/\t/evil.example", "/app"),
+            ("/%2F%2Fevil.example", "/%2F%2Fevil.example"),
             ("javascript:alert(1)", "/app"),
         ]
         .into_iter()
@@ -847,3 +849,67 @@ fn sso_config_command_validates_like_the_screen() {
     assert!(!ok);
     assert!(err.contains("no organisation"), "{err}");
 }
+
+app_test!(
+    orgs_sharing_one_idp_certificate_stay_apart,
+    |app: TestApp| async move {
+        // Some IdPs sign for every tenant with one key: the addresses keep orgs apart.
+        let org_a = admin(&app, "Acme", "admin@a.test").await;
+        let org_b = admin(&app, "Bravo", "admin@b.test").await;
+        configure(&app, &org_a, true).await;
+        configure(&app, &org_b, true).await;
+        let for_a = saml_idp::signed_xml(&opts(&app, &org_a));
+        let res = post_acs(&app, &org_b, &for_a, None, None).await;
+        assert_eq!(res.status(), 403);
+        let e = last_event(&app, &org_b).await;
+        assert!(e.message.contains("Destination"), "{}", e.message);
+        // Even with B's Destination, the Audience and Recipient still name org A.
+        let mixed = saml_idp::signed_xml(&Opts {
+            destination: Some(format!("{}/saml/{org_b}/acs", app.url)),
+            ..opts(&app, &org_a)
+        });
+        assert_eq!(
+            post_acs(&app, &org_b, &mixed, None, None).await.status(),
+            403
+        );
+        let e = last_event(&app, &org_b).await;
+        assert!(e.message.contains("audience"), "{}", e.message);
+        assert_eq!(user_source(&app, &org_b, "ann@example.com").await, None);
+    }
+);
+
+app_test!(
+    ambiguous_email_attributes_are_refused,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        configure(&app, &org, true).await;
+        let xml = saml_idp::signed_xml(&Opts {
+            name_id_xml: "opaque-7f3a".into(),
+            attributes: vec![
+                ("email".into(), "ann@example.com".into()),
+                ("mail".into(), "boss@example.com".into()),
+                ("manager.email".into(), "boss@example.com".into()),
+            ],
+            ..opts(&app, &org)
+        });
+        let res = post_acs(&app, &org, &xml, None, None).await;
+        assert_eq!(res.status(), 403);
+        assert!(last_event(&app, &org)
+            .await
+            .message
+            .contains("several different email"));
+        // One address (plus a manager's, which is not the user's) signs in as that address.
+        let xml = saml_idp::signed_xml(&Opts {
+            name_id_xml: "opaque-7f3a".into(),
+            assertion_id: "_one".into(),
+            attributes: vec![
+                ("manager.email".into(), "boss@example.com".into()),
+                ("email".into(), "ann@example.com".into()),
+            ],
+            ..opts(&app, &org)
+        });
+        assert_eq!(post_acs(&app, &org, &xml, None, None).await.status(), 303);
+        assert!(user_source(&app, &org, "ann@example.com").await.is_some());
+        assert_eq!(user_source(&app, &org, "boss@example.com").await, None);
+    }
+);

@@ -648,19 +648,33 @@ pub async fn acs(
         .chain(cfg.next_certificate.iter())
         .map(|c| c.der())
         .collect();
-    let exp = Expectations {
-        entity_id: &urls.entity_id,
-        acs_url: &urls.acs_url,
-        idp_issuer: cfg.idp_entity_id.as_deref(),
-        certificates: &certs,
-        now_ms: now,
-        skew_ms: SKEW_MS,
-    };
     let decoded = response::decode(saml_response);
-    let verdict = decoded
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(|xml| response::validate(xml, &exp));
+    // Signature verification is CPU work in C: off the async workers.
+    let verdict = match &decoded {
+        Err(f) => Err(f.clone()),
+        Ok(xml) => {
+            let xml = xml.clone();
+            let entity_id = urls.entity_id.clone();
+            let acs_url = urls.acs_url.clone();
+            let issuer = cfg.idp_entity_id.clone();
+            let certs = certs.clone();
+            tokio::task::spawn_blocking(move || {
+                response::validate(
+                    &xml,
+                    &Expectations {
+                        entity_id: &entity_id,
+                        acs_url: &acs_url,
+                        idp_issuer: issuer.as_deref(),
+                        certificates: &certs,
+                        now_ms: now,
+                        skew_ms: SKEW_MS,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| CoreError::Internal(format!("SAML validation task: {e}")))?
+        }
+    };
 
     let verified = match verdict {
         Ok(v) => v,
@@ -772,6 +786,18 @@ pub async fn acs(
         });
     }
 
+    if prof.email_conflict {
+        drop(tx);
+        return refusal(
+            svc,
+            org_id,
+            None,
+            "the assertion carried several different email addresses and no email NameID; \
+             configure the IdP to send the user's email as NameID",
+            now,
+        )
+        .await;
+    }
     let Some(email) = prof.email.clone() else {
         drop(tx);
         return refusal(

@@ -42,6 +42,20 @@ impl Field {
     }
 }
 
+/// Attribute names (lower-cased) whose value is the user's email address.
+const EMAIL_NAMES: &[&str] = &[
+    "email",
+    "mail",
+    "emailaddress",
+    "e-mail",
+    "email_address",
+    "user.email",
+    "user.mail",
+    "useremail",
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress",
+    "http://schemas.xmlsoap.org/claims/emailaddress",
+];
+
 /// Which field an attribute name fills, if any.
 pub fn field_of(name: &str) -> Option<Field> {
     let lower = name.trim().to_ascii_lowercase();
@@ -55,14 +69,18 @@ pub fn field_of(name: &str) -> Option<Field> {
         "urn:oid:2.16.840.1.113730.3.1.39" => return Some(Field::Language),
         _ => {}
     }
-    // Claim URIs (…/claims/emailaddress) and dotted names (user.email) end in the real name.
+    // The email decides which account signs in, so only exact, well-known names fill it (a
+    // suffix match would read `manager.email` as the user's own address).
+    if EMAIL_NAMES.contains(&lower.as_str()) {
+        return Some(Field::Email);
+    }
+    // Claim URIs (…/claims/givenname) and dotted names (user.firstname) end in the real name.
     let last = lower
         .rsplit(['/', '.', ':'])
         .next()
         .unwrap_or(&lower)
         .replace(['_', '-', ' '], "");
     Some(match last.as_str() {
-        "email" | "mail" | "emailaddress" | "useremail" | "upn" => Field::Email,
         "firstname" | "givenname" | "given" => Field::GivenName,
         "lastname" | "sn" | "surname" | "familyname" | "family" => Field::FamilyName,
         "department" | "dept" => Field::Department,
@@ -85,6 +103,9 @@ pub struct Filled {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub email: Option<String>,
+    /// Email attributes with different addresses (and no email NameID): nobody can tell which
+    /// account is meant, so sign-in is refused.
+    pub email_conflict: bool,
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub department: Option<String>,
@@ -118,6 +139,18 @@ fn looks_like_email(s: &str) -> bool {
 /// address, else from an email attribute.
 pub fn profile(name_id: &str, attributes: &[(String, Vec<String>)]) -> Profile {
     let mut p = Profile::default();
+    if !looks_like_email(name_id) {
+        let mut addresses: Vec<String> = attributes
+            .iter()
+            .filter(|(n, _)| field_of(n) == Some(Field::Email))
+            .flat_map(|(_, vs)| vs.iter())
+            .map(|v| v.trim().to_ascii_lowercase())
+            .filter(|v| looks_like_email(v))
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        p.email_conflict = addresses.len() > 1;
+    }
     for field in Field::ALL {
         let mut value = None;
         let mut from = None;
@@ -215,5 +248,16 @@ mod tests {
         );
         let none = profile("not-an-email", &[]);
         assert_eq!(none.email, None);
+        // An opaque NameID with two different addresses: refused, not the first one taken.
+        let two = profile(
+            "opaque-1234",
+            &[a("email", "ann@example.com"), a("mail", "boss@example.com")],
+        );
+        assert!(two.email_conflict);
+        let same = profile(
+            "opaque-1234",
+            &[a("email", "ann@example.com"), a("mail", "ANN@example.com")],
+        );
+        assert!(!same.email_conflict);
     }
 }

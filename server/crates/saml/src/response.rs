@@ -134,6 +134,10 @@ pub enum Failure {
     InResponseToMismatch { response: String, assertion: String },
     #[error("A time in the assertion could not be read: {0}")]
     BadTime(String),
+    #[error("The response declared the character encoding {0}; only UTF-8 is accepted.")]
+    Encoding(String),
+    #[error("The response's signature has a shape that is never accepted: {0}.")]
+    SignatureShape(String),
 }
 
 impl Failure {
@@ -167,6 +171,8 @@ impl Failure {
             Failure::NameIdMarkup => "name_id_markup",
             Failure::InResponseToMismatch { .. } => "in_response_to_mismatch",
             Failure::BadTime(_) => "bad_time",
+            Failure::Encoding(_) => "encoding",
+            Failure::SignatureShape(_) => "signature_shape",
         }
     }
 }
@@ -224,6 +230,9 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<Verified, Failure> 
     if xml.len() > MAX_XML_BYTES {
         return Err(Failure::TooLarge);
     }
+    // libxml2 (inside xmlsec) honours a declared encoding, the pre-parser does not: anything but
+    // UTF-8 would let the two read different documents.
+    check_declared_encoding(xml)?;
     // No DTDs at all: not for entities, not for external subsets, not for billion laughs. The
     // strict parser below refuses them too; this makes the reason plain.
     if xml.contains("<!DOCTYPE") || xml.contains("<!ENTITY") {
@@ -289,7 +298,7 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<Verified, Failure> 
                 words.push_str(": ");
                 words.push_str(message.trim());
             }
-            return Err(Failure::Status(words));
+            return Err(Failure::Status(words.chars().take(300).collect()));
         }
     } else {
         return Err(Failure::Status("the response carried no status".into()));
@@ -298,7 +307,7 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<Verified, Failure> 
         Some(d) if d == exp.acs_url => {}
         found => {
             return Err(Failure::Destination {
-                found: found.unwrap_or("(none)").to_string(),
+                found: found.unwrap_or("(none)").chars().take(300).collect(),
                 expected: exp.acs_url.to_string(),
             })
         }
@@ -321,6 +330,7 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<Verified, Failure> 
             return Err(Failure::Sha1(alg.to_string()));
         }
     }
+    check_signature_shapes(&doc, root, raw_assertion, &signatures)?;
     let mut verified = None;
     for (index, der) in exp.certificates.iter().enumerate() {
         let cert = CertificateDer::from(der.clone());
@@ -473,7 +483,13 @@ pub fn validate(xml: &str, exp: &Expectations<'_>) -> Result<Verified, Failure> 
     };
     until = until.max(confirmation_until);
 
-    let response_irt = root.attribute("InResponseTo").map(str::to_string);
+    // The Response's InResponseTo counts only when the Response itself is signed.
+    let signed_root = signed.root_element();
+    let response_irt = if is(&signed_root, NS_PROTOCOL, "Response") {
+        signed_root.attribute("InResponseTo").map(str::to_string)
+    } else {
+        None
+    };
     let in_response_to = match (response_irt, assertion_irt) {
         (Some(r), Some(a)) if r != a => {
             return Err(Failure::InResponseToMismatch {
@@ -541,4 +557,108 @@ fn signature_failure_words(doc: &Document, exp: &Expectations<'_>) -> String {
             configured.join(" and ")
         ),
     }
+}
+
+const C14N_ALLOWED: &[&str] = &[
+    "http://www.w3.org/2001/10/xml-exc-c14n#",
+    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
+];
+const ENVELOPED: &str = "http://www.w3.org/2000/09/xmldsig#enveloped-signature";
+
+fn check_declared_encoding(xml: &str) -> Result<(), Failure> {
+    let body = xml.trim_start_matches('\u{feff}');
+    if !body.starts_with("<?xml") {
+        return Ok(());
+    }
+    let Some(end) = body.find("?>") else {
+        return Err(Failure::Malformed("unterminated XML declaration".into()));
+    };
+    let decl = &body[..end];
+    if let Some(at) = decl.find("encoding") {
+        let rest = decl[at + "encoding".len()..].trim_start();
+        let rest = rest.strip_prefix('=').unwrap_or(rest).trim_start();
+        let value: String = rest
+            .trim_start_matches(['"', '\''])
+            .chars()
+            .take_while(|c| *c != '"' && *c != '\'')
+            .collect();
+        if !value.eq_ignore_ascii_case("utf-8") {
+            return Err(Failure::Encoding(value.chars().take(40).collect()));
+        }
+    }
+    Ok(())
+}
+
+/// Only the signature shapes SAML IdPs produce: at most one Signature on the Response and one on
+/// the Assertion, each with a single same-document Reference to its own parent's ID, enveloped
+/// and canonicalisation transforms only, and no Object, Manifest or RetrievalMethod. Anything
+/// else (external or file URIs, XSLT/XPath transforms) never reaches xmlsec.
+fn check_signature_shapes(
+    doc: &Document,
+    root: Node,
+    assertion: Node,
+    signatures: &[Node],
+) -> Result<(), Failure> {
+    let shape = |why: &str| Err(Failure::SignatureShape(why.to_string()));
+    if doc.descendants().any(|n| {
+        is(&n, NS_DSIG, "Object")
+            || is(&n, NS_DSIG, "Manifest")
+            || is(&n, NS_DSIG, "RetrievalMethod")
+    }) {
+        return shape("it contains a ds:Object, ds:Manifest or ds:RetrievalMethod");
+    }
+    let mut seen_parents = Vec::new();
+    for sig in signatures {
+        let Some(parent) = sig.parent_element() else {
+            return shape("a Signature has no parent element");
+        };
+        if parent != root && parent != assertion {
+            return shape("a Signature is neither on the Response nor on the Assertion");
+        }
+        if seen_parents.contains(&parent.id()) {
+            return shape("an element carries two Signatures");
+        }
+        seen_parents.push(parent.id());
+        let Some(signed_info) = sig.children().find(|c| is(c, NS_DSIG, "SignedInfo")) else {
+            return shape("a Signature has no SignedInfo");
+        };
+        let c14n = signed_info
+            .children()
+            .find(|c| is(c, NS_DSIG, "CanonicalizationMethod"))
+            .and_then(|c| c.attribute("Algorithm"))
+            .unwrap_or_default();
+        if !C14N_ALLOWED.contains(&c14n) {
+            return shape(
+                "the canonicalisation method is not exclusive or inclusive C14N without comments",
+            );
+        }
+        let references: Vec<Node> = signed_info
+            .children()
+            .filter(|c| is(c, NS_DSIG, "Reference"))
+            .collect();
+        if references.len() != 1 {
+            return shape("a Signature must have exactly one Reference");
+        }
+        let reference = references[0];
+        let expected = parent.attribute("ID").map(|id| format!("#{id}"));
+        if expected.is_none() || reference.attribute("URI") != expected.as_deref() {
+            return shape("the Reference does not point at the signed element's own ID");
+        }
+        if let Some(transforms) = reference.children().find(|c| is(c, NS_DSIG, "Transforms")) {
+            for t in transforms.children().filter(|c| c.is_element()) {
+                let alg = t.attribute("Algorithm").unwrap_or_default();
+                if !is(&t, NS_DSIG, "Transform")
+                    || (alg != ENVELOPED && !C14N_ALLOWED.contains(&alg))
+                {
+                    return shape("a transform other than enveloped-signature and C14N");
+                }
+                if t.children()
+                    .any(|c| c.is_element() && c.tag_name().name() != "InclusiveNamespaces")
+                {
+                    return shape("a transform carries parameters");
+                }
+            }
+        }
+    }
+    Ok(())
 }

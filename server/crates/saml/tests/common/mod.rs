@@ -74,6 +74,10 @@ pub struct Opts {
     pub not_before_ms: i64,
     pub not_on_or_after_ms: i64,
     pub bearer_not_on_or_after_ms: Option<i64>,
+    pub bearer_not_before_ms: Option<i64>,
+    /// The Response's own InResponseTo and Issuer, when they differ from the assertion's.
+    pub response_in_response_to: Option<String>,
+    pub response_issuer: Option<String>,
     pub status: String,
     pub attributes: Vec<(String, String)>,
     pub sign: Sign,
@@ -103,6 +107,9 @@ impl Default for Opts {
             not_before_ms: NOW_MS - 60_000,
             not_on_or_after_ms: NOW_MS + 300_000,
             bearer_not_on_or_after_ms: Some(NOW_MS + 300_000),
+            bearer_not_before_ms: None,
+            response_in_response_to: None,
+            response_issuer: None,
             status: "urn:oasis:names:tc:SAML:2.0:status:Success".into(),
             attributes: vec![
                 ("firstname".into(), "Ann".into()),
@@ -145,7 +152,10 @@ pub fn assertion_xml(o: &Opts, with_template: bool) -> String {
     let bearer_na = o
         .bearer_not_on_or_after_ms
         .map(|t| format!(r#" NotOnOrAfter="{}""#, iso(t)))
-        .unwrap_or_default();
+        .unwrap_or_default()
+        + &o.bearer_not_before_ms
+            .map(|t| format!(r#" NotBefore="{}""#, iso(t)))
+            .unwrap_or_default();
     let audience = o
         .audience
         .as_ref()
@@ -183,15 +193,16 @@ pub fn response_xml(o: &Opts, assertion: &str) -> String {
         .map(|d| format!(r#" Destination="{d}""#))
         .unwrap_or_default();
     let irt = o
-        .in_response_to
+        .response_in_response_to
         .as_ref()
+        .or(o.in_response_to.as_ref())
         .map(|i| format!(r#" InResponseTo="{i}""#))
         .unwrap_or_default();
     format!(
         r#"<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="{id}" Version="2.0" IssueInstant="{now}"{dest}{irt}><saml:Issuer>{issuer}</saml:Issuer>{sig}{extra}<samlp:Status><samlp:StatusCode Value="{status}"/></samlp:Status>{assertion}</samlp:Response>"#,
         id = o.response_id,
         now = iso(NOW_MS),
-        issuer = o.issuer,
+        issuer = o.response_issuer.as_ref().unwrap_or(&o.issuer),
         status = o.status,
         extra = o.extra_in_response,
     )
