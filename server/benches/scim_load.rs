@@ -443,8 +443,8 @@ async fn async_main() {
                 .await
                 .unwrap();
             let st = r.status().as_u16();
-            let body = r.bytes().await.unwrap_or_default();
-            assert!(body.windows(17).any(|w| w == b"\"totalResults\":1"));
+            let body: Value = r.json().await.unwrap_or_default();
+            assert_eq!(body["totalResults"], 1, "user{n} is found");
             st
         });
         println!(

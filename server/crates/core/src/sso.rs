@@ -2,7 +2,7 @@
 //! screen and the CLI), SP-initiated requests, and the ACS outcome — sign-in, JIT provisioning,
 //! Test sign-in results — with every outcome recorded as an event.
 
-use portal_saml::attributes::{profile, Field, Profile};
+use portal_saml::attributes::{profile, Profile};
 use portal_saml::cert::{parse_certificate, CertInfo};
 use portal_saml::response::{self, Expectations, Failure};
 use serde::{Deserialize, Serialize};
@@ -1123,9 +1123,4 @@ pub async fn purge_expired(svc: &Services) -> CoreResult<u64> {
         .await?
         .rows_affected();
     Ok(a + b)
-}
-
-/// The user fields in the order the screens list them (re-exported for the app).
-pub fn fields() -> [Field; 7] {
-    Field::ALL
 }
