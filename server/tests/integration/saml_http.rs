@@ -913,3 +913,67 @@ app_test!(
         assert_eq!(user_source(&app, &org, "boss@example.com").await, None);
     }
 );
+
+app_test!(
+    rollover_reports_which_certificate_verified_and_deactivation_stops_sso,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        // The IdP still signs with its old key ("other"); the new one ("idp") is the next.
+        sso::save(
+            &app.t.svc,
+            &org,
+            "admin@a.test",
+            &SsoInput {
+                sso_url: IDP_SSO.into(),
+                certificate: cert("other"),
+                next_certificate: cert("idp"),
+                jit_enabled: true,
+                ..SsoInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        let xml = saml_idp::signed_xml(&opts(&app, &org));
+        assert_eq!(post_acs(&app, &org, &xml, None, None).await.status(), 303);
+        let cfg = sso::get(&app.t.svc, &org).await.unwrap().unwrap();
+        let next_fp = cfg.next_certificate.as_ref().unwrap().fingerprint.clone();
+        assert_eq!(
+            cfg.last_success_fingerprint.as_deref(),
+            Some(next_fp.as_str())
+        );
+        assert!(cfg.last_success_at.is_some());
+        // Promote: the next certificate becomes the only one, the old one no longer verifies.
+        sso::promote_next(&app.t.svc, &org, "admin@a.test")
+            .await
+            .unwrap();
+        let old_signed = saml_idp::signed_xml(&Opts {
+            key: "other",
+            assertion_id: "_old".into(),
+            ..opts(&app, &org)
+        });
+        assert_eq!(
+            post_acs(&app, &org, &old_signed, None, None).await.status(),
+            403
+        );
+        // Deactivate: SSO is off, recorded with the admin, and sign-in is refused.
+        sso::deactivate(&app.t.svc, &org, "admin@a.test")
+            .await
+            .unwrap();
+        let e = last_event(&app, &org).await;
+        assert_eq!(
+            (e.name.as_str(), e.actor.as_str()),
+            ("sso_deactivate", "admin@a.test")
+        );
+        let again = saml_idp::signed_xml(&Opts {
+            assertion_id: "_after".into(),
+            ..opts(&app, &org)
+        });
+        let res = post_acs(&app, &org, &again, None, None).await;
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("not set up"));
+        assert_eq!(
+            app.get(&format!("/saml/{org}/login"), None).await.status(),
+            404
+        );
+    }
+);
