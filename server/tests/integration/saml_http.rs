@@ -47,16 +47,9 @@ pub(crate) fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> 
         .map(|v| v.split(';').next().unwrap_or("").to_string())
 }
 
-/// Starts SP-initiated login; returns (AuthnRequest ID, browser cookie, IdP redirect URL).
-pub(crate) async fn start_login(app: &TestApp, org: &str, relay: &str) -> (String, String, String) {
-    let res = app
-        .get(&format!("/saml/{org}/login?RelayState={relay}"), None)
-        .await;
-    assert_eq!(res.status(), 303);
-    let location = res.headers()["location"].to_str().unwrap().to_string();
-    assert!(location.starts_with(IDP_SSO), "{location}");
-    let cookie = set_cookie(&res, "portal_saml").expect("browser-binding cookie");
-    let url = url::Url::parse(&location).unwrap();
+/// The AuthnRequest in an IdP redirect: (its XML, its ID).
+fn authn_request(location: &str) -> (String, String) {
+    let url = url::Url::parse(location).unwrap();
     let req = url
         .query_pairs()
         .find(|(k, _)| k == "SAMLRequest")
@@ -76,12 +69,26 @@ pub(crate) async fn start_login(app: &TestApp, org: &str, relay: &str) -> (Strin
         .unwrap()
         .split('"')
         .next()
-        .unwrap();
+        .unwrap()
+        .to_string();
+    (xml, id)
+}
+
+/// Starts SP-initiated login; returns (AuthnRequest ID, browser cookie, IdP redirect URL).
+pub(crate) async fn start_login(app: &TestApp, org: &str, relay: &str) -> (String, String, String) {
+    let res = app
+        .get(&format!("/saml/{org}/login?RelayState={relay}"), None)
+        .await;
+    assert_eq!(res.status(), 303);
+    let location = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(location.starts_with(IDP_SSO), "{location}");
+    let cookie = set_cookie(&res, "portal_saml").expect("browser-binding cookie");
+    let (xml, id) = authn_request(&location);
     assert!(xml.contains(&format!(
         "AssertionConsumerServiceURL=\"{}/saml/{org}/acs\"",
         app.url
     )));
-    (id.to_string(), cookie, location)
+    (id, cookie, location)
 }
 
 pub(crate) async fn post_acs(
@@ -497,29 +504,7 @@ app_test!(
         assert_eq!(res.status(), 303);
         let browser = set_cookie(&res, "portal_saml").unwrap();
         let location = res.headers()["location"].to_str().unwrap().to_string();
-        let url = url::Url::parse(&location).unwrap();
-        let req = url
-            .query_pairs()
-            .find(|(k, _)| k == "SAMLRequest")
-            .unwrap()
-            .1
-            .to_string();
-        let mut xml = String::new();
-        flate2::read::DeflateDecoder::new(
-            &base64::engine::general_purpose::STANDARD
-                .decode(req)
-                .unwrap()[..],
-        )
-        .read_to_string(&mut xml)
-        .unwrap();
-        let id = xml
-            .split("ID=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let (_, id) = authn_request(&location);
         let signed = saml_idp::signed_xml(&Opts {
             in_response_to: Some(id.clone()),
             ..opts(&app, &org)
@@ -559,29 +544,7 @@ app_test!(
             .await;
         let browser = set_cookie(&res, "portal_saml").unwrap();
         let location = res.headers()["location"].to_str().unwrap().to_string();
-        let url = url::Url::parse(&location).unwrap();
-        let req = url
-            .query_pairs()
-            .find(|(k, _)| k == "SAMLRequest")
-            .unwrap()
-            .1
-            .to_string();
-        let mut xml = String::new();
-        flate2::read::DeflateDecoder::new(
-            &base64::engine::general_purpose::STANDARD
-                .decode(req)
-                .unwrap()[..],
-        )
-        .read_to_string(&mut xml)
-        .unwrap();
-        let id = xml
-            .split("ID=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let (_, id) = authn_request(&location);
         let signed = saml_idp::signed_xml(&Opts {
             in_response_to: Some(id.clone()),
             audience: Some("https://somewhere-else.example".into()),
