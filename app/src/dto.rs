@@ -57,6 +57,7 @@ pub struct SsoConfigView {
     pub next_certificate: Option<CertView>,
     pub jit_enabled: bool,
     pub require_sso: bool,
+    pub refuse_unsolicited: bool,
     pub updated_at: i64,
     pub updated_by: String,
     pub last_success_at: Option<i64>,

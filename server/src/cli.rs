@@ -56,6 +56,9 @@ pub enum Command {
         jit: OnOff,
         #[arg(long, value_enum, default_value = "off")]
         require_sso: OnOff,
+        /// Accept IdP-initiated (unsolicited) sign-in, e.g. launches from the IdP's dashboard.
+        #[arg(long, value_enum, default_value = "on")]
+        idp_initiated: OnOff,
         /// Save even though a certificate has expired.
         #[arg(long)]
         accept_expired: bool,

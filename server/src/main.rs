@@ -127,6 +127,7 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             issuer,
             jit,
             require_sso,
+            idp_initiated,
             accept_expired,
         } => {
             if !portal_core::ids::is_valid_org_id(&org) {
@@ -155,6 +156,7 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
                 idp_entity_id: issuer.unwrap_or_default(),
                 jit_enabled: jit == portal_server::cli::OnOff::On,
                 require_sso: require_sso == portal_server::cli::OnOff::On,
+                refuse_unsolicited: idp_initiated == portal_server::cli::OnOff::Off,
                 accept_expired,
             };
             let cfg = portal_core::sso::save(&svc, &org, "operator (server sso-config)", &input)
@@ -170,6 +172,12 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             println!("certificate  {}", cfg.certificate.fingerprint);
             println!("entity id    {}", urls.entity_id);
             println!("acs url      {}", urls.acs_url);
+            println!(
+                "jit {} · require sso {} · idp-initiated {}",
+                if cfg.jit_enabled { "on" } else { "off" },
+                if cfg.require_sso { "on" } else { "off" },
+                if cfg.refuse_unsolicited { "off" } else { "on" }
+            );
             Ok(())
         }
     }

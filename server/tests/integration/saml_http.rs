@@ -787,6 +787,8 @@ fn sso_config_command_validates_like_the_screen() {
             saml_idp::IDP,
             "--jit",
             "off",
+            "--idp-initiated",
+            "off",
         ],
         "",
     );
@@ -795,6 +797,10 @@ fn sso_config_command_validates_like_the_screen() {
     assert!(out.contains(&fp), "{out}");
     assert!(
         out.contains(&format!("https://portal.example.com/saml/{org}/acs")),
+        "{out}"
+    );
+    assert!(
+        out.contains("jit off · require sso off · idp-initiated off"),
         "{out}"
     );
     let (ok, _, err) = run(
@@ -938,5 +944,52 @@ app_test!(
             app.get(&format!("/saml/{org}/login"), None).await.status(),
             404
         );
+    }
+);
+
+app_test!(
+    an_org_can_refuse_idp_initiated_sign_in,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        sso::save(
+            &app.t.svc,
+            &org,
+            "admin@a.test",
+            &SsoInput {
+                sso_url: IDP_SSO.into(),
+                certificate: cert("idp"),
+                jit_enabled: true,
+                refuse_unsolicited: true,
+                ..SsoInput::default()
+            },
+        )
+        .await
+        .unwrap();
+        // An unsolicited response (what a login-CSRF page would post) is refused…
+        let xml = saml_idp::signed_xml(&opts(&app, &org));
+        let res = post_acs(&app, &org, &xml, Some("/app"), None).await;
+        assert_eq!(res.status(), 403);
+        assert!(session_cookie(&res).is_none());
+        let e = last_event(&app, &org).await;
+        assert!(
+            e.message.contains("IdP-initiated sign-in is turned off"),
+            "{}",
+            e.message
+        );
+        // …while SP-initiated sign-in works.
+        let (id, browser, _) = start_login(&app, &org, "/app").await;
+        let xml = saml_idp::signed_xml(&Opts {
+            in_response_to: Some(id),
+            assertion_id: "_sp".into(),
+            ..opts(&app, &org)
+        });
+        assert_eq!(
+            post_acs(&app, &org, &xml, None, Some(&browser))
+                .await
+                .status(),
+            303
+        );
+        let cfg = sso::get(&app.t.svc, &org).await.unwrap().unwrap();
+        assert!(cfg.refuse_unsolicited);
     }
 );

@@ -57,6 +57,7 @@ mod convert {
             next_certificate: c.next_certificate.as_ref().map(|n| cert(n, now)),
             jit_enabled: c.jit_enabled,
             require_sso: c.require_sso,
+            refuse_unsolicited: c.refuse_unsolicited,
             updated_at: c.updated_at,
             updated_by: c.updated_by.clone(),
             last_success_at: c.last_success_at,
@@ -106,6 +107,7 @@ pub async fn save_sso(
     idp_entity_id: String,
     jit_enabled: Option<String>,
     require_sso: Option<String>,
+    refuse_unsolicited: Option<String>,
     accept_expired: Option<String>,
 ) -> Result<(), ServerFnError> {
     use crate::ssr::{require_admin, services, to_client};
@@ -118,6 +120,7 @@ pub async fn save_sso(
         idp_entity_id,
         jit_enabled: jit_enabled.is_some(),
         require_sso: require_sso.is_some(),
+        refuse_unsolicited: refuse_unsolicited.is_some(),
         accept_expired: accept_expired.is_some(),
     };
     portal_core::sso::save(&svc, &admin.org_id, &admin.email, &input)
@@ -380,9 +383,10 @@ fn SsoScreen(
                 <p data-testid="sso-status">
                     <span class="badge ok-badge">"Active"</span>
                     {format!(
-                        " JIT provisioning {} · Require SSO {}",
+                        " JIT provisioning {} · Require SSO {} · IdP-initiated sign-in {}",
                         if c.jit_enabled { "on" } else { "off" },
-                        if c.require_sso { "on" } else { "off" }
+                        if c.require_sso { "on" } else { "off" },
+                        if c.refuse_unsolicited { "refused" } else { "accepted" }
                     )}
                 </p>
                 <dl class="facts">
@@ -470,6 +474,7 @@ fn SsoForm(config: Option<SsoConfigView>, save: ServerAction<SaveSso>) -> impl I
     );
     let jit = c.as_ref().map(|c| c.jit_enabled).unwrap_or(true);
     let require = c.as_ref().map(|c| c.require_sso).unwrap_or(false);
+    let refuse_unsolicited = c.as_ref().map(|c| c.refuse_unsolicited).unwrap_or(false);
     let (file_error, set_file_error) = signal(None::<String>);
     let (metadata, set_metadata) = signal(String::new());
     let preview = ServerAction::<PreviewSsoMetadata>::new();
@@ -552,6 +557,10 @@ fn SsoForm(config: Option<SsoConfigView>, save: ServerAction<SaveSso>) -> impl I
                 <label class="check">
                     <input type="checkbox" name="require_sso" value="on" checked=require />
                     " Require SSO: employees cannot sign in with email links (admins keep password sign-in)"
+                </label>
+                <label class="check">
+                    <input type="checkbox" name="refuse_unsolicited" value="on" checked=refuse_unsolicited />
+                    " Refuse IdP-initiated sign-in: employees start at the sign-in page (no launch from the IdP's dashboard; rules out login CSRF)"
                 </label>
                 <label class="check">
                     <input type="checkbox" name="accept_expired" value="on" />

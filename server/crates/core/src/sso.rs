@@ -54,6 +54,9 @@ pub struct SsoInput {
     pub idp_entity_id: String,
     pub jit_enabled: bool,
     pub require_sso: bool,
+    /// Refuse IdP-initiated (unsolicited) responses: every sign-in must answer a request this
+    /// browser started (no login CSRF). Off by default: IdP dashboards launch IdP-initiated.
+    pub refuse_unsolicited: bool,
     /// The admin acknowledged that a certificate is already expired.
     pub accept_expired: bool,
 }
@@ -67,6 +70,7 @@ pub struct SsoConfig {
     pub next_certificate: Option<CertInfo>,
     pub jit_enabled: bool,
     pub require_sso: bool,
+    pub refuse_unsolicited: bool,
     pub updated_at: i64,
     pub updated_by: String,
     pub last_success_at: Option<i64>,
@@ -169,6 +173,16 @@ fn describe_change(old: Option<&SsoConfig>, new: &SsoConfig) -> String {
             if new.require_sso { "on" } else { "off" }
         ));
     }
+    if old.refuse_unsolicited != new.refuse_unsolicited {
+        parts.push(format!(
+            "IdP-initiated sign-in {}",
+            if new.refuse_unsolicited {
+                "refused"
+            } else {
+                "accepted"
+            }
+        ));
+    }
     if parts.is_empty() {
         "SSO configuration saved (no changes)".into()
     } else {
@@ -190,6 +204,7 @@ fn row_to_config(r: &sqlx::any::AnyRow) -> CoreResult<SsoConfig> {
         next_certificate: next.as_deref().map(parse).transpose()?,
         jit_enabled: r.try_get::<i64, _>("jit_enabled")? != 0,
         require_sso: r.try_get::<i64, _>("require_sso")? != 0,
+        refuse_unsolicited: r.try_get::<i64, _>("refuse_unsolicited")? != 0,
         updated_at: r.try_get("updated_at")?,
         updated_by: r.try_get("updated_by")?,
         last_success_at: r.try_get("last_success_at")?,
@@ -198,7 +213,7 @@ fn row_to_config(r: &sqlx::any::AnyRow) -> CoreResult<SsoConfig> {
 }
 
 const SELECT: &str = "SELECT org_id, sso_url, idp_entity_id, cert_pem, next_cert_pem, jit_enabled, \
-     require_sso, updated_at, updated_by, last_success_at, last_success_fingerprint FROM sso_configs \
+     require_sso, refuse_unsolicited, updated_at, updated_by, last_success_at, last_success_fingerprint FROM sso_configs \
      WHERE org_id = $1";
 
 pub async fn get(svc: &Services, org_id: &str) -> CoreResult<Option<SsoConfig>> {
@@ -252,8 +267,8 @@ pub async fn save(
         .await?;
     sqlx::query(
         "INSERT INTO sso_configs (org_id, sso_url, idp_entity_id, cert_pem, next_cert_pem, jit_enabled, \
-         require_sso, created_at, updated_at, updated_by, last_success_at, last_success_fingerprint) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         require_sso, created_at, updated_at, updated_by, last_success_at, last_success_fingerprint, \
+         refuse_unsolicited) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(org_id)
     .bind(&sso_url)
@@ -267,6 +282,7 @@ pub async fn save(
     .bind(actor)
     .bind(old.as_ref().and_then(|o| o.last_success_at))
     .bind(old.as_ref().and_then(|o| o.last_success_fingerprint.clone()))
+    .bind(i64::from(input.refuse_unsolicited))
     .execute(&mut **tx)
     .await?;
     let new = SsoConfig {
@@ -277,6 +293,7 @@ pub async fn save(
         next_certificate: next,
         jit_enabled: input.jit_enabled,
         require_sso: input.require_sso,
+        refuse_unsolicited: input.refuse_unsolicited,
         updated_at: now,
         updated_by: actor.to_string(),
         last_success_at: old.as_ref().and_then(|o| o.last_success_at),
@@ -367,6 +384,7 @@ pub fn input_of(cfg: &SsoConfig) -> SsoInput {
         idp_entity_id: cfg.idp_entity_id.clone().unwrap_or_default(),
         jit_enabled: cfg.jit_enabled,
         require_sso: cfg.require_sso,
+        refuse_unsolicited: cfg.refuse_unsolicited,
         accept_expired: false,
     }
 }
@@ -716,6 +734,18 @@ pub async fn acs(
              already answered, or that expired"
         );
         return refusal(svc, org_id, None, &reason, now).await;
+    }
+    if verified.in_response_to.is_none() && cfg.refuse_unsolicited {
+        drop(tx);
+        return refusal(
+            svc,
+            org_id,
+            None,
+            "the response was not requested by this portal: IdP-initiated sign-in is turned off \
+             for this organisation (employees start at the sign-in page)",
+            now,
+        )
+        .await;
     }
     // Replay cache: an assertion ID is accepted once.
     let fresh = sqlx::query(
