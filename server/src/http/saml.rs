@@ -1,7 +1,9 @@
 //! The SAML service provider's endpoints: metadata, SP-initiated login (and the admin's Test
 //! sign-in), and the ACS. All checks live in `portal_core::sso` / `portal_saml`.
 
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -78,6 +80,14 @@ fn unavailable() -> Response {
 fn core_failure(e: CoreError) -> Response {
     match e {
         CoreError::NotFound => not_set_up(),
+        CoreError::Throttled { retry_after_secs } => page(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts",
+            &format!(
+                "<p>Too many sign-ins were started from your network. Try again in {} minute(s).</p>",
+                (retry_after_secs + 59) / 60
+            ),
+        ),
         other => {
             tracing::error!(error = %other, "SAML endpoint failed");
             unavailable()
@@ -176,16 +186,43 @@ struct LoginQuery {
     relay_state: Option<String>,
 }
 
+/// The client's address for throttling: the socket peer, or the first `X-Forwarded-For` hop when
+/// the operator said a proxy of theirs sets it.
+fn client_addr(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
+    if state.config.trust_forwarded_for {
+        if let Some(first) = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+        {
+            return first.trim().to_string();
+        }
+    }
+    peer.ip().to_string()
+}
+
 async fn redirect_to_idp(
     state: &AppState,
     headers: &HeaderMap,
+    peer: SocketAddr,
     org_id: &str,
     relay: Option<&str>,
     purpose: Purpose,
     admin_id: Option<&str>,
 ) -> Response {
     let (secret, set_cookie) = browser_secret(state, headers);
-    match sso::start(&state.services, org_id, &secret, relay, purpose, admin_id).await {
+    let client = client_addr(state, headers, peer);
+    match sso::start(
+        &state.services,
+        org_id,
+        &secret,
+        relay,
+        purpose,
+        admin_id,
+        &client,
+    )
+    .await
+    {
         Ok(url) => {
             let mut res = Redirect::to(&url).into_response();
             if let Some(c) = set_cookie {
@@ -203,11 +240,13 @@ async fn login(
     State(state): State<AppState>,
     Path(org_id): Path<String>,
     Query(q): Query<LoginQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     redirect_to_idp(
         &state,
         &headers,
+        peer,
         &org_id,
         q.relay_state.as_deref(),
         Purpose::Login,
@@ -221,6 +260,7 @@ async fn test_sign_in(
     State(state): State<AppState>,
     Path(org_id): Path<String>,
     session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
     let admin_id: Option<String> = session.get(app::ssr::ADMIN_ID_KEY).await.ok().flatten();
@@ -233,7 +273,16 @@ async fn test_sign_in(
     };
     match admin {
         Some(a) if a.org_id == org_id => {
-            redirect_to_idp(&state, &headers, &org_id, None, Purpose::Test, Some(&a.id)).await
+            redirect_to_idp(
+                &state,
+                &headers,
+                peer,
+                &org_id,
+                None,
+                Purpose::Test,
+                Some(&a.id),
+            )
+            .await
         }
         _ => page(
             StatusCode::FORBIDDEN,

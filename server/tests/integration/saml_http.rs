@@ -993,3 +993,39 @@ app_test!(
         assert!(cfg.refuse_unsolicited);
     }
 );
+
+app_test!(
+    sign_in_starts_are_throttled_per_client,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        configure(&app, &org, true).await;
+        for _ in 0..sso::MAX_STARTS_PER_CLIENT {
+            assert_eq!(
+                app.get(&format!("/saml/{org}/login"), None).await.status(),
+                303
+            );
+        }
+        let res = app.get(&format!("/saml/{org}/login"), None).await;
+        assert_eq!(res.status(), 429);
+        assert!(res
+            .text()
+            .await
+            .unwrap()
+            .contains("Try again in 10 minute(s)"));
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM saml_requests")
+            .fetch_one(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            sso::MAX_STARTS_PER_CLIENT,
+            "no row for the refused start"
+        );
+        // The window passes.
+        app.t.clock.advance_ms(sso::STARTS_WINDOW_MS + 1);
+        assert_eq!(
+            app.get(&format!("/saml/{org}/login"), None).await.status(),
+            303
+        );
+    }
+);

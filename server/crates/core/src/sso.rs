@@ -517,6 +517,11 @@ pub enum Purpose {
 
 /// Starts SP-initiated sign-in: stores the request (single use, bound to the browser) and returns
 /// the IdP URL to redirect to.
+/// Sign-in starts per client address and organisation (each stores a request row).
+pub const MAX_STARTS_PER_CLIENT: i64 = 30;
+pub const STARTS_WINDOW_MS: i64 = 10 * 60_000;
+
+#[allow(clippy::too_many_arguments)]
 pub async fn start(
     svc: &Services,
     org_id: &str,
@@ -524,10 +529,21 @@ pub async fn start(
     relay_state: Option<&str>,
     purpose: Purpose,
     admin_id: Option<&str>,
+    client: &str,
 ) -> CoreResult<String> {
     let cfg = get(svc, org_id).await?.ok_or(CoreError::NotFound)?;
     let urls = sp_urls(svc, org_id);
     let now = svc.now();
+    let key = format!("saml-start:{org_id}:{client}");
+    if let Some(secs) =
+        crate::throttle::retry_after(&svc.db, &key, MAX_STARTS_PER_CLIENT, STARTS_WINDOW_MS, now)
+            .await?
+    {
+        return Err(CoreError::Throttled {
+            retry_after_secs: secs,
+        });
+    }
+    crate::throttle::record_failure(&svc.db, &key, now).await?;
     let id = portal_saml::authn::new_request_id();
     let relay = local_path(relay_state);
     let xml = portal_saml::authn::authn_request_xml(
