@@ -83,3 +83,36 @@ fn sp_metadata_escapes_and_names_our_endpoints() {
     assert!(xml.contains(r#"Location="https://sp/acs""#));
     roxmltree::Document::parse(&xml).unwrap();
 }
+
+#[test]
+fn certificate_as_pem_bare_base64_or_der_is_the_same_certificate() {
+    use portal_saml::cert::{parse_certificate, parse_certificate_bytes};
+    let pem = std::fs::read_to_string(common::fixture("idp.crt")).unwrap();
+    let from_pem = parse_certificate(&pem).unwrap();
+    let der = from_pem.der();
+    let from_der = parse_certificate_bytes(&der).unwrap();
+    let from_base64 = parse_certificate(&cert_body("idp")).unwrap();
+    let from_pem_bytes = parse_certificate_bytes(pem.as_bytes()).unwrap();
+    for c in [&from_der, &from_base64, &from_pem_bytes] {
+        assert_eq!(c.fingerprint, from_pem.fingerprint);
+    }
+    assert_eq!(from_pem.key, "RSA 2048-bit");
+    assert!(
+        from_pem.subject.contains("CN=Test idp"),
+        "{}",
+        from_pem.subject
+    );
+    assert!(from_pem.not_after > from_pem.not_before);
+    // Two certificates pasted at once (a chain) are refused, and so is DER with trailing bytes.
+    let two = format!(
+        "{pem}{}",
+        std::fs::read_to_string(common::fixture("other.crt")).unwrap()
+    );
+    assert_eq!(
+        parse_certificate(&two),
+        Err(portal_saml::cert::CertError::Several)
+    );
+    let mut trailing = der.clone();
+    trailing.extend_from_slice(b"junk");
+    assert!(parse_certificate_bytes(&trailing).is_err());
+}
