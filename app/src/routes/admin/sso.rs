@@ -710,3 +710,33 @@ fn TestResult(t: SsoTestView) -> impl IntoView {
         <p class="muted">{format!("Checked {}", opt(Some(t.at)))}</p>
     }
 }
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use portal_core::saml::cert::CertInfo;
+
+    fn cert(not_after: i64) -> CertInfo {
+        CertInfo {
+            pem: String::new(),
+            subject: "CN=x".into(),
+            issuer: "CN=x".into(),
+            serial: "01".into(),
+            not_before: 0,
+            not_after,
+            key: "RSA 2048-bit".into(),
+            fingerprint: "AA".into(),
+        }
+    }
+
+    #[test]
+    fn certificate_state_warns_from_30_days_and_errs_after_expiry() {
+        let day = 24 * 3_600_000;
+        let now = 1_000 * day;
+        let state = |after: i64| super::convert::cert(&cert(after), now).state;
+        assert_eq!(state(now + 31 * day), "ok");
+        assert_eq!(state(now + 30 * day), "expiring");
+        assert_eq!(state(now + 1), "expiring");
+        assert_eq!(state(now), "expired");
+        assert_eq!(state(now - day), "expired");
+    }
+}
