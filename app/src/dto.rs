@@ -116,6 +116,5 @@ pub struct SsoTestView {
     pub certificate_fingerprint: Option<String>,
     pub attributes: Vec<(String, Vec<String>)>,
     pub fields: Vec<FieldView>,
-    pub missing: Vec<String>,
     pub at: i64,
 }

@@ -190,7 +190,6 @@ pub async fn load_sso_test(id: String) -> Result<Option<SsoTestView>, ServerFnEr
             certificate_fingerprint: None,
             attributes: Vec::new(),
             fields: Vec::new(),
-            missing: Vec::new(),
             at: 0,
         },
         Some(t) => SsoTestView {
@@ -216,7 +215,6 @@ pub async fn load_sso_test(id: String) -> Result<Option<SsoTestView>, ServerFnEr
                         .collect()
                 })
                 .unwrap_or_default(),
-            missing: t.missing,
             at: t.at,
         },
     }))
@@ -657,10 +655,16 @@ fn TestResult(t: SsoTestView) -> impl IntoView {
         }
         .into_any()
     };
-    let missing = (!t.missing.is_empty()).then(|| {
+    let missing: Vec<String> = t
+        .fields
+        .iter()
+        .filter(|f| f.expected && f.value.is_none())
+        .map(|f| f.label.clone())
+        .collect();
+    let missing = (!missing.is_empty()).then(|| {
         view! {
             <p class="alert warn" data-testid="test-missing">
-                {format!("Expected but missing: {}. Add these attributes to the IdP's SAML application.", t.missing.join(", "))}
+                {format!("Expected but missing: {}. Add these attributes to the IdP's SAML application.", missing.join(", "))}
             </p>
         }
     });

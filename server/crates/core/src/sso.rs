@@ -591,8 +591,6 @@ pub struct TestResult {
     pub certificate_fingerprint: Option<String>,
     pub attributes: Vec<(String, Vec<String>)>,
     pub profile: Option<Profile>,
-    /// Labels of expected fields the assertion did not fill.
-    pub missing: Vec<String>,
     pub at: i64,
 }
 
@@ -801,11 +799,6 @@ pub async fn acs(
             issuer: Some(verified.issuer.clone()),
             certificate_fingerprint: Some(used_cert.fingerprint.clone()),
             attributes: verified.attributes.clone(),
-            missing: prof
-                .missing_expected()
-                .into_iter()
-                .map(|f| f.label().to_string())
-                .collect(),
             profile: Some(prof),
             at: now,
         };
@@ -1064,7 +1057,6 @@ async fn refuse(
                     certificate_fingerprint: None,
                     attributes: Vec::new(),
                     profile: None,
-                    missing: Vec::new(),
                     at: now,
                 };
                 store_test_result(&mut tx, &p.id, &result).await?;
