@@ -214,7 +214,7 @@ pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Or
     let (org_name, email) = validate_new_admin(&input)?;
     let hash = password::hash_blocking(input.password.to_string()).await?;
     let now = svc.now();
-    let mut tx = svc.db.pool.begin().await?;
+    let mut tx = svc.db.begin_write().await?;
     let out = create_admin_in_tx(&mut tx, &org_name, &email, &hash, now).await?;
     tx.commit().await?;
     Ok(out)

@@ -18,10 +18,10 @@ const LAST_USED_RESOLUTION_MS: i64 = 30_000;
 pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<Secret> {
     let now = svc.now();
     let token = Secret::generate();
-    let mut tx = svc.db.pool.begin().await?;
+    let mut tx = svc.db.begin_write().await?;
     let org: Option<(String,)> = sqlx::query_as("SELECT id FROM orgs WHERE id = $1")
         .bind(org_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
     if org.is_none() {
         return Err(CoreError::NotFound);
@@ -31,7 +31,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     )
     .bind(now)
     .bind(org_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     sqlx::query(
@@ -42,7 +42,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     .bind(token.hash())
     .bind(now)
     .bind(actor)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let (name, message) = if replaced > 0 {
         (
@@ -60,13 +60,13 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
 /// Turns SCIM off for the org: every request answers 401 afterwards.
 pub async fn revoke(svc: &Services, org_id: &str, actor: &str) -> CoreResult<bool> {
     let now = svc.now();
-    let mut tx = svc.db.pool.begin().await?;
+    let mut tx = svc.db.begin_write().await?;
     let n = sqlx::query(
         "UPDATE scim_tokens SET revoked_at = $1 WHERE org_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(org_id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?
     .rows_affected();
     if n > 0 {

@@ -14,9 +14,9 @@ pub async fn issue_token_if_empty(svc: &Services) -> CoreResult<Option<Secret>> 
     }
     let now = svc.now();
     let token = Secret::generate();
-    let mut tx = svc.db.pool.begin().await?;
+    let mut tx = svc.db.begin_write().await?;
     sqlx::query("DELETE FROM setup_tokens WHERE used_at IS NULL")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     sqlx::query(
         "INSERT INTO setup_tokens (token_hash, created_at, expires_at) VALUES ($1, $2, $3)",
@@ -24,7 +24,7 @@ pub async fn issue_token_if_empty(svc: &Services) -> CoreResult<Option<Secret>> 
     .bind(token.hash())
     .bind(now)
     .bind(now + svc.settings.setup_token_ttl_ms)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     tx.commit().await?;
     Ok(Some(token))
@@ -60,21 +60,21 @@ pub async fn complete(
     let hash = password::hash_blocking(input.password.to_string()).await?;
     let now = svc.now();
     let token_hash = Secret::from_string(token.to_string()).hash();
-    let mut tx = svc.db.pool.begin().await?;
+    let mut tx = svc.db.begin_write().await?;
     let consumed = sqlx::query(
         "UPDATE setup_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $3",
     )
     .bind(now)
     .bind(&token_hash)
     .bind(now)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if consumed.rows_affected() != 1 {
         return Err(CoreError::SetupTokenInvalid);
     }
     // Setup is for the very first organisation only; later ones come from `create-admin`.
     let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM orgs")
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut **tx)
         .await?;
     if count > 0 {
         return Err(CoreError::SetupTokenInvalid);
