@@ -20,7 +20,8 @@ pub struct EmployeeSession {
 
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddrPolicy {
-    pub trust_forwarded_for: bool,
+    /// Proxies of ours in front of the server (`X-Forwarded-For` is read from the right).
+    pub trusted_proxies: u8,
 }
 
 pub fn services() -> Result<Services, ServerFnError> {
@@ -33,25 +34,19 @@ pub async fn session() -> Result<Session, ServerFnError> {
         .map_err(|_| ServerFnError::new("Your session could not be read. Reload the page."))
 }
 
-/// The client's address, for throttling.
+/// The client's address, for throttling (see `portal_core::client_addr`).
 pub async fn client_addr() -> String {
-    let trust = use_context::<ClientAddrPolicy>().is_some_and(|p| p.trust_forwarded_for);
-    if trust {
-        if let Some(parts) = use_context::<http::request::Parts>() {
-            if let Some(first) = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-            {
-                return first.trim().to_string();
-            }
-        }
-    }
-    match leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>().await {
-        Ok(axum::extract::ConnectInfo(addr)) => addr.ip().to_string(),
-        Err(_) => "unknown".to_string(),
-    }
+    let trusted = use_context::<ClientAddrPolicy>().map_or(0, |p| p.trusted_proxies);
+    let peer = leptos_axum::extract::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .ok()
+        .map(|axum::extract::ConnectInfo(addr)| addr);
+    let parts = use_context::<http::request::Parts>();
+    let hops = parts
+        .iter()
+        .flat_map(|p| p.headers.get_all("x-forwarded-for").iter())
+        .filter_map(|v| v.to_str().ok());
+    portal_core::client_addr::resolve(peer, hops, trusted)
 }
 
 /// Maps a domain error to what the page may show; internal causes go to the log only.
@@ -69,11 +64,27 @@ pub fn to_client(err: CoreError) -> ServerFnError {
             http::StatusCode::BAD_REQUEST
         }
         CoreError::BadCredentials => http::StatusCode::UNAUTHORIZED,
-        CoreError::Throttled { .. } => http::StatusCode::TOO_MANY_REQUESTS,
+        CoreError::Throttled { retry_after_secs } => {
+            retry_after(*retry_after_secs);
+            http::StatusCode::TOO_MANY_REQUESTS
+        }
+        CoreError::Busy { retry_after_secs } => {
+            retry_after(*retry_after_secs);
+            http::StatusCode::SERVICE_UNAVAILABLE
+        }
         CoreError::Conflict(_) | CoreError::Stale => http::StatusCode::CONFLICT,
         CoreError::NotFound => http::StatusCode::NOT_FOUND,
     };
     fail(status, err.to_string())
+}
+
+fn retry_after(secs: i64) {
+    if let (Some(res), Ok(v)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&secs.max(1).to_string()),
+    ) {
+        res.insert_header(http::header::RETRY_AFTER, v);
+    }
 }
 
 /// An error the page shows as is, with the HTTP status the response carries (never a bare 500
@@ -81,16 +92,39 @@ pub fn to_client(err: CoreError) -> ServerFnError {
 pub fn fail(status: http::StatusCode, msg: impl Into<String>) -> ServerFnError {
     // A plain form post (JavaScript off) is answered with a redirect back to the form, carrying
     // the error in the URL; a status here would replace that redirect.
-    let plain_form = use_context::<http::request::Parts>().is_some_and(|p| {
+    if let (false, Some(res)) = (
+        plain_form_post(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        res.set_status(status);
+    }
+    ServerFnError::new(msg.into())
+}
+
+/// True when the browser posted the form itself (before hydration or without JavaScript), as
+/// leptos_axum decides it: such a call is answered with a redirect back to the Referer and its
+/// return value is dropped, so a server function whose result matters redirects somewhere that
+/// shows it.
+pub fn plain_form_post() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|p| {
         p.headers
             .get(http::header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.contains("text/html"))
-    });
-    if let (false, Some(res)) = (plain_form, use_context::<leptos_axum::ResponseOptions>()) {
-        res.set_status(status);
-    }
-    ServerFnError::new(msg.into())
+    })
+}
+
+/// The value of `name` in the query of the page the form was posted from.
+pub fn referer_query_param(name: &str) -> Option<String> {
+    let parts = use_context::<http::request::Parts>()?;
+    let referer = parts.headers.get(http::header::REFERER)?.to_str().ok()?;
+    let (_, query) = referer.split_once('?')?;
+    let query = query.split('#').next().unwrap_or_default();
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
 }
 
 /// The signed-in admin, if the session holds one that still exists.
@@ -133,6 +167,56 @@ pub async fn require_admin() -> Result<(portal_core::admins::Admin, AdminView), 
             "Your session has ended. Sign in again.",
         )
     })
+}
+
+/// The cookie that marks a browser as a trusted device of the admin accounts that signed in on
+/// it (`portal_core::admins::authenticate_device`).
+fn device_cookie_name(svc: &Services) -> &'static str {
+    if svc.settings.secure_cookies {
+        "__Host-portal_device"
+    } else {
+        "portal_device"
+    }
+}
+
+pub fn device_cookie(svc: &Services) -> Option<String> {
+    let name = device_cookie_name(svc);
+    let parts = use_context::<http::request::Parts>()?;
+    let found = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, v)| {
+            *k == name
+                && !v.is_empty()
+                && v.len() <= 100
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        .map(|(_, v)| v.to_string());
+    found
+}
+
+/// Remembers this browser for a year (HttpOnly; only a hash is stored on the server).
+pub fn set_device_cookie(svc: &Services, token: &str) {
+    let secure = if svc.settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
+    let cookie = format!(
+        "{}={token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}",
+        device_cookie_name(svc)
+    );
+    if let (Some(res), Ok(v)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&cookie),
+    ) {
+        res.append_header(http::header::SET_COOKIE, v);
+    }
 }
 
 /// Signs the admin in on this session: a fresh session id, so a planted id is useless.

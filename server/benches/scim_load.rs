@@ -199,7 +199,8 @@ async fn async_main() {
         log_format: LogFormat::Text,
         db_max_connections: 16,
         session_idle_minutes: 60,
-        trust_forwarded_for: false,
+        trusted_proxies: 0,
+        max_connections: 2048,
         mail_url: format!(
             "file://{}/outbox",
             std::env::temp_dir()

@@ -73,14 +73,25 @@ pub struct Config {
     )]
     pub magic_link_ttl_minutes: u32,
 
-    /// Use the left-most `X-Forwarded-For` address as the client address (only behind a proxy you run).
+    /// How many proxies of yours stand in front of the server. The client address (for sign-in
+    /// limits) is then read from `X-Forwarded-For` counting that many entries from the right —
+    /// the entries further left are whatever the client sent. 0: the socket's peer address.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value_t = 0, global = true)]
+    pub trusted_proxies: u8,
+
+    /// Older spelling of `--trusted-proxies 1`.
     #[arg(
         long,
         env = "TRUST_FORWARDED_FOR",
         default_value_t = false,
-        global = true
+        global = true,
+        hide = true
     )]
     pub trust_forwarded_for: bool,
+
+    /// Open connections the server accepts at once; further clients wait in the listen queue.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048, global = true)]
+    pub max_connections: u32,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,7 +112,9 @@ pub struct Validated {
     pub log_format: LogFormat,
     pub db_max_connections: u32,
     pub session_idle_minutes: u32,
-    pub trust_forwarded_for: bool,
+    /// Proxies of ours in front of the server (see `Config::trusted_proxies`).
+    pub trusted_proxies: u8,
+    pub max_connections: u32,
     pub mail_url: String,
     pub mail_from: String,
     pub magic_link_ttl_minutes: u32,
@@ -116,7 +129,8 @@ impl std::fmt::Debug for Validated {
             .field("log_format", &self.log_format)
             .field("db_max_connections", &self.db_max_connections)
             .field("session_idle_minutes", &self.session_idle_minutes)
-            .field("trust_forwarded_for", &self.trust_forwarded_for)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_connections", &self.max_connections)
             .field("mail_url", &redact_url(&self.mail_url))
             .field("mail_from", &self.mail_from)
             .field("magic_link_ttl_minutes", &self.magic_link_ttl_minutes)
@@ -178,6 +192,9 @@ impl Config {
         if self.db_max_connections == 0 {
             return Err("DB_MAX_CONNECTIONS must be at least 1".into());
         }
+        if self.max_connections == 0 {
+            return Err("MAX_CONNECTIONS must be at least 1".into());
+        }
         if self.session_idle_minutes == 0 {
             return Err("SESSION_IDLE_MINUTES must be at least 1".into());
         }
@@ -197,7 +214,12 @@ impl Config {
             log_format: self.log_format,
             db_max_connections: self.db_max_connections,
             session_idle_minutes: self.session_idle_minutes,
-            trust_forwarded_for: self.trust_forwarded_for,
+            trusted_proxies: if self.trusted_proxies == 0 && self.trust_forwarded_for {
+                1
+            } else {
+                self.trusted_proxies
+            },
+            max_connections: self.max_connections,
         })
     }
 }

@@ -25,9 +25,7 @@ pub fn spawn_housekeeping(svc: Services) {
             if let Err(e) = portal_core::sso::purge_expired(&svc).await {
                 tracing::warn!(error = %e, "SAML request/replay cleanup failed");
             }
-            let policy = svc.settings.throttle;
-            if let Err(e) = portal_core::throttle::prune(&svc.db, policy.window_ms, svc.now()).await
-            {
+            if let Err(e) = portal_core::throttle::prune(&svc.db, svc.now()).await {
                 tracing::warn!(error = %e, "throttle cleanup failed");
             }
         }

@@ -9,6 +9,7 @@ pub mod jobs;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
 use axum::Router;
@@ -46,6 +47,7 @@ pub fn services(db: Db, config: &Validated, clock: Arc<dyn Clock>) -> Services {
             setup_token_ttl_ms: 24 * 3600 * 1000,
             magic_link_ttl_ms: i64::from(config.magic_link_ttl_minutes) * 60_000,
         }),
+        argon2: Default::default(),
     }
 }
 
@@ -72,12 +74,10 @@ pub fn router(state: AppState) -> Router {
 
     let ctx = {
         let services = state.services.clone();
-        let trust = state.config.trust_forwarded_for;
+        let trusted_proxies = state.config.trusted_proxies;
         move || {
             provide_context(services.clone());
-            provide_context(app::ssr::ClientAddrPolicy {
-                trust_forwarded_for: trust,
-            });
+            provide_context(app::ssr::ClientAddrPolicy { trusted_proxies });
         }
     };
     let shell = {
@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .merge(http::scim::routes(state.clone()))
         .merge(http::export::routes())
         .merge(http::saml::routes())
+        .merge(http::provisioning::routes())
         .leptos_routes_with_context(&state, routes, ctx, shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
             state.config.clone(),
             http::security::cross_site_guard,
         ))
+        .layer(axum::middleware::from_fn(http::security::redirect_status))
         .layer(session_layer)
         .layer(axum::middleware::from_fn_with_state(
             state.config.clone(),
@@ -115,6 +117,10 @@ pub async fn serve(state: AppState, addr: SocketAddr) -> anyhow::Result<()> {
     serve_on(state, listener).await
 }
 
+/// How long a client may take to send a request's headers, and a whole request's handling.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
@@ -123,13 +129,73 @@ pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> any
         Ok(mailer) => jobs::spawn_mail_delivery(state.services.clone(), mailer),
         Err(e) => anyhow::bail!("{e}"),
     }
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let max_connections = state.config.max_connections as usize;
+    let app = router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ));
+    serve_connections(listener, app, max_connections, shutdown_signal()).await;
     Ok(())
+}
+
+/// The accept loop. Unlike `axum::serve`, it bounds what one client can hold: headers must arrive
+/// within `HEADER_READ_TIMEOUT` (a client trickling a header byte by byte is cut off), at most
+/// `max_connections` connections are served at once (the rest wait in the listen queue), and
+/// responses are not held back by Nagle's algorithm.
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    max_connections: usize,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use tower::Service;
+
+    let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)));
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s { Ok(s) => s, Err(_) => break },
+            _ = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(tower_service) = make_service.call(peer).await;
+        let hyper_service = hyper_util::service::TowerToHyperService::new(tower_service);
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    // Let requests in flight finish, for a while.
+    let _ = tokio::time::timeout(Duration::from_secs(10), graceful.shutdown()).await;
 }
 
 async fn shutdown_signal() {

@@ -61,10 +61,10 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             let addr = config.listen_addr.unwrap_or(leptos_options.site_addr);
             tracing::info!(config = ?config, "starting");
             if let Some(token) = portal_core::setup::issue_token_if_empty(&svc).await? {
+                // The link is a credential: it goes to the operator's terminal (stdout) only,
+                // never into the log stream that collectors ship elsewhere.
                 tracing::warn!(
-                    "No organisation exists yet. Open this one-time setup link to create the first organisation and its admin: {}/setup?token={}",
-                    config.public_url,
-                    token.expose()
+                    "No organisation exists yet: the one-time setup link was printed to standard output"
                 );
                 println!(
                     "Setup URL: {}/setup?token={}",

@@ -6,13 +6,25 @@ use crate::components::{error_of, FormError};
 
 #[server(endpoint = "admin_login")]
 pub async fn admin_login(email: String, password: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{client_addr, services, start_admin_session, to_client};
+    use crate::ssr::{
+        client_addr, device_cookie, services, set_device_cookie, start_admin_session, to_client,
+    };
     let svc = services()?;
     let client = client_addr().await;
-    let admin = portal_core::admins::authenticate(&svc, &email, &password, &client)
-        .await
-        .map_err(to_client)?;
-    start_admin_session(&admin.id).await?;
+    let device = device_cookie(&svc);
+    let signed_in = portal_core::admins::authenticate_device(
+        &svc,
+        &email,
+        &password,
+        &client,
+        device.as_deref(),
+    )
+    .await
+    .map_err(to_client)?;
+    if let Some(token) = signed_in.new_device {
+        set_device_cookie(&svc, token.expose());
+    }
+    start_admin_session(&signed_in.admin.id).await?;
     leptos_axum::redirect("/admin");
     Ok(())
 }

@@ -17,14 +17,26 @@ pub struct EmployeeView {
     pub method: String,
 }
 
+/// `/login?sent=1` shows the generic answer: where a request posted without JavaScript lands
+/// (its return value never reaches the page). It says nothing about any address.
+const SENT_PARAM: &str = "sent";
+
 #[server(endpoint = "request_magic_link")]
 pub async fn request_magic_link(email: String) -> Result<String, ServerFnError> {
-    use crate::ssr::{client_addr, services, to_client};
+    use crate::ssr::{client_addr, plain_form_post, referer_query_param, services, to_client};
     let svc = services()?;
     let client = client_addr().await;
     portal_core::magic_links::request(&svc, &email, &client)
         .await
         .map_err(to_client)?;
+    if plain_form_post() {
+        // Keep the organisation's sign-in options (`?org=`) on the page that answers.
+        let org = referer_query_param("org").filter(|o| portal_core::ids::is_valid_org_id(o));
+        leptos_axum::redirect(&match org {
+            Some(org) => format!("/login?org={org}&{SENT_PARAM}=1"),
+            None => format!("/login?{SENT_PARAM}=1"),
+        });
+    }
     Ok(portal_core::magic_links::GENERIC_ANSWER.to_string())
 }
 
@@ -189,15 +201,29 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
+/// The wasm build has no `portal_core`; a test below keeps this equal to
+/// `portal_core::magic_links::GENERIC_ANSWER`.
+const GENERIC_ANSWER: &str =
+    "If that address belongs to an active account, a link is on its way. Check your inbox.";
+
 #[component]
 fn EmailLinkForm(request: ServerAction<RequestMagicLink>) -> impl IntoView {
+    let query = use_query_map();
+    let sent = move || query.with(|q| q.get(SENT_PARAM).is_some());
+    // The action's own answer, else (a plain form post landed here) the same generic answer; an
+    // error from a later request wins over the flag still in the URL.
+    let answer = move || match request.value().get() {
+        Some(Ok(msg)) => Some(msg),
+        Some(Err(_)) => None,
+        None => sent().then(|| GENERIC_ANSWER.to_string()),
+    };
     view! {
         <p class="muted">"Enter your work email and we will send you a sign-in link."</p>
         <ActionForm action=request attr:class="stack" attr:aria-label="Request a sign-in link">
             <label for="login-email">"Work email"</label>
             <input id="login-email" type="email" name="email" autocomplete="email" required maxlength="254" />
             <FormError error=Signal::derive(move || request.value().with(error_of)) />
-            {move || request.value().get().and_then(|r| r.ok()).map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
+            {move || answer().map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
             <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
         </ActionForm>
     }
@@ -261,5 +287,16 @@ pub fn EmployeeHome() -> impl IntoView {
                 </Suspense>
             </div>
         </main>
+    }
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    #[test]
+    fn the_page_shows_the_answer_the_server_gives() {
+        assert_eq!(
+            super::GENERIC_ANSWER,
+            portal_core::magic_links::GENERIC_ANSWER
+        );
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod health;
+pub mod provisioning;
 pub mod saml;
 pub mod scim;
 pub mod security;

@@ -80,14 +80,20 @@ fn unavailable() -> Response {
 fn core_failure(e: CoreError) -> Response {
     match e {
         CoreError::NotFound => not_set_up(),
-        CoreError::Throttled { retry_after_secs } => page(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many sign-in attempts",
-            &format!(
-                "<p>Too many sign-ins were started from your network. Try again in {} minute(s).</p>",
-                (retry_after_secs + 59) / 60
-            ),
-        ),
+        CoreError::Throttled { retry_after_secs } => {
+            let mut res = page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-in attempts",
+                &format!(
+                    "<p>Too many sign-ins were started from your network. Try again in {} minute(s).</p>",
+                    (retry_after_secs + 59) / 60
+                ),
+            );
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.max(1).to_string()) {
+                res.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            res
+        }
         other => {
             tracing::error!(error = %other, "SAML endpoint failed");
             unavailable()
@@ -186,19 +192,13 @@ struct LoginQuery {
     relay_state: Option<String>,
 }
 
-/// The client's address for throttling: the socket peer, or the first `X-Forwarded-For` hop when
-/// the operator said a proxy of theirs sets it.
+/// The client's address for throttling (see `portal_core::client_addr`).
 fn client_addr(state: &AppState, headers: &HeaderMap, peer: SocketAddr) -> String {
-    if state.config.trust_forwarded_for {
-        if let Some(first) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
-        {
-            return first.trim().to_string();
-        }
-    }
-    peer.ip().to_string()
+    let hops = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    portal_core::client_addr::resolve(Some(peer), hops, state.config.trusted_proxies)
 }
 
 async fn redirect_to_idp(
@@ -305,6 +305,7 @@ async fn acs(
     State(state): State<AppState>,
     Path(org_id): Path<String>,
     session: Session,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
@@ -330,6 +331,7 @@ async fn acs(
         &saml_response,
         form.relay_state.as_deref(),
         browser.as_deref(),
+        &client_addr(&state, &headers, peer),
     )
     .await;
     match outcome {

@@ -102,3 +102,17 @@ fn same_origin_request(req: &Request<Body>, public_origin: &str) -> bool {
     }
     true
 }
+
+/// A page that redirects while rendering (`<Redirect>`) gets its `Location` header, but Leptos sets
+/// the 302 status only when the request's `Accept` names `text/html`; a client that asked for
+/// `*/*` would get the protected page's shell with status 200. Any page response that carries a
+/// `Location` is a redirect. (Server functions under `/api/` keep Leptos's own redirect protocol.)
+pub async fn redirect_status(req: Request, next: Next) -> Response {
+    let is_page = matches!(*req.method(), Method::GET | Method::HEAD)
+        && !req.uri().path().starts_with("/api/");
+    let mut res = next.run(req).await;
+    if is_page && res.status() == StatusCode::OK && res.headers().contains_key(header::LOCATION) {
+        *res.status_mut() = StatusCode::FOUND;
+    }
+    res
+}

@@ -11,9 +11,11 @@ use portal_server::AppState;
 
 pub struct TestApp {
     pub url: String,
+    /// The file outbox this instance delivers mail to.
+    pub outbox: std::path::PathBuf,
     pub t: TestServices,
     pub http: reqwest::Client,
-    _dir: Option<fixture::TempDir>,
+    pub _dir: Option<fixture::TempDir>,
 }
 
 /// A second server instance on an existing database (its own pool, write turn and jobs).
@@ -25,6 +27,7 @@ pub async fn spawn_on(url: &str) -> TestApp {
         db: db.clone(),
         clock: clock.clone(),
         settings: Arc::new(fixture::settings()),
+        argon2: Default::default(),
     };
     let t = TestServices {
         svc,
@@ -48,6 +51,9 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
+    let outbox = std::env::temp_dir()
+        .join(format!("portal-mail-{}", portal_core::ids::new_org_id()))
+        .join("outbox");
     let config = Validated {
         database_url: t.tdb.url.clone(),
         public_url: url.clone(),
@@ -57,13 +63,9 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
         log_format: LogFormat::Text,
         db_max_connections: 8,
         session_idle_minutes: 60,
-        trust_forwarded_for: false,
-        mail_url: format!(
-            "file://{}/outbox",
-            std::env::temp_dir()
-                .join(format!("portal-mail-{}", portal_core::ids::new_org_id()))
-                .display()
-        ),
+        trusted_proxies: 0,
+        max_connections: 2048,
+        mail_url: format!("file://{}", outbox.display()),
         mail_from: "Portal <no-reply@example.test>".into(),
         magic_link_ttl_minutes: 15,
     };
@@ -85,10 +87,13 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
     });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        // A request that hangs fails the test instead of stalling the suite.
+        .timeout(HTTP_TIMEOUT)
         .build()
         .unwrap();
     TestApp {
         url,
+        outbox,
         t,
         http,
         _dir: dir,
@@ -104,19 +109,130 @@ macro_rules! app_test {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let app = $crate::common::spawn(portal_core::Backend::Sqlite).await;
-                ($body)(app).await;
+                let mut app = $crate::common::spawn(portal_core::Backend::Sqlite).await;
+                // Held here: a body that uses only some fields of `app` captures only those,
+                // and the rest (the database directory among them) would be dropped at once.
+                let _dir = app._dir.take();
+                $crate::common::deadline(($body)(app)).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let app = $crate::common::spawn(portal_core::Backend::Postgres).await;
-                ($body)(app).await;
+                let mut app = $crate::common::spawn(portal_core::Backend::Postgres).await;
+                // Held here: a body that uses only some fields of `app` captures only those,
+                // and the rest (the database directory among them) would be dropped at once.
+                let _dir = app._dir.take();
+                $crate::common::deadline(($body)(app)).await;
             }
         }
     };
 }
 
 pub const PW: &str = "a long enough passphrase";
+
+/// Every HTTP call a test makes gives up after this long.
+pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// Every test body fails after this long, naming itself, instead of hanging the run.
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+
+pub async fn deadline<T>(body: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(TEST_DEADLINE, body).await {
+        Ok(v) => v,
+        Err(_) => panic!("the test did not finish within {TEST_DEADLINE:?}"),
+    }
+}
+
+/// The text bodies of the mails delivered to `to` (exact address, case-insensitive) in these
+/// outboxes, oldest first, with quoted-printable soft breaks and `=3D` undone.
+pub fn mails_in(outboxes: &[&std::path::Path], to: &str) -> Vec<String> {
+    let mut found: Vec<(String, String)> = Vec::new();
+    for dir in outboxes {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if !name.ends_with(".eml") {
+                continue;
+            }
+            let Ok(raw) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let rcpt = raw
+                .lines()
+                .find_map(|l| l.strip_prefix("To: "))
+                .map(|v| {
+                    v.trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .to_string()
+                })
+                .unwrap_or_default();
+            if rcpt.eq_ignore_ascii_case(to) {
+                let text = raw
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=");
+                found.push((name, text));
+            }
+        }
+    }
+    found.sort();
+    found.into_iter().map(|(_, t)| t).collect()
+}
+
+/// Every recipient that has a mail in these outboxes.
+pub fn all_recipients(outboxes: &[&std::path::Path]) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in outboxes {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if let Ok(raw) = std::fs::read_to_string(e.path()) {
+                if let Some(r) = raw.lines().find_map(|l| l.strip_prefix("To: ")) {
+                    out.push(
+                        r.trim()
+                            .trim_start_matches('<')
+                            .trim_end_matches('>')
+                            .to_string(),
+                    );
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The distinct sign-in link tokens in a mail (its text and HTML parts carry the same link).
+pub fn link_tokens(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for rest in text.split("token=").skip(1) {
+        let t: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    out
+}
+
+impl TestApp {
+    /// Waits (up to 10 s) until `n` mails to `to` have been delivered to this instance's
+    /// outbox, and returns their texts.
+    pub async fn wait_mails(&self, to: &str, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let m = mails_in(&[&self.outbox], to);
+            if m.len() >= n {
+                return m;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} mail(s) to {to} in {}", self.outbox.display());
+    }
+}
 
 /// Creates an org + admin directly in the store; returns the org id.
 pub async fn admin(app: &TestApp, org: &str, email: &str) -> String {

@@ -6,11 +6,14 @@ mod common;
 mod admin_http;
 mod admin_screens;
 mod crash_safety;
+mod cross_tenant;
 mod idp_replays;
 mod mail_smtp;
+mod no_js_forms;
 mod saml_http;
 mod scale_out;
 mod scim_http;
+mod trust_boundaries;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 #[path = "../../crates/saml/tests/common/mod.rs"]

@@ -1,5 +1,11 @@
 //! Automated user provisioning: the SCIM base URL, the token (generated, shown once, replaced,
 //! revoked), the cut-over indicator and the silent-breakage warnings.
+//!
+//! "Generate new token" must work before hydration and without JavaScript, yet a server
+//! function posted as a plain form answers with a redirect back to the page, which would drop
+//! the token. So its confirm form posts natively to [`TOKEN_FORM_PATH`], an axum route
+//! (`server/src/http/provisioning.rs`) that renders the token in its own no-store response; once
+//! hydrated, the same form is intercepted and runs [`generate_scim_token`] in the page.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -7,6 +13,15 @@ use leptos_meta::Title;
 use crate::components::{error_of, CopyField, FormError};
 use crate::dto::{NewScimToken, ProvisioningView};
 use crate::time_fmt::{opt, utc};
+
+/// Where the confirm form posts without JavaScript. Under `/api/` so the cross-site guard that
+/// protects every server function protects it too.
+pub const TOKEN_FORM_PATH: &str = "/api/provisioning/token";
+
+/// The form field naming the token the admin saw when confirming (empty when there was none): a
+/// resubmitted form (a reload of the page that showed the new token) is refused instead of
+/// silently replacing the token the admin has just copied.
+pub const REPLACES_FIELD: &str = "replaces";
 
 #[server(endpoint = "load_provisioning")]
 pub async fn load_provisioning() -> Result<ProvisioningView, ServerFnError> {
@@ -90,6 +105,15 @@ fn Status(
 ) -> impl IntoView {
     let st = v.status.clone();
     let active = st.token.is_some();
+    let replaces = st.token.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+    // Hydrated: stay on the page and show the token in place. Before hydration (or without
+    // JavaScript) the browser posts the form to TOKEN_FORM_PATH instead.
+    let confirm_generate = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !generate.pending().get_untracked() {
+            generate.dispatch(GenerateScimToken {});
+        }
+    };
     let token_block = match st.token.clone() {
         None => view! {
             <p data-testid="token-status">
@@ -195,9 +219,10 @@ fn Status(
                                 "This turns SCIM provisioning on. If this is your first time, you can ignore the warning about replacing a token."
                             }}
                         </p>
-                        <ActionForm action=generate>
+                        <form method="post" action=TOKEN_FORM_PATH on:submit=confirm_generate>
+                            <input type="hidden" name=REPLACES_FIELD value=replaces />
                             <button type="submit">"Confirm"</button>
-                        </ActionForm>
+                        </form>
                     </div>
                 </details>
                 {active

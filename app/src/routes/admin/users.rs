@@ -39,9 +39,14 @@ pub async fn admin_add_user(
         country,
         locality,
     };
-    portal_core::manage::add_user(&svc, &admin, &form)
+    let id = portal_core::manage::add_user(&svc, &admin, &form)
         .await
-        .map_err(to_client)
+        .map_err(to_client)?;
+    // Without JavaScript the list would come back with no sign of what happened: show the user.
+    if crate::ssr::plain_form_post() {
+        leptos_axum::redirect(&format!("/admin/users/{id}"));
+    }
+    Ok(id)
 }
 
 fn query_from_url(q: &leptos_router::params::ParamsMap) -> UsersQuery {

@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::events::{self, NewEvent};
 use crate::ids::{new_id, new_org_id};
 use crate::password::{self, PasswordHash};
+use crate::throttle::Limit;
 use crate::{Db, Services};
 
 pub const MAX_EMAIL_LEN: usize = 254;
@@ -212,7 +213,7 @@ pub async fn create_admin_in_tx(
 /// `create-admin` for operators: creates the organisation when missing, then the admin.
 pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Org, Admin, bool)> {
     let (org_name, email) = validate_new_admin(&input)?;
-    let hash = password::hash_blocking(input.password.to_string()).await?;
+    let hash = svc.argon2.hash(input.password.to_string()).await?;
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
     let out = create_admin_in_tx(&mut tx, &org_name, &email, &hash, now).await?;
@@ -220,14 +221,49 @@ pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Or
     Ok(out)
 }
 
-/// Email + password sign-in with throttling per account and per client address. Unknown email and
-/// wrong password give the same error and cost the same time.
+/// A successful sign-in: the admin and, when the browser was not yet a trusted device of this
+/// account, the device token to give it (as a long-lived cookie).
+pub struct SignedIn {
+    pub admin: Admin,
+    pub new_device: Option<crate::secret::Secret>,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn")
+            .field("admin", &self.admin)
+            .field("new_device", &self.new_device.is_some())
+            .finish()
+    }
+}
+
+/// Devices remembered per admin; older ones are forgotten.
+pub const MAX_DEVICES_PER_ADMIN: i64 = 10;
+
+/// Email + password sign-in without a device token (CLI tools and tests).
 pub async fn authenticate(
     svc: &Services,
     email: &str,
     password: &str,
     client: &str,
 ) -> CoreResult<Admin> {
+    authenticate_device(svc, email, password, client, None)
+        .await
+        .map(|s| s.admin)
+}
+
+/// Email + password sign-in. Unknown email and wrong password give the same error and cost the
+/// same time. Limits (`ThrottlePolicy`) are taken before the password is checked, atomically, so
+/// a burst gets exactly the allowed number of guesses; a trusted device (`device`, the token a
+/// previous sign-in of this account gave this browser) has its own limit instead of the
+/// account-wide one, so nobody elsewhere can keep the real admin out.
+pub async fn authenticate_device(
+    svc: &Services,
+    email: &str,
+    password: &str,
+    client: &str,
+    device: Option<&str>,
+) -> CoreResult<SignedIn> {
     let email = email.trim();
     if email.is_empty() || password.is_empty() {
         return Err(CoreError::invalid("Enter your email address and password."));
@@ -241,25 +277,49 @@ pub async fn authenticate(
     }
     let now = svc.now();
     let policy = svc.settings.throttle;
-    let acct_key = format!("acct:{}", email.to_lowercase());
-    let client_key = format!("ip:{client}");
-    let acct_wait = crate::throttle::retry_after(
-        &svc.db,
-        &acct_key,
-        policy.max_per_account,
-        policy.window_ms,
-        now,
-    )
-    .await?;
-    let client_wait = crate::throttle::retry_after(
-        &svc.db,
-        &client_key,
-        policy.max_per_client,
-        policy.window_ms,
-        now,
-    )
-    .await?;
-    if let Some(secs) = acct_wait.max(client_wait) {
+    let email_key = email.to_lowercase();
+    let device_hash = match device.filter(|d| !d.is_empty() && d.len() <= 100) {
+        Some(d) => {
+            let hash = crate::secret::sha256_hex(d);
+            let row = sqlx::query(
+                "SELECT d.token_hash FROM admin_devices d JOIN admins a ON a.id = d.admin_id \
+                 WHERE d.token_hash = $1 AND lower(a.email) = lower($2)",
+            )
+            .bind(&hash)
+            .bind(email)
+            .fetch_optional(&svc.db.pool)
+            .await?;
+            row.map(|_| hash)
+        }
+        None => None,
+    };
+    let acct_client_key = format!("acct-ip:{email_key}:{client}");
+    let acct_key = format!("acct:{email_key}");
+    let limits = match &device_hash {
+        Some(hash) => vec![Limit::new(
+            format!("dev:{hash}"),
+            policy.max_per_device,
+            policy.window_ms,
+        )],
+        None => vec![
+            Limit::new(
+                acct_client_key.clone(),
+                policy.max_per_account_client,
+                policy.window_ms,
+            ),
+            Limit::new(
+                format!("ip:{client}"),
+                policy.max_per_client,
+                policy.window_ms,
+            ),
+            Limit::new(
+                acct_key.clone(),
+                policy.max_per_account,
+                policy.account_window_ms,
+            ),
+        ],
+    };
+    if let Some(secs) = crate::throttle::take(&svc.db, &limits, now).await? {
         return Err(CoreError::Throttled {
             retry_after_secs: secs,
         });
@@ -281,32 +341,61 @@ pub async fn authenticate(
         ),
         None => (None, password::dummy_hash().clone()),
     };
-    let ok = password::verify_blocking(password.to_string(), stored).await;
-    match admin {
-        Some(admin) if ok => {
-            crate::throttle::clear(&svc.db, &acct_key).await?;
-            sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(&admin.id)
-                .execute(&svc.db.pool)
-                .await?;
-            events::record(
-                &svc.db,
-                NewEvent::admin(
-                    &admin.org_id,
-                    &admin.email,
-                    "admin_sign_in",
-                    "Admin signed in",
-                ),
-                now,
-            )
-            .await?;
-            Ok(admin)
-        }
-        _ => {
-            crate::throttle::record_failure(&svc.db, &acct_key, now).await?;
-            crate::throttle::record_failure(&svc.db, &client_key, now).await?;
-            Err(CoreError::BadCredentials)
-        }
+    let ok = svc.argon2.verify(password.to_string(), stored).await?;
+    let Some(admin) = admin.filter(|_| ok) else {
+        return Err(CoreError::BadCredentials);
+    };
+    for key in [&acct_client_key, &acct_key] {
+        crate::throttle::clear(&svc.db, key).await?;
     }
+    let mut tx = svc.db.begin_write().await?;
+    let new_device = match &device_hash {
+        Some(hash) => {
+            sqlx::query("UPDATE admin_devices SET last_used_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(hash)
+                .execute(&mut **tx)
+                .await?;
+            None
+        }
+        None => {
+            let token = crate::secret::Secret::generate();
+            sqlx::query(
+                "INSERT INTO admin_devices (token_hash, admin_id, created_at, last_used_at) VALUES ($1, $2, $3, $3)",
+            )
+            .bind(token.hash())
+            .bind(&admin.id)
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
+            sqlx::query(
+                "DELETE FROM admin_devices WHERE admin_id = $1 AND token_hash NOT IN \
+                 (SELECT token_hash FROM admin_devices WHERE admin_id = $1 \
+                  ORDER BY last_used_at DESC, created_at DESC LIMIT $2)",
+            )
+            .bind(&admin.id)
+            .bind(MAX_DEVICES_PER_ADMIN)
+            .execute(&mut **tx)
+            .await?;
+            Some(token)
+        }
+    };
+    sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&admin.id)
+        .execute(&mut **tx)
+        .await?;
+    events::record_in_tx(
+        &mut tx,
+        NewEvent::admin(
+            &admin.org_id,
+            &admin.email,
+            "admin_sign_in",
+            "Admin signed in",
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignedIn { admin, new_device })
 }

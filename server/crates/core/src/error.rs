@@ -16,6 +16,9 @@ pub enum CoreError {
     BadCredentials,
     #[error("Too many failed attempts. Try again in {} minute(s).", (.retry_after_secs + 59) / 60)]
     Throttled { retry_after_secs: i64 },
+    /// Too much work is queued (e.g. password checks); the client should retry shortly.
+    #[error("The service is busy. Try again in a few seconds.")]
+    Busy { retry_after_secs: i64 },
     #[error("The setup link is invalid or has already been used.")]
     SetupTokenInvalid,
     #[error("This sign-in link is invalid, has expired or was already used. Request a new one.")]

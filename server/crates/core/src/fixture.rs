@@ -92,6 +92,7 @@ pub async fn services(backend: Backend) -> TestServices {
         db: tdb.db.clone(),
         clock: clock.clone() as Arc<dyn Clock>,
         settings: Arc::new(settings()),
+        argon2: Default::default(),
     };
     TestServices { svc, clock, tdb }
 }
@@ -108,14 +109,24 @@ macro_rules! db_test {
             async fn sqlite() {
                 let mut t = $crate::fixture::services($crate::Backend::Sqlite).await;
                 let _dir = t.tdb.dir.take();
-                ($body)(t).await;
+                $crate::fixture::deadline(($body)(t)).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let mut t = $crate::fixture::services($crate::Backend::Postgres).await;
                 let _dir = t.tdb.dir.take();
-                ($body)(t).await;
+                $crate::fixture::deadline(($body)(t)).await;
             }
         }
     };
+}
+
+/// Every test body fails after this long instead of hanging the run.
+pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
+
+pub async fn deadline<T>(body: impl std::future::Future<Output = T>) -> T {
+    match tokio::time::timeout(TEST_DEADLINE, body).await {
+        Ok(v) => v,
+        Err(_) => panic!("the test did not finish within {TEST_DEADLINE:?}"),
+    }
 }

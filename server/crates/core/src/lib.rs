@@ -6,6 +6,7 @@
 
 pub mod admin_views;
 pub mod admins;
+pub mod client_addr;
 pub mod clock;
 pub mod db;
 pub mod error;

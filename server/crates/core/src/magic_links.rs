@@ -7,6 +7,7 @@ use sqlx::Row;
 use crate::error::{CoreError, CoreResult};
 use crate::events::{self, NewEvent};
 use crate::secret::{sha256_hex, Secret};
+use crate::throttle::Limit;
 use crate::Services;
 
 /// The one answer `/login` gives, whatever happened.
@@ -48,34 +49,33 @@ fn event(
 
 /// Handles a link request. Ok(()) means "show the generic answer" — also when the address is
 /// unknown, deactivated or throttled. Only a malformed address is an error.
+///
+/// Accounts are matched by their sign-in identity (`userName`, case-insensitive) only — never by
+/// the secondary emails an organisation's SCIM client can set to anything — and each account's
+/// link is mailed to that account's own `userName`, one message per account: a link that signs
+/// into account X only ever travels to X's address.
 pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()> {
     let email = crate::admins::validate_email(email)?;
     let now = svc.now();
-    let addr_key = format!("ml-addr:{}", email.to_lowercase());
-    let client_key = format!("ml-ip:{client}");
-    let throttled =
-        crate::throttle::retry_after(&svc.db, &addr_key, MAX_PER_ADDRESS_PER_HOUR, HOUR, now)
-            .await?
-            .is_some()
-            || crate::throttle::retry_after(
-                &svc.db,
-                &client_key,
-                MAX_PER_CLIENT_PER_HOUR,
-                HOUR,
-                now,
-            )
-            .await?
-            .is_some();
-    crate::throttle::record_failure(&svc.db, &addr_key, now).await?;
-    crate::throttle::record_failure(&svc.db, &client_key, now).await?;
-    if throttled {
+    let limits = [
+        Limit::new(
+            format!("ml-addr:{}", email.to_lowercase()),
+            MAX_PER_ADDRESS_PER_HOUR,
+            HOUR,
+        ),
+        Limit::new(format!("ml-ip:{client}"), MAX_PER_CLIENT_PER_HOUR, HOUR),
+    ];
+    if crate::throttle::take(&svc.db, &limits, now)
+        .await?
+        .is_some()
+    {
         tracing::info!(client = %client, "magic link request throttled");
         return Ok(());
     }
     let rows = sqlx::query(
         "SELECT u.id, u.org_id, o.name AS org_name, u.given_name, u.user_name, s.require_sso FROM users u \
          JOIN orgs o ON o.id = u.org_id LEFT JOIN sso_configs s ON s.org_id = u.org_id \
-         WHERE (lower(u.user_name) = lower($1) OR lower(u.email) = lower($1)) \
+         WHERE lower(u.user_name) = lower($1) \
          AND u.active = 1 AND u.deleted_at IS NULL ORDER BY o.name",
     )
     .bind(&email)
@@ -84,19 +84,19 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
     if rows.is_empty() {
         return Ok(());
     }
-    // Mail goes to the address the account holds, not to the spelling that was typed.
-    let recipient: String = rows[0].try_get("user_name")?;
     let ttl = svc.settings.magic_link_ttl_ms;
+    let minutes = ttl / 60_000;
     let mut tx = svc.db.begin_write().await?;
-    let mut links = Vec::new();
-    let mut first_name = None;
     for r in &rows {
         let user_id: String = r.try_get("id")?;
         let org_id: String = r.try_get("org_id")?;
         let org_name: String = r.try_get("org_name")?;
-        first_name = first_name.or(r.try_get::<Option<String>, _>("given_name")?);
+        // The account's own address, as stored — not the spelling that was typed.
+        let recipient: String = r.try_get("user_name")?;
+        let greeting = greeting(r.try_get::<Option<String>, _>("given_name")?.as_deref());
         // An org that requires SSO gets no magic link: the mail points at its SSO sign-in.
-        if r.try_get::<Option<i64>, _>("require_sso")?.unwrap_or(0) != 0 {
+        let sso = r.try_get::<Option<i64>, _>("require_sso")?.unwrap_or(0) != 0;
+        let link = if sso {
             events::record_in_tx(
                 &mut tx,
                 event(
@@ -110,78 +110,89 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
                 now,
             )
             .await?;
-            links.push((
-                org_name,
-                format!("{}/saml/{}/login", svc.settings.public_url, org_id),
-                true,
-            ));
-            continue;
-        }
-        let token = Secret::generate();
-        sqlx::query("INSERT INTO magic_links (token_hash, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(token.hash())
-            .bind(&user_id)
-            .bind(&org_id)
-            .bind(now)
-            .bind(now + ttl)
-            .execute(&mut **tx)
+            format!("{}/saml/{}/login", svc.settings.public_url, org_id)
+        } else {
+            let token = Secret::generate();
+            sqlx::query("INSERT INTO magic_links (token_hash, user_id, org_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(token.hash())
+                .bind(&user_id)
+                .bind(&org_id)
+                .bind(now)
+                .bind(now + ttl)
+                .execute(&mut **tx)
+                .await?;
+            events::record_in_tx(
+                &mut tx,
+                event(
+                    &org_id,
+                    &user_id,
+                    &email,
+                    "magic_link_requested",
+                    true,
+                    "Requested a sign-in link".into(),
+                ),
+                now,
+            )
             .await?;
-        events::record_in_tx(
-            &mut tx,
-            event(
-                &org_id,
-                &user_id,
-                &email,
-                "magic_link_requested",
-                true,
-                "Requested a sign-in link".into(),
-            ),
-            now,
-        )
-        .await?;
-        links.push((
-            org_name,
             format!(
                 "{}/login/link?token={}",
                 svc.settings.public_url,
                 token.expose()
-            ),
-            false,
-        ));
-    }
-    let minutes = ttl / 60_000;
-    let greeting = first_name
-        .map(|n| format!("Hello {n},"))
-        .unwrap_or_else(|| "Hello,".into());
-    let subject = if links.len() == 1 {
-        format!("Your sign-in link for {}", links[0].0)
-    } else {
-        "Your sign-in links".to_string()
-    };
-    let mut text = format!("{greeting}\n\nUse this link to sign in. It works once and expires in {minutes} minutes.\n\n");
-    let mut html = format!("<p>{}</p><p>Use this link to sign in. It works once and expires in {minutes} minutes.</p><ul>", html_escape(&greeting));
-    for (org, link, sso) in &links {
-        let how = if *sso {
+            )
+        };
+        let how = if sso {
             " (your organisation signs in with single sign-on)"
         } else {
             ""
         };
-        text.push_str(&format!("{org}{how}:\n{link}\n\n"));
-        html.push_str(&format!(
-            "<li><strong>{}</strong>{}: <a href=\"{}\">Sign in to {}</a></li>",
-            html_escape(org),
+        let subject = format!("Your sign-in link for {org_name}");
+        let text = format!(
+            "{greeting}\n\nUse this link to sign in. It works once and expires in {minutes} minutes.\n\n\
+             {org_name}{how}:\n{link}\n\n\
+             If you did not ask for this, ignore this email: nobody can sign in without the link.\n"
+        );
+        let html = format!(
+            "<p>{}</p><p>Use this link to sign in. It works once and expires in {minutes} minutes.</p>\
+             <p><strong>{}</strong>{}: <a href=\"{}\">Sign in to {}</a></p>\
+             <p>If you did not ask for this, ignore this email: nobody can sign in without the link.</p>",
+            html_escape(&greeting),
+            html_escape(&org_name),
             html_escape(how),
-            html_escape(link),
-            html_escape(org)
-        ));
+            html_escape(&link),
+            html_escape(&org_name)
+        );
+        crate::mail::queue(&mut tx, &recipient, &subject, &text, &html, now).await?;
     }
-    text.push_str(
-        "If you did not ask for this, ignore this email: nobody can sign in without the link.\n",
-    );
-    html.push_str("</ul><p>If you did not ask for this, ignore this email: nobody can sign in without the link.</p>");
-    crate::mail::queue(&mut tx, &recipient, &subject, &text, &html, now).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Longest first name a greeting repeats.
+const MAX_GREETING_NAME: usize = 40;
+
+/// "Hello Ann," — the name is set by the organisation's IdP, so it is reduced to one short line of
+/// letters, digits, spaces, hyphens and apostrophes: no line breaks, no dots (so no links), no
+/// control characters.
+pub fn greeting(given_name: Option<&str>) -> String {
+    let cleaned: String = given_name
+        .unwrap_or("")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, ' ' | '-' | '\'') {
+                c
+            } else {
+                ' '
+            }
+        })
+        .collect();
+    let words: Vec<&str> = cleaned.split_whitespace().collect();
+    let name: String = words.join(" ").chars().take(MAX_GREETING_NAME).collect();
+    let name = name.trim();
+    if name.is_empty() {
+        "Hello,".to_string()
+    } else {
+        format!("Hello {name},")
+    }
 }
 
 fn html_escape(s: &str) -> String {
@@ -254,11 +265,22 @@ pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
         tx.commit().await?;
         return Err(CoreError::LinkInvalid);
     }
-    sqlx::query("UPDATE magic_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(&hash)
-        .execute(&mut **tx)
-        .await?;
+    // The claim itself decides who redeems: of two requests racing past the read above, the
+    // database lets exactly one update the row (PostgreSQL re-checks `used_at` after the first
+    // commits; SQLite runs one writer at a time).
+    let claimed = sqlx::query(
+        "UPDATE magic_links SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1",
+    )
+    .bind(now)
+    .bind(&hash)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if claimed != 1 {
+        events::record_in_tx(&mut tx, refuse("the link was already used"), now).await?;
+        tx.commit().await?;
+        return Err(CoreError::LinkInvalid);
+    }
     if crate::sso::requires_sso(&mut tx, &org_id).await? {
         events::record_in_tx(
             &mut tx,

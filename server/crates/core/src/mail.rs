@@ -160,13 +160,17 @@ pub async fn queue(
 
 /// Sends what is due. Failures are logged and retried with backoff (1, 2, 4 … 60 minutes), up to
 /// 10 attempts. Returns how many were sent.
+/// Delivery attempts before a message is given up.
+pub const MAX_ATTEMPTS: i64 = 10;
+
 pub async fn deliver_due(svc: &Services, mailer: &Mailer) -> CoreResult<u64> {
     let now = svc.now();
     let rows = sqlx::query(
         "SELECT id, to_addr, subject, body_text, body_html, attempts FROM mail_outbox \
-         WHERE sent_at IS NULL AND attempts < 10 AND next_attempt_at <= $1 ORDER BY created_at LIMIT 50",
+         WHERE sent_at IS NULL AND attempts < $2 AND next_attempt_at <= $1 ORDER BY created_at LIMIT 50",
     )
     .bind(now)
+    .bind(MAX_ATTEMPTS)
     .fetch_all(&svc.db.pool)
     .await?;
     let mut sent = 0;
@@ -198,7 +202,9 @@ pub async fn deliver_due(svc: &Services, mailer: &Mailer) -> CoreResult<u64> {
         };
         match result {
             Ok(where_to) => {
-                sqlx::query("UPDATE mail_outbox SET sent_at = $1, last_error = NULL WHERE id = $2")
+                // The body may carry a working sign-in link: once it has left, the database
+                // keeps only the envelope.
+                sqlx::query("UPDATE mail_outbox SET sent_at = $1, last_error = NULL, body_text = '', body_html = '' WHERE id = $2")
                     .bind(svc.now())
                     .bind(&id)
                     .execute(&svc.db.pool)
@@ -208,7 +214,13 @@ pub async fn deliver_due(svc: &Services, mailer: &Mailer) -> CoreResult<u64> {
             }
             Err(e) => {
                 tracing::warn!(to = %to, attempt = attempts + 1, error = %e, "mail delivery failed; will retry");
-                sqlx::query("UPDATE mail_outbox SET last_error = $1 WHERE id = $2")
+                // After the last attempt the message is given up, and its body dropped.
+                let last = attempts + 1 >= MAX_ATTEMPTS;
+                sqlx::query(if last {
+                    "UPDATE mail_outbox SET last_error = $1, body_text = '', body_html = '' WHERE id = $2"
+                } else {
+                    "UPDATE mail_outbox SET last_error = $1 WHERE id = $2"
+                })
                     .bind(e.chars().take(500).collect::<String>())
                     .bind(&id)
                     .execute(&svc.db.pool)

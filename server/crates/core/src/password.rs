@@ -57,7 +57,7 @@ pub fn validate_new_password(password: &str) -> CoreResult<()> {
     Ok(())
 }
 
-/// CPU-heavy: call from a blocking thread (`hash_blocking`).
+/// CPU-heavy: call through `Argon2Pool`.
 pub fn hash(password: &str) -> CoreResult<PasswordHash> {
     let salt = SaltString::generate(&mut OsRng);
     hasher()
@@ -75,16 +75,104 @@ pub fn verify(password: &str, stored: &PasswordHash) -> bool {
     }
 }
 
-pub async fn hash_blocking(password: String) -> CoreResult<PasswordHash> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(|e| CoreError::Internal(format!("join: {e}")))?
+/// Runs argon2 (hashing and verification) on a bounded number of blocking threads. Each
+/// verification holds 19 MiB for its duration, so the permits bound the memory; a request that
+/// would wait behind a full queue is answered "busy, retry" instead of piling up.
+#[derive(Debug)]
+pub struct Argon2Pool {
+    permits: tokio::sync::Semaphore,
+    size: usize,
+    max_waiting: usize,
+    waiting: std::sync::atomic::AtomicUsize,
+    running: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+    verifications: std::sync::atomic::AtomicU64,
 }
 
-pub async fn verify_blocking(password: String, stored: PasswordHash) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &stored))
-        .await
-        .unwrap_or(false)
+/// Seconds a client told "busy" should wait.
+pub const BUSY_RETRY_AFTER_SECS: i64 = 2;
+
+impl Argon2Pool {
+    /// `size` concurrent argon2 runs, at most `max_waiting` queued behind them.
+    pub fn new(size: usize, max_waiting: usize) -> Self {
+        let size = size.max(1);
+        Self {
+            permits: tokio::sync::Semaphore::new(size),
+            size,
+            max_waiting,
+            waiting: Default::default(),
+            running: Default::default(),
+            peak: Default::default(),
+            verifications: Default::default(),
+        }
+    }
+
+    /// One run per core, and a short queue.
+    pub fn for_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Self::new(cores, cores * 8)
+    }
+
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Password verifications run so far (for tests and metrics).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The most argon2 runs seen at once.
+    pub fn peak_concurrency(&self) -> usize {
+        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        is_verification: bool,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> CoreResult<T> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let busy = || CoreError::Busy {
+            retry_after_secs: BUSY_RETRY_AFTER_SECS,
+        };
+        let permit = match self.permits.try_acquire() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, SeqCst) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, SeqCst);
+                    return Err(busy());
+                }
+                let p = self.permits.acquire().await;
+                self.waiting.fetch_sub(1, SeqCst);
+                p.map_err(|_| busy())?
+            }
+        };
+        if is_verification {
+            self.verifications.fetch_add(1, SeqCst);
+        }
+        let now_running = self.running.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(now_running, SeqCst);
+        let out = tokio::task::spawn_blocking(work).await;
+        self.running.fetch_sub(1, SeqCst);
+        drop(permit);
+        out.map_err(|e| CoreError::Internal(format!("join: {e}")))
+    }
+
+    pub async fn hash(&self, password: String) -> CoreResult<PasswordHash> {
+        self.run(false, move || hash(&password)).await?
+    }
+
+    /// Err only when the pool is saturated (`CoreError::Busy`).
+    pub async fn verify(&self, password: String, stored: PasswordHash) -> CoreResult<bool> {
+        self.run(true, move || verify(&password, &stored)).await
+    }
+}
+
+impl Default for Argon2Pool {
+    fn default() -> Self {
+        Self::for_machine()
+    }
 }
 
 /// A hash of a random password, verified against when the email is unknown so that an unknown
@@ -123,6 +211,40 @@ mod tests {
         assert!(validate_new_password(&"x".repeat(10_000)).is_err());
         assert!(validate_new_password("abcdefghijkl\0").is_err());
         assert!(validate_new_password("a fine long passphrase").is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_pool_bounds_concurrent_runs_and_refuses_past_its_queue() {
+        let pool = std::sync::Arc::new(Argon2Pool::new(1, 2));
+        let stored = hash("a long enough passphrase").unwrap();
+        let handles: Vec<_> = (0..10)
+            .map(|_| {
+                let (p, s) = (pool.clone(), stored.clone());
+                tokio::spawn(async move { p.verify("wrong guess!".into(), s).await })
+            })
+            .collect();
+        let (mut ran, mut busy) = (0, 0);
+        for h in handles {
+            match h.await.unwrap() {
+                Ok(ok) => {
+                    assert!(!ok);
+                    ran += 1;
+                }
+                Err(CoreError::Busy { retry_after_secs }) => {
+                    assert!(retry_after_secs > 0);
+                    busy += 1;
+                }
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(ran + busy, 10);
+        assert!(busy >= 1, "a full queue refuses instead of piling up");
+        assert_eq!(pool.peak_concurrency(), 1);
+        assert_eq!(
+            pool.verifications(),
+            ran as u64,
+            "refused calls never ran argon2"
+        );
     }
 
     #[test]

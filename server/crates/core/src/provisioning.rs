@@ -255,6 +255,11 @@ async fn modify(
 ) -> Result<(StoredUser, StoredUser), ScimError> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+    // Without the lock, a concurrent writer on PostgreSQL would make the version check below
+    // fail with a 412 the client never asked for (it sent no If-Match).
+    users::lock_for_update(&mut tx, svc.db.backend, &caller.org_id, id)
+        .await
+        .map_err(db_err)?;
     let before = users::get(&mut tx, &caller.org_id, id, false)
         .await
         .map_err(db_err)?
@@ -420,6 +425,9 @@ pub async fn delete(
     let result = async {
         let now = svc.now();
         let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+        users::lock_for_update(&mut tx, svc.db.backend, &caller.org_id, id)
+            .await
+            .map_err(db_err)?;
         let before = users::get(&mut tx, &caller.org_id, id, false)
             .await
             .map_err(db_err)?
@@ -510,7 +518,7 @@ async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<Li
     if let Some(f) = q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
         let filter = scim_filter::parse_filter(f)
             .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
-        let frag = scim_filter::to_sql(&filter, 2)
+        let frag = scim_filter::to_sql_in_org(&filter, 2, "$1")
             .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
         where_sql.push_str(" AND ");
         where_sql.push_str(&frag.sql);

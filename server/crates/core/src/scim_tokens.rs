@@ -19,11 +19,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     let now = svc.now();
     let token = Secret::generate();
     let mut tx = svc.db.begin_write().await?;
-    let org: Option<(String,)> = sqlx::query_as("SELECT id FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_optional(&mut **tx)
-        .await?;
-    if org.is_none() {
+    if !lock_org(&mut tx, svc, org_id).await? {
         return Err(CoreError::NotFound);
     }
     let replaced = sqlx::query(
@@ -43,7 +39,15 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     .bind(now)
     .bind(actor)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map_err(|e| {
+        // The partial unique index keeps one active token per org even if the lock were missed.
+        if CoreError::is_unique_violation(&e) {
+            CoreError::Conflict("Another token was generated at the same moment; reload.".into())
+        } else {
+            e.into()
+        }
+    })?;
     let (name, message) = if replaced > 0 {
         (
             "idm_integration_reauth",
@@ -57,10 +61,27 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     Ok(token)
 }
 
+/// Serialises token changes of one org: on PostgreSQL a row lock on the org (two concurrent
+/// generations would otherwise each revoke the old token and both insert a new one); SQLite runs
+/// one write transaction at a time. False when the org does not exist.
+async fn lock_org(tx: &mut crate::db::WriteTx, svc: &Services, org_id: &str) -> CoreResult<bool> {
+    let sql = if svc.db.backend == crate::Backend::Postgres {
+        "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
+    } else {
+        "SELECT id FROM orgs WHERE id = $1"
+    };
+    let org: Option<(String,)> = sqlx::query_as(sql)
+        .bind(org_id)
+        .fetch_optional(&mut ***tx)
+        .await?;
+    Ok(org.is_some())
+}
+
 /// Turns SCIM off for the org: every request answers 401 afterwards.
 pub async fn revoke(svc: &Services, org_id: &str, actor: &str) -> CoreResult<bool> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
+    lock_org(&mut tx, svc, org_id).await?;
     let n = sqlx::query(
         "UPDATE scim_tokens SET revoked_at = $1 WHERE org_id = $2 AND revoked_at IS NULL",
     )

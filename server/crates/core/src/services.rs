@@ -10,6 +10,8 @@ pub struct Services {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    /// Bounded argon2 work (password hashing and verification).
+    pub argon2: Arc<crate::password::Argon2Pool>,
 }
 
 #[derive(Clone, Debug)]

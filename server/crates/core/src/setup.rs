@@ -2,7 +2,6 @@
 
 use crate::admins::{self, Admin, NewAdmin, Org};
 use crate::error::{CoreError, CoreResult};
-use crate::password;
 use crate::secret::{digest_eq, Secret};
 use crate::Services;
 
@@ -57,7 +56,7 @@ pub async fn complete(
         return Err(CoreError::SetupTokenInvalid);
     }
     let (org_name, email) = admins::validate_new_admin(&input)?;
-    let hash = password::hash_blocking(input.password.to_string()).await?;
+    let hash = svc.argon2.hash(input.password.to_string()).await?;
     let now = svc.now();
     let token_hash = Secret::from_string(token.to_string()).hash();
     let mut tx = svc.db.begin_write().await?;

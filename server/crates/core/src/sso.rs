@@ -14,6 +14,7 @@ use crate::events::{self, NewEvent};
 use crate::ids::new_id;
 use crate::magic_links::Employee;
 use crate::manage::UserForm;
+use crate::throttle::Limit;
 use crate::users::{self, Source};
 use crate::Services;
 
@@ -535,15 +536,12 @@ pub async fn start(
     let urls = sp_urls(svc, org_id);
     let now = svc.now();
     let key = format!("saml-start:{org_id}:{client}");
-    if let Some(secs) =
-        crate::throttle::retry_after(&svc.db, &key, MAX_STARTS_PER_CLIENT, STARTS_WINDOW_MS, now)
-            .await?
-    {
+    let limit = [Limit::new(key, MAX_STARTS_PER_CLIENT, STARTS_WINDOW_MS)];
+    if let Some(secs) = crate::throttle::take(&svc.db, &limit, now).await? {
         return Err(CoreError::Throttled {
             retry_after_secs: secs,
         });
     }
-    crate::throttle::record_failure(&svc.db, &key, now).await?;
     let id = portal_saml::authn::new_request_id();
     let relay = local_path(relay_state);
     let xml = portal_saml::authn::authn_request_xml(
@@ -656,6 +654,12 @@ fn failure_event(org_id: &str, user_id: Option<String>, reason: &str) -> NewEven
     }
 }
 
+/// Failure events an ACS records per client and org, and per org.
+pub const MAX_FAILURE_EVENTS_PER_CLIENT: i64 = 20;
+pub const FAILURE_EVENTS_CLIENT_WINDOW_MS: i64 = 10 * 60_000;
+pub const MAX_FAILURE_EVENTS_PER_ORG: i64 = 200;
+pub const FAILURE_EVENTS_ORG_WINDOW_MS: i64 = 3_600_000;
+
 const GENERIC_REFUSAL: &str = "Single sign-on did not work. Ask your administrator to check the \
      Single Sign-On settings (Recent SSO failures names the reason).";
 
@@ -667,6 +671,7 @@ pub async fn acs(
     saml_response: &str,
     posted_relay_state: Option<&str>,
     browser_secret: Option<&str>,
+    client: &str,
 ) -> CoreResult<AcsOutcome> {
     let now = svc.now();
     let Some(cfg) = get(svc, org_id).await? else {
@@ -714,7 +719,16 @@ pub async fn acs(
             // A failed Test sign-in still reports to the admin who started it. The (unverified)
             // InResponseTo only routes the report; it grants nothing.
             let irt = decoded.as_deref().ok().and_then(unverified_in_response_to);
-            return refuse(svc, org_id, &failure, irt.as_deref(), browser_secret, now).await;
+            return refuse(
+                svc,
+                org_id,
+                client,
+                &failure,
+                irt.as_deref(),
+                browser_secret,
+                now,
+            )
+            .await;
         }
     };
 
@@ -747,13 +761,14 @@ pub async fn acs(
             "the response answers a request ({irt}) that this browser did not start, that was \
              already answered, or that expired"
         );
-        return refusal(svc, org_id, None, &reason, now).await;
+        return refusal(svc, org_id, client, None, &reason, now).await;
     }
     if verified.in_response_to.is_none() && cfg.refuse_unsolicited {
         drop(tx);
         return refusal(
             svc,
             org_id,
+            client,
             None,
             "the response was not requested by this portal: IdP-initiated sign-in is turned off \
              for this organisation (employees start at the sign-in page)",
@@ -778,7 +793,7 @@ pub async fn acs(
                 "the assertion {} was already used (replay)",
                 verified.assertion_id
             );
-            return refusal(svc, org_id, None, &reason, now).await;
+            return refusal(svc, org_id, client, None, &reason, now).await;
         }
         Err(e) => return Err(e.into()),
     }
@@ -830,6 +845,7 @@ pub async fn acs(
         return refusal(
             svc,
             org_id,
+            client,
             None,
             "the assertion carried several different email addresses and no email NameID; \
              configure the IdP to send the user's email as NameID",
@@ -842,6 +858,7 @@ pub async fn acs(
         return refusal(
             svc,
             org_id,
+            client,
             None,
             &format!(
                 "the assertion carried no email address: NameID was {:?} and no email attribute \
@@ -859,6 +876,7 @@ pub async fn acs(
             return refusal_for(
                 svc,
                 org_id,
+                client,
                 Some(u.id),
                 &format!("{email} is a deleted user"),
                 "Your account has been deleted. Ask your administrator to restore it.",
@@ -871,6 +889,7 @@ pub async fn acs(
             return refusal_for(
                 svc,
                 org_id,
+                client,
                 Some(u.id),
                 &format!("{email} is deactivated"),
                 "Your account is deactivated. Ask your administrator to reactivate it.",
@@ -884,6 +903,7 @@ pub async fn acs(
             return refusal_for(
                 svc,
                 org_id,
+                client,
                 None,
                 &format!("{email} has no account and JIT provisioning is off"),
                 "Your account has not been provisioned. Ask your administrator to add you.",
@@ -898,6 +918,7 @@ pub async fn acs(
                 return refusal(
                     svc,
                     org_id,
+                    client,
                     None,
                     &format!("JIT could not create {email}: {why}"),
                     now,
@@ -1038,12 +1059,14 @@ fn unverified_in_response_to(xml: &str) -> Option<String> {
 async fn refuse(
     svc: &Services,
     org_id: &str,
+    client: &str,
     failure: &Failure,
     irt: Option<&str>,
     browser_secret: Option<&str>,
     now: i64,
 ) -> CoreResult<AcsOutcome> {
-    let reason = failure.to_string();
+    // Nothing is verified yet: only our own words about the failure are stored and shown.
+    let reason = failure.explanation();
     if let Some(irt) = irt {
         let mut tx = svc.db.begin_write().await?;
         if let Some(p) = pending_request(&mut tx, org_id, irt, browser_secret, now).await? {
@@ -1066,29 +1089,56 @@ async fn refuse(
             }
         }
     }
-    refusal(svc, org_id, None, &reason, now).await
+    refusal(svc, org_id, client, None, &reason, now).await
 }
 
 async fn refusal(
     svc: &Services,
     org_id: &str,
+    client: &str,
     user_id: Option<String>,
     reason: &str,
     now: i64,
 ) -> CoreResult<AcsOutcome> {
-    refusal_for(svc, org_id, user_id, reason, GENERIC_REFUSAL, now).await
+    refusal_for(svc, org_id, client, user_id, reason, GENERIC_REFUSAL, now).await
 }
 
 async fn refusal_for(
     svc: &Services,
     org_id: &str,
+    client: &str,
     user_id: Option<String>,
     reason: &str,
     message: &str,
     now: i64,
 ) -> CoreResult<AcsOutcome> {
-    tracing::info!(org_id, reason, "SSO sign-in refused");
-    events::record(&svc.db, failure_event(org_id, user_id, reason), now).await?;
+    tracing::info!(org_id, client, reason, "SSO sign-in refused");
+    // Anyone can post to an ACS: failure events are limited per client and per org, so posts
+    // cannot flood the organisation's activity (or its storage).
+    let limits = [
+        Limit::new(
+            format!("acs-fail:{org_id}:{client}"),
+            MAX_FAILURE_EVENTS_PER_CLIENT,
+            FAILURE_EVENTS_CLIENT_WINDOW_MS,
+        ),
+        Limit::new(
+            format!("acs-fail:{org_id}"),
+            MAX_FAILURE_EVENTS_PER_ORG,
+            FAILURE_EVENTS_ORG_WINDOW_MS,
+        ),
+    ];
+    if crate::throttle::take(&svc.db, &limits, now)
+        .await?
+        .is_none()
+    {
+        events::record(&svc.db, failure_event(org_id, user_id, reason), now).await?;
+    } else {
+        tracing::info!(
+            org_id,
+            client,
+            "SSO failure event not recorded: limit reached"
+        );
+    }
     Ok(AcsOutcome::Refused {
         message: message.to_string(),
     })

@@ -229,6 +229,26 @@ pub async fn get(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Takes the row lock of a user for the rest of the transaction before it is read for a
+/// read-modify-write. On PostgreSQL two writers of one user then run one after the other (the
+/// second reads the first's result) instead of the second failing its version check; SQLite
+/// already runs one write transaction at a time.
+pub async fn lock_for_update(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+    org_id: &str,
+    id: &str,
+) -> CoreResult<()> {
+    if backend == crate::Backend::Postgres {
+        sqlx::query("SELECT id FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE")
+            .bind(org_id)
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Finds a user by userName (case-insensitive), deleted or not.
 pub async fn find_by_user_name(
     tx: &mut Transaction<'_, Any>,

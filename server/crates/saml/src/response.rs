@@ -140,7 +140,80 @@ pub enum Failure {
     SignatureShape(String),
 }
 
+/// Standard SAML status codes, by their last segment: the only status words an unverified
+/// response may put in front of an admin.
+const KNOWN_STATUS: &[&str] = &[
+    "Requester",
+    "Responder",
+    "VersionMismatch",
+    "AuthnFailed",
+    "InvalidAttrNameOrValue",
+    "InvalidNameIDPolicy",
+    "NoAuthnContext",
+    "NoAvailableIDP",
+    "NoPassive",
+    "NoSupportedIDP",
+    "PartialLogout",
+    "ProxyCountExceeded",
+    "RequestDenied",
+    "RequestUnsupported",
+    "RequestVersionDeprecated",
+    "RequestVersionTooHigh",
+    "RequestVersionTooLow",
+    "ResourceNotRecognized",
+    "TooManyResponses",
+    "UnknownAttrProfile",
+    "UnknownPrincipal",
+    "UnsupportedBinding",
+];
+
 impl Failure {
+    /// What an admin may be shown. Anyone can post to an ACS, so a failure found before the
+    /// signature verified is described in our own fixed words: no text chosen by the sender (a
+    /// StatusMessage such as "paste this new certificate…", an ID, an attribute value) is ever
+    /// repeated as guidance. After verification the content came from the configured IdP and is
+    /// shown as is.
+    pub fn explanation(&self) -> String {
+        match self {
+            Failure::Malformed(_) => "The response was not well-formed XML.".into(),
+            Failure::DuplicateId(_) => {
+                "Two elements in the response had the same ID, which is never accepted.".into()
+            }
+            Failure::Status(words) => {
+                let codes: Vec<&str> = words
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .split(" / ")
+                    .map(str::trim)
+                    .filter(|w| KNOWN_STATUS.contains(w))
+                    .collect();
+                let codes = if codes.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", codes.join(" / "))
+                };
+                format!(
+                    "The identity provider answered with an error status{codes} instead of a \
+                     signed assertion. Its message is not shown because an unsigned message can \
+                     come from anyone; look up the failure in the identity provider's own logs."
+                )
+            }
+            Failure::Destination { expected, .. } => format!(
+                "The response was meant for another address: its Destination was not this \
+                 organisation's ACS URL ({expected})."
+            ),
+            Failure::Sha1(_) => "The response was signed with SHA-1, which is refused. Configure \
+                 the IdP to sign with SHA-256."
+                .into(),
+            Failure::Encoding(_) => {
+                "The response declared a character encoding other than UTF-8, which is refused."
+                    .into()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// A short code for events and tests.
     pub fn code(&self) -> &'static str {
         match self {

@@ -61,6 +61,26 @@ const MAX_SQL_DEPTH: usize = 512;
 
 /// Translate to a boolean SQL expression over table alias `u`. Placeholders start at `$first_param`.
 pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFragment, SqlError> {
+    translate_top(filter, first_param, None)
+}
+
+/// Like `to_sql`, for a query whose rows all belong to one organisation: every subquery on a
+/// multi-valued table (emails, addresses) is restricted to `org_id = <org_expr>` too (e.g.
+/// `"$1"`, the placeholder the caller binds the org id to), so it never scans, or could match,
+/// another organisation's rows.
+pub fn to_sql_in_org(
+    filter: &Filter,
+    first_param: usize,
+    org_expr: &str,
+) -> Result<SqlFragment, SqlError> {
+    translate_top(filter, first_param, Some(org_expr.to_string()))
+}
+
+fn translate_top(
+    filter: &Filter,
+    first_param: usize,
+    org_scope: Option<String>,
+) -> Result<SqlFragment, SqlError> {
     if first_param == 0 {
         return Err(SqlError::Unsupported(
             "SQL placeholders are numbered from $1; first_param must be at least 1".into(),
@@ -69,6 +89,7 @@ pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFragment, SqlErr
     let mut out = Params {
         next: first_param,
         params: Vec::new(),
+        org_scope,
     };
     let sql = translate(filter, Ctx::User, &mut out, 0)?;
     Ok(SqlFragment {
@@ -80,6 +101,8 @@ pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFragment, SqlErr
 struct Params {
     next: usize,
     params: Vec<SqlParam>,
+    /// SQL for the organisation id that subqueries are restricted to.
+    org_scope: Option<String>,
 }
 
 impl Params {
@@ -180,11 +203,15 @@ impl Multi {
         })
     }
 
-    /// `u.id IN (SELECT x.user_id FROM table x WHERE cond)`
-    fn exists(self, cond: &str) -> String {
+    /// `u.id IN (SELECT x.user_id FROM table x WHERE [x.org_id = scope AND] cond)`
+    fn exists(self, cond: &str, scope: Option<&str>) -> String {
+        let a = self.alias();
+        let cond = match scope {
+            Some(org) => format!("{a}.org_id = {org} AND ({cond})"),
+            None => cond.to_string(),
+        };
         format!(
             "u.id IN (SELECT {a}.user_id FROM {from} WHERE {cond})",
-            a = self.alias(),
             from = self.table()
         )
     }
@@ -389,7 +416,7 @@ fn translate(f: &Filter, ctx: Ctx, out: &mut Params, depth: usize) -> Result<Sql
             let inner_ctx = value_path_ctx(attr)?;
             let inner = translate(filter, inner_ctx, out, depth + 1)?;
             match inner_ctx {
-                Ctx::Elem(m) => Ok(plain(m.exists(&inner.text))),
+                Ctx::Elem(m) => Ok(plain(m.exists(&inner.text, out.org_scope.as_deref()))),
                 _ => Ok(inner),
             }
         }
@@ -406,7 +433,7 @@ fn leaf(
         Target::Multi(m, col) => {
             // Only reachable from the user context: element contexts resolve to columns.
             let cond = make(col, out)?;
-            let exists = m.exists(&cond.sql.text);
+            let exists = m.exists(&cond.sql.text, out.org_scope.as_deref());
             Ok(if cond.absent_matches {
                 group(format!("{exists} OR {}", m.none()))
             } else {

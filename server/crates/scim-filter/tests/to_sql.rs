@@ -675,3 +675,24 @@ fn hand_built_nested_value_path_is_unsupported() {
     };
     assert!(matches!(to_sql(&f, 1), Err(SqlError::Unsupported(_))));
 }
+
+#[test]
+fn org_scoped_translation_restricts_every_multi_valued_subquery() {
+    let f = scim_filter::parse_filter(
+        r#"emails[type eq "work" and value co "@x"] or addresses.country eq "FI""#,
+    )
+    .unwrap();
+    let frag = scim_filter::to_sql_in_org(&f, 2, "$1").unwrap();
+    assert_eq!(
+        frag.sql.matches("org_id = $1 AND").count(),
+        2,
+        "{}",
+        frag.sql
+    );
+    assert!(frag.sql.contains("e.org_id = $1"), "{}", frag.sql);
+    assert!(frag.sql.contains("a.org_id = $1"), "{}", frag.sql);
+    // Placeholders of the values still start at the first parameter given.
+    assert!(frag.sql.contains("$2") && !frag.sql.contains("$0"));
+    // The unscoped translation is unchanged.
+    assert!(!scim_filter::to_sql(&f, 2).unwrap().sql.contains("org_id"));
+}

@@ -236,20 +236,48 @@ db_test!(
 );
 
 db_test!(
-    an_address_in_two_orgs_gets_one_mail_with_a_link_per_org,
+    an_address_in_two_orgs_gets_one_mail_per_account_each_to_that_account,
     |t: TestServices| async move {
         setup(&t, "Acme", "eve@shared.test").await;
-        setup(&t, "Globex", "eve@shared.test").await;
+        setup(&t, "Globex", "Eve@Shared.test").await;
         ml::request(&t.svc, "eve@shared.test", "10.0.0.1")
             .await
             .unwrap();
-        assert_eq!(outbox_count(&t).await, 1);
-        let row = sqlx::query("SELECT body_text FROM mail_outbox")
-            .fetch_one(&t.svc.db.pool)
-            .await
-            .unwrap();
-        let text: String = row.try_get("body_text").unwrap();
-        assert_eq!(text.matches("token=").count(), 2);
-        assert!(text.contains("Acme") && text.contains("Globex"));
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT to_addr, body_text FROM mail_outbox ORDER BY to_addr")
+                .fetch_all(&t.svc.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 2, "one message per account");
+        // Each to the account's own stored address, with that account's link only.
+        assert_eq!(rows[0].0, "Eve@Shared.test");
+        assert_eq!(rows[1].0, "eve@shared.test");
+        for (_, text) in &rows {
+            assert_eq!(text.matches("token=").count(), 1, "{text}");
+        }
+        assert!(rows[0].1.contains("Globex") && !rows[0].1.contains("Acme"));
+        assert!(rows[1].1.contains("Acme") && !rows[1].1.contains("Globex"));
     }
 );
+
+#[test]
+fn greetings_keep_one_short_plain_line_of_the_name() {
+    assert_eq!(ml::greeting(Some("Ann")), "Hello Ann,");
+    assert_eq!(ml::greeting(None), "Hello,");
+    assert_eq!(ml::greeting(Some("   ")), "Hello,");
+    assert_eq!(
+        ml::greeting(Some("Zoë O'Brien-Åberg")),
+        "Hello Zoë O'Brien-Åberg,"
+    );
+    // An IdP-controlled name cannot add lines, links or markup to the mail.
+    let g = ml::greeting(Some(
+        "Ann\r\n\r\nYour account is locked: visit https://evil.example/x <b>now</b>",
+    ));
+    assert!(!g.contains('\n') && !g.contains('\r'), "{g}");
+    assert!(
+        !g.contains("https://") && !g.contains("evil.example") && !g.contains('<'),
+        "{g}"
+    );
+    assert!(g.chars().count() <= "Hello ,".len() + 40, "{g}");
+    assert_eq!(ml::greeting(Some("\u{202e}\u{0007}Bob")), "Hello Bob,");
+}

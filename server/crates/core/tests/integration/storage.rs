@@ -220,18 +220,17 @@ db_test!(
 );
 
 db_test!(
-    sign_in_is_throttled_per_account_then_released,
+    sign_in_is_throttled_per_account_and_client_then_released,
     |t: TestServices| async move {
         make_admin(&t, "Acme", "a@acme.test").await;
-        for i in 0..5 {
-            let client = format!("10.0.0.{i}");
-            let err = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", &client)
+        for _ in 0..5 {
+            let err = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1")
                 .await
                 .unwrap_err();
             assert!(matches!(err, CoreError::BadCredentials));
         }
-        // Even the right password is refused now, with a time to retry.
-        let err = admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9")
+        // Even the right password is refused from that client now, with a time to retry.
+        let err = admins::authenticate(&t.svc, "a@acme.test", PW, "10.0.0.1")
             .await
             .unwrap_err();
         match err {
@@ -240,16 +239,127 @@ db_test!(
             }
             other => panic!("expected throttling, got {other:?}"),
         }
-        assert!(err_text_mentions_minutes(&t).await);
-        t.clock.advance_ms(15 * 60 * 1000 + 1);
+        assert!(err_text_mentions_minutes(&t, "10.0.0.1").await);
+        // A guesser elsewhere does not lock the admin out of their own network.
         admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9")
+            .await
+            .unwrap();
+        t.clock.advance_ms(15 * 60 * 1000 + 1);
+        admins::authenticate(&t.svc, "a@acme.test", PW, "10.0.0.1")
             .await
             .unwrap();
     }
 );
 
-async fn err_text_mentions_minutes(t: &TestServices) -> bool {
-    match admins::authenticate(&t.svc, "a@acme.test", PW, "10.9.9.9").await {
+db_test!(
+    account_wide_limit_stops_distributed_guessing_but_not_a_trusted_device,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        // The real admin signed in once on their browser: it became a trusted device.
+        let first = admins::authenticate_device(&t.svc, "a@acme.test", PW, "10.0.0.1", None)
+            .await
+            .unwrap();
+        let device = first.new_device.expect("a new device token").into_exposed();
+        let policy = t.svc.settings.throttle;
+        // Guesses from many addresses exhaust the account-wide limit…
+        for i in 0..policy.max_per_account {
+            let err = admins::authenticate(
+                &t.svc,
+                "a@acme.test",
+                "wrong password!",
+                &format!("198.51.100.{i}"),
+            )
+            .await
+            .unwrap_err();
+            assert!(matches!(err, CoreError::BadCredentials), "{err:?}");
+        }
+        // …so a fresh browser from yet another address is held back (even with the password)…
+        let err = admins::authenticate(&t.svc, "a@acme.test", PW, "203.0.113.7")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CoreError::Throttled { .. }), "{err:?}");
+        // …but the admin's trusted browser still gets in, and is not given a second token.
+        let again =
+            admins::authenticate_device(&t.svc, "a@acme.test", PW, "10.0.0.1", Some(&device))
+                .await
+                .unwrap();
+        assert!(again.new_device.is_none());
+        // A device token is worth nothing for another account, nor when made up.
+        make_admin(&t, "Globex", "b@globex.test").await;
+        for i in 0..policy.max_per_account {
+            let _ = admins::authenticate(
+                &t.svc,
+                "b@globex.test",
+                "wrong password!",
+                &format!("198.51.101.{i}"),
+            )
+            .await;
+        }
+        for forged in [device.as_str(), "made-up-device-token"] {
+            let err =
+                admins::authenticate_device(&t.svc, "b@globex.test", PW, "10.0.0.1", Some(forged))
+                    .await
+                    .unwrap_err();
+            assert!(matches!(err, CoreError::Throttled { .. }), "{err:?}");
+        }
+        // Only the token's hash is stored.
+        let stored: Vec<(String,)> = sqlx::query_as("SELECT token_hash FROM admin_devices")
+            .fetch_all(&t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, vec![(portal_core::secret::sha256_hex(&device),)]);
+    }
+);
+
+db_test!(
+    refused_attempts_do_not_extend_a_lock_and_each_key_keeps_its_window,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        for _ in 0..5 {
+            let _ =
+                admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1").await;
+        }
+        // Hammering while locked records nothing: the lock ends when the first five age out.
+        for _ in 0..50 {
+            t.clock.advance_ms(10_000);
+            let _ =
+                admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1").await;
+        }
+        t.clock.advance_ms(15 * 60 * 1000 - 500_000 + 1);
+        admins::authenticate(&t.svc, "a@acme.test", PW, "10.0.0.1")
+            .await
+            .unwrap();
+        // Pruning keeps an hour-long key's hits for its hour, not the 15-minute window.
+        portal_core::magic_links::request(&t.svc, "x@acme.test", "10.0.0.2")
+            .await
+            .unwrap();
+        t.clock.advance_ms(20 * 60 * 1000);
+        portal_core::throttle::prune(&t.svc.db, t.svc.now())
+            .await
+            .unwrap();
+        let (left,): (i64,) =
+            sqlx::query_as("SELECT COUNT(*) FROM auth_failures WHERE key LIKE 'ml-%'")
+                .fetch_one(&t.svc.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            left, 2,
+            "the hourly magic-link hits survive a 20-minute-old prune"
+        );
+        t.clock.advance_ms(41 * 60 * 1000);
+        portal_core::throttle::prune(&t.svc.db, t.svc.now())
+            .await
+            .unwrap();
+        let (left,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM auth_failures")
+            .fetch_one(&t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+);
+
+async fn err_text_mentions_minutes(t: &TestServices, client: &str) -> bool {
+    match admins::authenticate(&t.svc, "a@acme.test", PW, client).await {
         Err(e) => e.to_string().contains("Try again in"),
         Ok(_) => false,
     }

@@ -1,0 +1,158 @@
+//! "Generate new token" without JavaScript. The confirm form on the Automated user provisioning
+//! screen posts here before hydration (or with JavaScript off): a server function posted as a
+//! plain form answers with a redirect back to the page, which would lose the token, so this
+//! route answers with the token page itself. The token lives only in this one `no-store`
+//! response: not in the session, the database (only its SHA-256), a URL or a log line.
+//!
+//! The path is under `/api/`, so `security::cross_site_guard` refuses cross-site posts before
+//! this handler runs, exactly as for the server functions.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use portal_core::admins::Admin;
+use portal_core::CoreError;
+use tower_sessions::Session;
+
+use app::routes::admin::provisioning::{REPLACES_FIELD, TOKEN_FORM_PATH};
+
+use crate::http::saml::page;
+use crate::AppState;
+
+const SCREEN: &str = "/admin/provisioning";
+
+pub fn routes() -> Router<AppState> {
+    // A GET (a bookmark, or Back into the form result) has nothing to show: the token is gone.
+    Router::new().route(
+        TOKEN_FORM_PATH,
+        post(generate).get(|| async { see_other(SCREEN) }),
+    )
+}
+
+fn esc(s: &str) -> String {
+    portal_saml::xml_escape(s)
+}
+
+fn see_other(to: &'static str) -> Response {
+    let mut res = (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The admin this session belongs to, as `app::ssr::current_admin` resolves it for the server
+/// functions; the org always comes from here, never from the form.
+async fn signed_in_admin(state: &AppState, session: &Session) -> Result<Option<Admin>, CoreError> {
+    let Some(admin_id) = session
+        .get::<String>(app::ssr::ADMIN_ID_KEY)
+        .await
+        .ok()
+        .flatten()
+    else {
+        return Ok(None);
+    };
+    portal_core::admins::admin_by_id(&state.services.db, &admin_id).await
+}
+
+/// The token id the admin saw when confirming (`""`: none).
+fn replaces(body: &[u8]) -> String {
+    url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == REPLACES_FIELD)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn back_link() -> String {
+    format!(
+        "<p><a class=\"button-like\" href=\"{SCREEN}\">Back to Automated user provisioning</a></p>"
+    )
+}
+
+fn failure(e: CoreError) -> Response {
+    match e {
+        CoreError::Conflict(msg) => page(
+            StatusCode::CONFLICT,
+            "Token not generated",
+            &format!(
+                "<p class=\"alert error\" role=\"alert\">{}</p>{}",
+                esc(&msg),
+                back_link()
+            ),
+        ),
+        CoreError::NotFound => page(
+            StatusCode::NOT_FOUND,
+            "Organisation not found",
+            "<p class=\"alert error\" role=\"alert\">Your organisation no longer exists.</p>",
+        ),
+        other => {
+            tracing::error!(error = %other, "generating a SCIM token (form post) failed");
+            page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again",
+                &format!(
+                    "<p class=\"alert error\" role=\"alert\">A temporary problem occurred; no token was generated.</p>{}",
+                    back_link()
+                ),
+            )
+        }
+    }
+}
+
+async fn generate(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
+    let admin = match signed_in_admin(&state, &session).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return see_other("/admin/login"),
+        Err(e) => return failure(e),
+    };
+    let svc = &state.services;
+    // A resubmitted form (a reload of this page, Back then Confirm) must not replace the token the
+    // admin has just been shown. The check and the replacement are not one transaction: this
+    // only catches the stale form; concurrent generations are serialised by
+    // `scim_tokens::generate` itself.
+    let current = match portal_core::scim_tokens::status(svc, &admin.org_id).await {
+        Ok(s) => s.map(|t| t.id).unwrap_or_default(),
+        Err(e) => return failure(e),
+    };
+    if replaces(&body) != current {
+        return page(
+            StatusCode::CONFLICT,
+            "Token not generated",
+            &format!(
+                "<p class=\"alert warn\" role=\"alert\">The SCIM token changed since this form \
+                 was loaded (for example, the page that showed the new token was reloaded, or an \
+                 older copy of the screen was used). Nothing was changed: the token generated \
+                 last still works.</p>\
+                 <p>If you did not copy that token, generate a new one.</p>{}",
+                back_link()
+            ),
+        );
+    }
+    let token = match portal_core::scim_tokens::generate(svc, &admin.org_id, &admin.email).await {
+        Ok(t) => t,
+        Err(e) => return failure(e),
+    };
+    let base_url = format!("{}/scim/v2/{}", svc.settings.public_url, admin.org_id);
+    let field = |id: &str, label: &str, value: &str| {
+        format!(
+            "<div class=\"copy-field\"><label for=\"{id}\">{label}</label><div class=\"copy-row\">\
+             <input id=\"{id}\" type=\"text\" readonly class=\"mono\" autocomplete=\"off\" \
+             spellcheck=\"false\" value=\"{}\"></div></div>",
+            esc(value)
+        )
+    };
+    let body = format!(
+        "<div class=\"secret-once\" role=\"region\" aria-label=\"New SCIM token\">\
+         <p class=\"alert warn\"><strong>Copy this token now.</strong> It is shown only once and \
+         cannot be retrieved later. Paste it as the Token Key in your IdP.</p>{}</div>\
+         <p class=\"muted\">Select the field and copy it. Any previous token has stopped working.</p>\
+         {}{}",
+        field("new-scim-token", "New SCIM token", token.expose()),
+        field("scim-base-url", "SCIM base URL", &base_url),
+        back_link()
+    );
+    // `page` sets `Cache-Control: no-store` and a CSP under which nothing runs.
+    page(StatusCode::OK, "New SCIM token", &body)
+}

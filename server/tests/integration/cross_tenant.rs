@@ -1,0 +1,839 @@
+//! Issue 10 — the cross-tenant matrix. Two organisations, A (Alpha) and B (Bravo), each with an
+//! admin, a SCIM token, SCIM and manual users in every state, SSO with a next certificate, a
+//! finished and a pending Test sign-in, events, unused magic links and an employee session. Then
+//! every server function and every route that takes an identifier or a credential is aimed, with
+//! one of A's credentials (admin session, employee session, SCIM token, password, IdP key), at B's
+//! objects: B's user ids, B's org id in the URL or smuggled into a form, B's test ids, B's token
+//! id, B's link. Each row names the statuses it expects, and
+//! - no response shows any of B's data (every private value of B contains `bravo-secret`; B's
+//!   SCIM token and links are checked too);
+//! - no row starts a session;
+//! - B's rows (org, admins, users, emails, addresses, SCIM tokens, SSO configuration, magic links,
+//!   Test sign-ins, events) are the same after each row and after the whole matrix. The one
+//!   difference allowed is declared per row: a response posted to B's ACS is, by design, logged
+//!   as one failed SSO sign-in in B's activity (B's admin sees who is knocking).
+//!
+//! Most rows carry a positive control: the same request by A on A's own object, which must
+//! succeed, so a row cannot pass because its request was malformed.
+//!
+//! Rows run in order against one world; before each request, A's own SCIM token, SSO
+//! configuration and Test sign-ins are put back if an earlier row (acting on A, as it must)
+//! replaced, revoked or deactivated them.
+//!
+//! `every_server_function_and_route_has_a_row` lists the `#[server(endpoint = …)]`s of `app/src`,
+//! the axum `.route(…)`s of `server/src` and the Leptos `<Route>`s of `app/src/lib.rs`, and fails
+//! naming any that has neither a row nor an entry, with its reason, in `WITHOUT_ROWS`. Each row's
+//! request is matched against the same list at run time, so a row cannot claim what it does not
+//! exercise.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::common::TestApp;
+use support::*;
+
+/// The whole matrix (setup included) fails with a message after this long instead of hanging.
+const DEADLINE: Duration = Duration::from_secs(180);
+
+/// Server functions and routes that take no identifier of an org's object and no credential
+/// that could be aimed at another org, so they have no row. Keep the reason next to each.
+const WITHOUT_ROWS: &[(&str, &str)] = &[
+    (
+        "admin_logout",
+        "ends the caller's own session; takes nothing",
+    ),
+    (
+        "admin_signed_in",
+        "says whether the caller's own session is an admin's; takes nothing",
+    ),
+    (
+        "employee_logout",
+        "ends the caller's own employee session; takes nothing",
+    ),
+    (
+        "request_magic_link",
+        "takes an address from anyone by design and mails the account's own address; sending B's \
+         user a link is its purpose, so it cannot sit in a matrix that asserts B unchanged. \
+         Cross-org matching of addresses has its own test (the lead's, issue 10)",
+    ),
+    ("GET /healthz", "no identifier, no credential"),
+    ("PAGE /", "the landing page: no identifier, no credential"),
+    (
+        "PAGE /admin/login",
+        "the sign-in form; its credentials go to admin_login, which has rows",
+    ),
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Body {
+    Any,
+    /// JSON `null`: a server function's "no such object here".
+    Null,
+    /// A list or search with nothing in it (`total` or `totalResults` is 0).
+    NoResults,
+    /// A list or search with something in it.
+    SomeResults,
+    /// The body contains this text.
+    Has(&'static str),
+    /// The body contains A's org id.
+    HasAOrgId,
+    /// The `Location` header starts with this.
+    RedirectsTo(&'static str),
+}
+
+struct Control {
+    who: Who,
+    req: fn(&World) -> Req,
+    expect: &'static [u16],
+    body: Body,
+    signs_in: bool,
+}
+
+struct Row {
+    name: &'static str,
+    /// The endpoint or route (`METHOD /pattern`, `PAGE /pattern`) the request reaches.
+    covers: &'static str,
+    who: Who,
+    req: fn(&World) -> Req,
+    expect: &'static [u16],
+    body: Body,
+    /// Posted to B's ACS: by design one failed-SSO event in B's activity.
+    b_sso_failure: bool,
+    control: Option<Control>,
+}
+
+const fn row(
+    name: &'static str,
+    covers: &'static str,
+    who: Who,
+    req: fn(&World) -> Req,
+    expect: &'static [u16],
+    body: Body,
+) -> Row {
+    Row {
+        name,
+        covers,
+        who,
+        req,
+        expect,
+        body,
+        b_sso_failure: false,
+        control: None,
+    }
+}
+
+impl Row {
+    /// A on A's own object: must succeed.
+    const fn ok(self, who: Who, req: fn(&World) -> Req, expect: &'static [u16], body: Body) -> Row {
+        Row {
+            control: Some(Control {
+                who,
+                req,
+                expect,
+                body,
+                signs_in: false,
+            }),
+            ..self
+        }
+    }
+    /// A positive control that starts a session.
+    const fn ok_signs_in(self, who: Who, req: fn(&World) -> Req, expect: &'static [u16]) -> Row {
+        Row {
+            control: Some(Control {
+                who,
+                req,
+                expect,
+                body: Body::Any,
+                signs_in: true,
+            }),
+            ..self
+        }
+    }
+    const fn logs_b_sso_failure(self) -> Row {
+        Row {
+            b_sso_failure: true,
+            ..self
+        }
+    }
+}
+
+// ---- request builders -------------------------------------------------------------------------
+
+fn f(name: &'static str, pairs: &[(&str, &str)]) -> Req {
+    Req::Fn(name, form(pairs))
+}
+
+/// A server function with B's org id smuggled into the form (the org must come from the session).
+fn fb(w: &World, name: &'static str, pairs: &[(&str, &str)]) -> Req {
+    let mut v = form(pairs);
+    v.extend(form(&[("org_id", &w.b.id), ("org", &w.b.id)]));
+    Req::Fn(name, v)
+}
+
+fn get(path: String) -> Req {
+    Req::Get(path)
+}
+
+fn scim(w_org: &str, method: Method, rest: &str, body: Option<Value>) -> Req {
+    Req::Scim(method, format!("/scim/v2/{w_org}{rest}"), body)
+}
+
+fn filter(org: &str, f: &str) -> Req {
+    Req::Scim(
+        Method::GET,
+        format!("/scim/v2/{org}/Users?filter={}", urlencode(f)),
+        None,
+    )
+}
+
+fn search(org: &str, rest: &str, f: &str) -> Req {
+    Req::Scim(
+        Method::POST,
+        format!("/scim/v2/{org}{rest}"),
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": f
+        })),
+    )
+}
+
+fn deactivate_patch() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": false}}]
+    })
+}
+
+fn rename_patch() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "alpha-secret-patched"}]
+    })
+}
+
+fn users_query(search: &str) -> Req {
+    f(
+        "list_users",
+        &[
+            ("q[search]", search),
+            ("q[status]", ""),
+            ("q[source]", ""),
+            ("q[sort]", ""),
+            ("q[desc]", "false"),
+            ("q[page]", "1"),
+        ],
+    )
+}
+
+fn events_query(user_id: &str) -> Req {
+    f(
+        "list_events",
+        &[
+            ("q[result]", ""),
+            ("q[name]", ""),
+            ("q[user_id]", user_id),
+            ("q[page]", "1"),
+        ],
+    )
+}
+
+/// A's admin's edit of user `id` of `o` (A's values; B's version and userName when aimed at B,
+/// so that only the org stands in the way).
+fn edit(o: &Org, id: &str, local: &str) -> Req {
+    f(
+        "admin_edit_user",
+        &[
+            ("id", id),
+            ("version", &o.ver(id)),
+            ("email", &o.user_name(local)),
+            ("given_name", "alpha-secret-edited"),
+            ("family_name", "Edited"),
+            ("department", "alpha-secret-dept"),
+            ("country", "FI"),
+            ("locality", "alpha-secret-city"),
+        ],
+    )
+}
+
+fn action(o: &Org, id: &str, what: &str) -> Req {
+    f(
+        "admin_user_action",
+        &[("id", id), ("version", &o.ver(id)), ("action", what)],
+    )
+}
+
+fn save_sso(w: &World) -> Req {
+    let i = w.a.sso_input();
+    fb(
+        w,
+        "save_sso",
+        &[
+            ("sso_url", &i.sso_url),
+            ("certificate", &i.certificate),
+            ("next_certificate", &i.next_certificate),
+            ("idp_entity_id", &i.idp_entity_id),
+            ("jit_enabled", "on"),
+        ],
+    )
+}
+
+fn acs(target: &Org, xml: String, browser: Option<&str>) -> Req {
+    Req::Acs(
+        format!("/saml/{}/acs", target.id),
+        xml,
+        browser.map(str::to_string),
+    )
+}
+
+const SCIM_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+// ---- the table --------------------------------------------------------------------------------
+
+use Who::{AAdmin, AEmployee, AIdp, APassword, AScim, Nobody};
+
+// One row per entry, read as a table: rustfmt would spread each over a dozen lines.
+#[rustfmt::skip]
+static ROWS: &[Row] = &[
+    // ---- A's admin session, server functions, B's objects ----
+    row("load_user_detail: B's SCIM user", "load_user_detail", AAdmin,
+        |w| f("load_user_detail", &[("id", &w.b.users.scim2)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_user_detail", &[("id", &w.a.users.scim2)]), &[200], Body::Has(A_MARK)),
+    row("load_user_detail: B's deleted user", "load_user_detail", AAdmin,
+        |w| f("load_user_detail", &[("id", &w.b.users.restore)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_user_detail", &[("id", &w.a.users.restore)]), &[200], Body::Has(A_MARK)),
+    row("admin_edit_user: B's manual user (B's version)", "admin_edit_user", AAdmin,
+        |w| edit(&w.b, &w.b.users.edit, "edit"), &[404], Body::Any)
+        .ok(AAdmin, |w| edit(&w.a, &w.a.users.edit, "edit"), &[200], Body::Any),
+    row("admin_user_action deactivate: B's active user", "admin_user_action", AAdmin,
+        |w| action(&w.b, &w.b.users.deact, "deactivate"), &[404], Body::Any)
+        .ok(AAdmin, |w| action(&w.a, &w.a.users.deact, "deactivate"), &[200], Body::Any),
+    row("admin_user_action reactivate: B's deactivated user", "admin_user_action", AAdmin,
+        |w| action(&w.b, &w.b.users.react, "reactivate"), &[404], Body::Any)
+        .ok(AAdmin, |w| action(&w.a, &w.a.users.react, "reactivate"), &[200], Body::Any),
+    row("admin_user_action delete: B's active user", "admin_user_action", AAdmin,
+        |w| action(&w.b, &w.b.users.del, "delete"), &[404], Body::Any)
+        .ok(AAdmin, |w| action(&w.a, &w.a.users.del, "delete"), &[200], Body::Any),
+    row("admin_user_action restore: B's deleted user", "admin_user_action", AAdmin,
+        |w| action(&w.b, &w.b.users.restore, "restore"), &[404], Body::Any)
+        .ok(AAdmin, |w| action(&w.a, &w.a.users.restore, "restore"), &[200], Body::Any),
+    // Not found comes first: the answer must not tell that B's user is SCIM-managed. (A's own SCIM
+    // users are read-only to A's admin while SCIM is on, so there is no positive control.)
+    row("admin_user_action delete: B's SCIM user", "admin_user_action", AAdmin,
+        |w| action(&w.b, &w.b.users.scim2, "delete"), &[404], Body::Any),
+    row("load_sso_test: B's finished Test sign-in", "load_sso_test", AAdmin,
+        |w| f("load_sso_test", &[("id", &w.b.test_id)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_sso_test", &[("id", &w.a.test_id)]), &[200], Body::Has(A_MARK)),
+    row("load_sso_test: B's pending Test sign-in", "load_sso_test", AAdmin,
+        |w| f("load_sso_test", &[("id", &w.b.pending_test)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_sso_test", &[("id", &w.a.pending_test)]), &[200], Body::Has("\"done\":false")),
+    row("list_users: search for B's user", "list_users", AAdmin,
+        |w| users_query(&w.b.user_name("emp")), &[200], Body::NoResults)
+        .ok(AAdmin, |w| users_query(&w.a.user_name("emp")), &[200], Body::SomeResults),
+    row("list_users: search with SQL wildcards lists only A's", "list_users", AAdmin,
+        |_| users_query("%"), &[200], Body::Any),
+    row("list_users: search `_` lists only A's", "list_users", AAdmin,
+        |_| users_query("_"), &[200], Body::Any),
+    row("list_users: B's org id smuggled", "list_users", AAdmin,
+        |w| fb(w, "list_users", &[("q[search]", ""), ("q[status]", ""), ("q[source]", ""), ("q[sort]", ""), ("q[desc]", "false"), ("q[page]", "1"), ("q[org_id]", &w.b.id)]),
+        &[200], Body::Has(A_MARK)),
+    row("list_events: B's user's id", "list_events", AAdmin,
+        |w| events_query(&w.b.users.emp), &[200], Body::NoResults)
+        .ok(AAdmin, |w| events_query(&w.a.users.emp), &[200], Body::SomeResults),
+    row("list_events: B's org id smuggled", "list_events", AAdmin,
+        |w| fb(w, "list_events", &[("q[result]", ""), ("q[name]", ""), ("q[user_id]", ""), ("q[page]", "1"), ("q[org_id]", &w.b.id)]),
+        &[200], Body::Has("admin@alpha-secret.test")),
+    row("load_admin_view: B's org id smuggled", "load_admin_view", AAdmin,
+        |w| fb(w, "load_admin_view", &[]), &[200], Body::HasAOrgId),
+    row("load_sso: B's org id smuggled", "load_sso", AAdmin,
+        |w| fb(w, "load_sso", &[]), &[200], Body::Has(A_MARK)),
+    row("save_sso: B's org id smuggled (saves A's)", "save_sso", AAdmin,
+        save_sso, &[200], Body::Any),
+    row("preview_sso_metadata: B's org id smuggled (diff against A's)", "preview_sso_metadata", AAdmin,
+        |w| fb(w, "preview_sso_metadata", &[("xml", &idp_metadata("other"))]), &[200], Body::Has(A_MARK)),
+    row("sso_certificate_action promote: B's org id smuggled (promotes A's)", "sso_certificate_action", AAdmin,
+        |w| fb(w, "sso_certificate_action", &[("action", "promote")]), &[200], Body::Any),
+    row("sso_certificate_action remove_next: B's org id smuggled", "sso_certificate_action", AAdmin,
+        |w| fb(w, "sso_certificate_action", &[("action", "remove_next")]), &[200], Body::Any),
+    row("sso_certificate_action deactivate: B's org id smuggled", "sso_certificate_action", AAdmin,
+        |w| fb(w, "sso_certificate_action", &[("action", "deactivate")]), &[200], Body::Any),
+    row("load_provisioning: B's org id smuggled", "load_provisioning", AAdmin,
+        |w| fb(w, "load_provisioning", &[]), &[200], Body::HasAOrgId),
+    row("generate_scim_token: B's org id smuggled (replaces A's)", "generate_scim_token", AAdmin,
+        |w| fb(w, "generate_scim_token", &[]), &[200], Body::Has("\"token\"")),
+    row("revoke_scim_token: B's org id smuggled (revokes A's)", "revoke_scim_token", AAdmin,
+        |w| fb(w, "revoke_scim_token", &[]), &[200], Body::Any),
+    row("admin_add_user: B's org id smuggled (adds to A)", "admin_add_user", AAdmin,
+        |w| fb(w, "admin_add_user", &[("email", "alpha-added@alpha.test"), ("given_name", "alpha-secret-added"), ("family_name", ""), ("department", ""), ("country", ""), ("locality", "")]),
+        &[200], Body::Any),
+    // The no-JavaScript "Generate new token" form: `replaces` names the token the admin saw.
+    row("POST /api/provisioning/token: B's token id as `replaces`", "POST /api/provisioning/token", AAdmin,
+        |w| Req::Form("/api/provisioning/token".into(), form(&[("replaces", &w.b.token_id), ("org_id", &w.b.id)])), &[409], Body::Any)
+        .ok(AAdmin, |w| Req::Form("/api/provisioning/token".into(), form(&[("replaces", &w.a.token_id)])), &[200], Body::Has("New SCIM token")),
+    row("GET /api/provisioning/token: B's org id in the query", "GET /api/provisioning/token", AAdmin,
+        |w| get(format!("/api/provisioning/token?org_id={}", w.b.id)), &[303], Body::RedirectsTo("/admin/provisioning")),
+
+    // ---- A's password, A's other credentials presented as something else ----
+    row("admin_login: B's admin email with A's password", "admin_login", APassword,
+        |w| f("admin_login", &[("email", &w.b.admin_email), ("password", w.a.side.password)]), &[401], Body::Any)
+        .ok_signs_in(APassword, |w| f("admin_login", &[("email", &w.a.admin_email), ("password", w.a.side.password)]), &[200]),
+    row("setup_token_valid: A's SCIM token", "setup_token_valid", AAdmin,
+        |w| f("setup_token_valid", &[("token", &w.a.scim_token)]), &[200], Body::Has("false")),
+    row("complete_setup: A's SCIM token", "complete_setup", AAdmin,
+        |w| f("complete_setup", &[("token", &w.a.scim_token), ("org_name", "Charlie"), ("email", "admin@charlie.test"), ("password", "charlie's long passphrase"), ("password_confirm", "charlie's long passphrase")]),
+        &[400], Body::Any),
+    row("magic_link_valid: A's SCIM token", "magic_link_valid", AEmployee,
+        |w| f("magic_link_valid", &[("token", &w.a.scim_token)]), &[200], Body::Has("false"))
+        .ok(Nobody, |w| f("magic_link_valid", &[("token", &w.a.link)]), &[200], Body::Has("true")),
+    row("redeem_magic_link: the stored hash of B's link", "redeem_magic_link", AEmployee,
+        |w| f("redeem_magic_link", &[("token", &portal_core::secret::sha256_hex(&w.b.link))]), &[400], Body::Any)
+        .ok_signs_in(Nobody, |w| f("redeem_magic_link", &[("token", &w.a.spare_link)]), &[200]),
+    // Public by design: the employee sign-in page of any org shows its name and SSO button.
+    row("org_sign_in_options: B's org id (public)", "org_sign_in_options", AEmployee,
+        |w| f("org_sign_in_options", &[("org", &w.b.id)]), &[200], Body::Has("Bravo")),
+    row("load_employee: B's org and user id smuggled", "load_employee", AEmployee,
+        |w| fb(w, "load_employee", &[("user_id", &w.b.users.emp)]), &[200], Body::Has("alpha-emp@alpha.test")),
+
+
+    // ---- A's employee session on every admin server function: not an admin ----
+    row("load_user_detail as A's employee: B's user", "load_user_detail", AEmployee,
+        |w| f("load_user_detail", &[("id", &w.b.users.scim2)]), &[401], Body::Any),
+    row("admin_edit_user as A's employee: B's user", "admin_edit_user", AEmployee,
+        |w| edit(&w.b, &w.b.users.edit, "edit"), &[401], Body::Any),
+    row("admin_user_action delete as A's employee: B's user", "admin_user_action", AEmployee,
+        |w| action(&w.b, &w.b.users.del, "delete"), &[401], Body::Any),
+    row("load_sso_test as A's employee: B's test", "load_sso_test", AEmployee,
+        |w| f("load_sso_test", &[("id", &w.b.test_id)]), &[401], Body::Any),
+    row("list_users as A's employee", "list_users", AEmployee, |_| users_query(""), &[401], Body::Any),
+    row("list_events as A's employee: B's user", "list_events", AEmployee,
+        |w| events_query(&w.b.users.emp), &[401], Body::Any),
+    row("admin_add_user as A's employee, B's org id smuggled", "admin_add_user", AEmployee,
+        |w| fb(w, "admin_add_user", &[("email", "intruder@bravo.test"), ("given_name", ""), ("family_name", ""), ("department", ""), ("country", ""), ("locality", "")]), &[401], Body::Any),
+    row("load_sso as A's employee, B's org id smuggled", "load_sso", AEmployee,
+        |w| fb(w, "load_sso", &[]), &[401], Body::Any),
+    row("save_sso as A's employee, B's org id smuggled", "save_sso", AEmployee, save_sso, &[401], Body::Any),
+    row("preview_sso_metadata as A's employee, B's org id smuggled", "preview_sso_metadata", AEmployee,
+        |w| fb(w, "preview_sso_metadata", &[("xml", &idp_metadata("other"))]), &[401], Body::Any),
+    row("sso_certificate_action promote as A's employee, B's org id smuggled", "sso_certificate_action", AEmployee,
+        |w| fb(w, "sso_certificate_action", &[("action", "promote")]), &[401], Body::Any),
+    row("load_provisioning as A's employee, B's org id smuggled", "load_provisioning", AEmployee,
+        |w| fb(w, "load_provisioning", &[]), &[401], Body::Any),
+    row("generate_scim_token as A's employee, B's org id smuggled", "generate_scim_token", AEmployee,
+        |w| fb(w, "generate_scim_token", &[]), &[401], Body::Any),
+    row("revoke_scim_token as A's employee, B's org id smuggled", "revoke_scim_token", AEmployee,
+        |w| fb(w, "revoke_scim_token", &[]), &[401], Body::Any),
+    // Not an admin: the admin view is "nobody".
+    row("load_admin_view as A's employee, B's org id smuggled", "load_admin_view", AEmployee,
+        |w| fb(w, "load_admin_view", &[]), &[200], Body::Null),
+
+    // ---- A's SCIM token on the admin surface ----
+    row("load_user_detail with A's SCIM token: B's user", "load_user_detail", AScim,
+        |w| f("load_user_detail", &[("id", &w.b.users.scim2)]), &[401], Body::Any),
+    row("generate_scim_token with A's SCIM token, B's org id smuggled", "generate_scim_token", AScim,
+        |w| fb(w, "generate_scim_token", &[]), &[401], Body::Any),
+    row("users.csv with A's SCIM token", "GET /admin/users.csv", AScim,
+        |w| get(format!("/admin/users.csv?org_id={}", w.b.id)), &[401], Body::Any),
+
+    // ---- A's SCIM token at B's SCIM base URL: 401 everywhere ----
+    row("SCIM list at B's URL", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| scim(&w.b.id, Method::GET, "/Users", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/Users", None), &[200], Body::SomeResults),
+    row("SCIM create at B's URL", "POST /scim/v2/{org_id}/Users", AScim,
+        |w| scim(&w.b.id, Method::POST, "/Users", Some(scim_user("bravo", "intruder"))), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::POST, "/Users", Some(scim_user("alpha", "created"))), &[201], Body::Has(A_MARK)),
+    row("SCIM /Users/.search at B's URL", "POST /scim/v2/{org_id}/Users/.search", AScim,
+        |w| search(&w.b.id, "/Users/.search", &format!("userName eq \"{}\"", w.b.user_name("emp"))), &[401], Body::Any)
+        .ok(AScim, |w| search(&w.a.id, "/Users/.search", &format!("userName eq \"{}\"", w.a.user_name("emp"))), &[200], Body::SomeResults),
+    row("SCIM /.search at B's URL", "POST /scim/v2/{org_id}/.search", AScim,
+        |w| search(&w.b.id, "/.search", "userName pr"), &[401], Body::Any)
+        .ok(AScim, |w| search(&w.a.id, "/.search", "userName pr"), &[200], Body::SomeResults),
+    row("SCIM get B's user at B's URL", "GET /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.b.id, Method::GET, &format!("/Users/{}", w.b.users.scim2), None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, &format!("/Users/{}", w.a.users.scim2), None), &[200], Body::Has(A_MARK)),
+    row("SCIM replace B's user at B's URL", "PUT /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.b.id, Method::PUT, &format!("/Users/{}", w.b.users.scim2), Some(scim_user("bravo", "scim2"))), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::PUT, &format!("/Users/{}", w.a.users.scim2), Some(scim_user("alpha", "scim2"))), &[200], Body::Has(A_MARK)),
+    row("SCIM deactivate B's user at B's URL", "PATCH /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.b.id, Method::PATCH, &format!("/Users/{}", w.b.users.scim2), Some(deactivate_patch())), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::PATCH, &format!("/Users/{}", w.a.users.scim2), Some(rename_patch())), &[200], Body::Has("alpha-secret-patched")),
+    row("SCIM delete B's user at B's URL", "DELETE /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.b.id, Method::DELETE, &format!("/Users/{}", w.b.users.scimdel), None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::DELETE, &format!("/Users/{}", w.a.users.scimdel), None), &[204], Body::Any),
+    row("SCIM ServiceProviderConfig at B's URL", "GET /scim/v2/{org_id}/ServiceProviderConfig", AScim,
+        |w| scim(&w.b.id, Method::GET, "/ServiceProviderConfig", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/ServiceProviderConfig", None), &[200], Body::Any),
+    row("SCIM ResourceTypes at B's URL", "GET /scim/v2/{org_id}/ResourceTypes", AScim,
+        |w| scim(&w.b.id, Method::GET, "/ResourceTypes", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/ResourceTypes", None), &[200], Body::Any),
+    row("SCIM ResourceTypes/User at B's URL", "GET /scim/v2/{org_id}/ResourceTypes/{id}", AScim,
+        |w| scim(&w.b.id, Method::GET, "/ResourceTypes/User", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/ResourceTypes/User", None), &[200], Body::Any),
+    row("SCIM Schemas at B's URL", "GET /scim/v2/{org_id}/Schemas", AScim,
+        |w| scim(&w.b.id, Method::GET, "/Schemas", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/Schemas", None), &[200], Body::Any),
+    row("SCIM Schemas/{id} at B's URL", "GET /scim/v2/{org_id}/Schemas/{id}", AScim,
+        |w| scim(&w.b.id, Method::GET, &format!("/Schemas/{SCIM_USER}"), None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, &format!("/Schemas/{SCIM_USER}"), None), &[200], Body::Any),
+    // Groups are not supported: 404 for A at A's URL, but B's URL must still say 401 first.
+    row("SCIM Groups at B's URL", "ANY /scim/v2/{org_id}/Groups", AScim,
+        |w| scim(&w.b.id, Method::GET, "/Groups", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/Groups", None), &[404], Body::Any),
+    row("SCIM Groups/{id} at B's URL", "ANY /scim/v2/{org_id}/Groups/{*rest}", AScim,
+        |w| scim(&w.b.id, Method::PATCH, &format!("/Groups/{}", w.b.users.emp), Some(deactivate_patch())), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::PATCH, &format!("/Groups/{}", w.a.users.emp), Some(deactivate_patch())), &[404], Body::Any),
+    // Other credentials of A at B's SCIM URL.
+    row("SCIM at B's URL with A's admin session", "GET /scim/v2/{org_id}/Users/{id}", AAdmin,
+        |w| scim(&w.b.id, Method::GET, &format!("/Users/{}", w.b.users.scim2), None), &[401], Body::Any),
+    row("SCIM at B's URL with A's employee session", "GET /scim/v2/{org_id}/Users", AEmployee,
+        |w| scim(&w.b.id, Method::GET, "/Users", None), &[401], Body::Any),
+
+    // ---- A's SCIM token at A's own URL, aimed at B's users ----
+    row("SCIM get: B's user id at A's URL", "GET /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::GET, &format!("/Users/{}", w.b.users.scim2), None), &[404], Body::Any),
+    row("SCIM replace: B's user id at A's URL", "PUT /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::PUT, &format!("/Users/{}", w.b.users.scim2), Some(scim_user("bravo", "scim2"))), &[404], Body::Any),
+    row("SCIM deactivate: B's user id at A's URL", "PATCH /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::PATCH, &format!("/Users/{}", w.b.users.scim2), Some(deactivate_patch())), &[404], Body::Any),
+    row("SCIM delete: B's user id at A's URL", "DELETE /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::DELETE, &format!("/Users/{}", w.b.users.scimdel), None), &[404], Body::Any),
+    row("SCIM filter userName eq B's user", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, &format!("userName eq \"{}\"", w.b.user_name("emp"))), &[200], Body::NoResults)
+        .ok(AScim, |w| filter(&w.a.id, &format!("userName eq \"{}\"", w.a.user_name("emp"))), &[200], Body::SomeResults),
+    row("SCIM filter externalId eq B's user's", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, &format!("externalId eq \"ext-{}-emp\"", w.b.p())), &[200], Body::NoResults)
+        .ok(AScim, |w| filter(&w.a.id, &format!("externalId eq \"ext-{}-emp\"", w.a.p())), &[200], Body::SomeResults),
+    row("SCIM filter emails.value eq B's user's", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, &format!("emails.value eq \"{}\"", w.b.user_name("emp"))), &[200], Body::NoResults)
+        .ok(AScim, |w| filter(&w.a.id, &format!("emails.value eq \"{}\"", w.a.user_name("emp"))), &[200], Body::SomeResults),
+    row("SCIM filter id eq B's user id", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, &format!("id eq \"{}\"", w.b.users.emp)), &[200], Body::NoResults)
+        .ok(AScim, |w| filter(&w.a.id, &format!("id eq \"{}\"", w.a.users.emp)), &[200], Body::SomeResults),
+    row("SCIM /Users/.search for B's user", "POST /scim/v2/{org_id}/Users/.search", AScim,
+        |w| search(&w.a.id, "/Users/.search", &format!("userName eq \"{}\" or id eq \"{}\"", w.b.user_name("emp"), w.b.users.scim2)), &[200], Body::NoResults),
+    row("SCIM /.search for B's user", "POST /scim/v2/{org_id}/.search", AScim,
+        |w| search(&w.a.id, "/.search", &format!("externalId eq \"ext-{}-scim2\"", w.b.p())), &[200], Body::NoResults),
+    // The org predicate must hold around any filter (precedence of `or`/`not`, quotes, wildcards).
+    row("SCIM filter `… or userName pr` lists only A's users", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, "userName eq \"nobody@alpha.test\" or userName pr"), &[200], Body::SomeResults),
+    row("SCIM filter `not (…)` lists only A's users", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, "not (userName eq \"nobody@alpha.test\")"), &[200], Body::SomeResults),
+    row("SCIM filter with a quote injection", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, "userName eq \"x' OR '1'='1\""), &[200], Body::NoResults),
+    row("SCIM filter `co` with SQL wildcards lists only A's users", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| filter(&w.a.id, "userName co \"%\" or userName co \"_\" or userName co \"@\""), &[200], Body::SomeResults),
+    row("SCIM get: B's user through an encoded path traversal", "GET /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::GET, &format!("/Users/..%2F..%2F{}%2FUsers%2F{}", w.b.id, w.b.users.scim2), None), &[404], Body::Any),
+    // Routing and authentication must agree on the org: `..` is not resolved by the server.
+    row("SCIM get: B's user through a raw `..` from A's URL", "GET /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| Req::Raw("GET", format!("/scim/v2/{}/../{}/Users/{}", w.a.id, w.b.id, w.b.users.scim2)), &[404], Body::Any),
+    row("SCIM delete: B's user through a raw `..` from A's URL", "DELETE /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| Req::Raw("DELETE", format!("/scim/v2/{}/../{}/Users/{}", w.a.id, w.b.id, w.b.users.scimdel)), &[404], Body::Any),
+    row("SCIM list: A's URL through a raw `..` from B's URL", "GET /scim/v2/{org_id}/Users", AScim,
+        |w| Req::Raw("GET", format!("/scim/v2/{}/../{}/Users", w.b.id, w.a.id)), &[401], Body::Any),
+    // The server assigns ids: a client-sent id (B's) is ignored, never an upsert of B's row.
+    row("SCIM create in A with B's user's id in the body", "POST /scim/v2/{org_id}/Users", AScim,
+        |w| scim(&w.a.id, Method::POST, "/Users", Some({
+            let mut b = scim_user("alpha", "idclash");
+            b["id"] = json!(w.b.users.scim2);
+            b
+        })), &[201], Body::Has("alpha-secret-idclash")),
+    // userName is unique per org: A may hold the same name; B's user must not be touched or revived.
+    row("SCIM create in A with B's user's userName and externalId", "POST /scim/v2/{org_id}/Users", AScim,
+        |w| scim(&w.a.id, Method::POST, "/Users", Some(json!({
+            "schemas": [SCIM_USER],
+            "userName": w.b.user_name("scim2"),
+            "externalId": format!("ext-{}-scim2", w.b.p()),
+            "name": {"givenName": "alpha-secret-twin"},
+            "emails": [{"value": w.b.user_name("scim2"), "type": "work", "primary": true}]
+        }))), &[201], Body::Has("alpha-secret-twin")),
+    row("SCIM replace A's user with B's user's id in the body", "PUT /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::PUT, &format!("/Users/{}", w.a.users.scim2), Some({
+            let mut b = scim_user("alpha", "scim2");
+            b["id"] = json!(w.b.users.scim2);
+            b
+        })), &[400], Body::Any),
+    row("SCIM patch A's user's id to B's user's id", "PATCH /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::PATCH, &format!("/Users/{}", w.a.users.scim2), Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "replace", "path": "id", "value": w.b.users.scim2}]
+        }))), &[400], Body::Any),
+
+    // ---- SAML ----
+    // Public by design: B's SP metadata and the start of B's SP-initiated sign-in.
+    row("SAML metadata of B (public)", "GET /saml/{org_id}/metadata", AAdmin,
+        |w| get(format!("/saml/{}/metadata", w.b.id)), &[200], Body::Has("EntityDescriptor")),
+    row("SAML login start at B (public)", "GET /saml/{org_id}/login", AEmployee,
+        |w| get(format!("/saml/{}/login?RelayState=/app", w.b.id)), &[303], Body::Any),
+    row("SAML Test sign-in of B with A's admin session", "GET /saml/{org_id}/test", AAdmin,
+        |w| get(format!("/saml/{}/test", w.b.id)), &[403], Body::Any)
+        .ok(AAdmin, |w| get(format!("/saml/{}/test", w.a.id)), &[303], Body::RedirectsTo("https://idp.alpha-secret.test/sso")),
+    row("SAML Test sign-in of B with A's employee session", "GET /saml/{org_id}/test", AEmployee,
+        |w| get(format!("/saml/{}/test", w.b.id)), &[403], Body::Any),
+    row("SAML ACS of B: B's employee asserted by A's IdP key", "POST /saml/{org_id}/acs", AIdp,
+        |w| acs(&w.b, saml_response(w, &w.b, w.a.side.idp_key, &w.b.user_name("emp"), None, "alpha"), None), &[403], Body::Any)
+        .logs_b_sso_failure()
+        .ok_signs_in(AIdp, |w| acs(&w.a, saml_response(w, &w.a, w.a.side.idp_key, &w.a.user_name("emp"), None, "alpha"), None), &[303]),
+    row("SAML ACS of B: A's own valid response", "POST /saml/{org_id}/acs", AIdp,
+        |w| acs(&w.b, saml_response(w, &w.a, w.a.side.idp_key, &w.a.user_name("emp"), None, "alpha"), None), &[403], Body::Any)
+        .logs_b_sso_failure(),
+    row("SAML ACS of B: answers A's pending Test sign-in, A's browser", "POST /saml/{org_id}/acs", AAdmin,
+        |w| acs(&w.b, saml_response(w, &w.b, w.a.side.idp_key, &w.b.user_name("emp"), Some(&w.a.pending_test), "alpha"), Some(&w.a.pending_browser)), &[403], Body::Any)
+        .logs_b_sso_failure()
+        .ok(AAdmin, |w| acs(&w.a, saml_response(w, &w.a, w.a.side.idp_key, &w.a.user_name("emp"), Some(&w.a.pending_test), "alpha"), Some(&w.a.pending_browser)), &[303], Body::RedirectsTo("/admin/sso/test/")),
+    // A failed response still reports to the Test sign-in it names, but only in the browser that
+    // started it: B's pending test must get no result written through A.
+    row("SAML ACS of B: a bad response naming B's pending Test sign-in", "POST /saml/{org_id}/acs", AIdp,
+        |w| acs(&w.b, saml_response(w, &w.b, w.a.side.idp_key, &w.b.user_name("emp"), Some(&w.b.pending_test), "alpha"), None), &[403], Body::Any)
+        .logs_b_sso_failure(),
+    row("SAML ACS of B: a bad response naming B's pending Test sign-in, A's browser", "POST /saml/{org_id}/acs", AAdmin,
+        |w| acs(&w.b, saml_response(w, &w.b, w.a.side.idp_key, &w.b.user_name("emp"), Some(&w.b.pending_test), "alpha"), Some(&w.a.pending_browser)), &[403], Body::Any)
+        .logs_b_sso_failure(),
+
+    // ---- CSV export ----
+    row("users.csv: B's org id in the query", "GET /admin/users.csv", AAdmin,
+        |w| get(format!("/admin/users.csv?org_id={0}&org={0}", w.b.id)), &[200], Body::Has(A_MARK)),
+    row("users.csv with A's employee session", "GET /admin/users.csv", AEmployee,
+        |w| get(format!("/admin/users.csv?org_id={}", w.b.id)), &[401], Body::Any),
+
+    // ---- pages ----
+    row("page /admin/users/{B's user}", "PAGE /admin/users/:id", AAdmin,
+        |w| get(format!("/admin/users/{}", w.b.users.scim2)), &[200], Body::Has("There is no such user in your organisation."))
+        .ok(AAdmin, |w| get(format!("/admin/users/{}", w.a.users.scim2)), &[200], Body::Has(A_MARK)),
+    row("page /admin/users/{B's user} as A's employee", "PAGE /admin/users/:id", AEmployee,
+        |w| get(format!("/admin/users/{}", w.b.users.scim2)), &[302], Body::RedirectsTo("/admin/login")),
+    row("page /admin/sso/test/{B's test}", "PAGE /admin/sso/test/:id", AAdmin,
+        |w| get(format!("/admin/sso/test/{}", w.b.test_id)), &[200], Body::Has("This test sign-in does not exist."))
+        .ok(AAdmin, |w| get(format!("/admin/sso/test/{}", w.a.test_id)), &[200], Body::Has("Success at")),
+    row("page /admin?org=B", "PAGE /admin", AAdmin,
+        |w| get(format!("/admin?org={0}&org_id={0}", w.b.id)), &[200], Body::HasAOrgId),
+    row("page /admin/sso?org=B", "PAGE /admin/sso", AAdmin,
+        |w| get(format!("/admin/sso?org={0}&org_id={0}", w.b.id)), &[200], Body::Has(A_MARK)),
+    row("page /admin/provisioning?org=B", "PAGE /admin/provisioning", AAdmin,
+        |w| get(format!("/admin/provisioning?org={0}&org_id={0}", w.b.id)), &[200], Body::HasAOrgId),
+    row("page /admin/users?org=B", "PAGE /admin/users", AAdmin,
+        |w| get(format!("/admin/users?org={0}&org_id={0}", w.b.id)), &[200], Body::Has(A_MARK)),
+    row("page /admin/activity?user_id={B's user}", "PAGE /admin/activity", AAdmin,
+        |w| get(format!("/admin/activity?org={0}&user_id={1}", w.b.id, w.b.users.emp)), &[200], Body::Any),
+    row("page /admin/activity?org=B", "PAGE /admin/activity", AAdmin,
+        |w| get(format!("/admin/activity?org={0}&org_id={0}", w.b.id)), &[200], Body::Has("admin@alpha-secret.test")),
+    row("page /login?org=B (public)", "PAGE /login", AEmployee,
+        |w| get(format!("/login?org={}", w.b.id)), &[200], Body::Has("Bravo")),
+    row("page /login/link with A's SCIM token", "PAGE /login/link", AEmployee,
+        |w| get(format!("/login/link?token={}", w.a.scim_token)), &[200], Body::Has("This sign-in link is invalid"))
+        .ok(Nobody, |w| get(format!("/login/link?token={}", w.a.link)), &[200], Body::Has("Click the button to finish signing in.")),
+    row("page /setup with A's SCIM token", "PAGE /setup", AAdmin,
+        |w| get(format!("/setup?token={}", w.a.scim_token)), &[200], Body::Has("This setup link is invalid")),
+    row("page /app?org=B", "PAGE /app", AEmployee,
+        |w| get(format!("/app?org={0}&user_id={1}", w.b.id, w.b.users.emp)), &[200], Body::Has("alpha-emp@alpha.test")),
+];
+
+// ---- running it -------------------------------------------------------------------------------
+
+fn number(body: &str, keys: &[&str]) -> Option<i64> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    keys.iter().find_map(|k| v.get(k).and_then(Value::as_i64))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    w: &World,
+    what: &str,
+    req: &Req,
+    expect: &[u16],
+    body: Body,
+    signs_in: bool,
+    res: &Resp,
+    out: &mut Vec<String>,
+) {
+    let mut fail = |why: String| {
+        out.push(format!(
+            "{what}\n      request:  {}\n      expected: {expect:?}\n      got:      {} {}\n      {why}",
+            req.describe(),
+            res.status,
+            excerpt(&res.body.replace('\n', " "), 300)
+        ))
+    };
+    if !expect.contains(&res.status) {
+        fail("wrong status".into());
+    }
+    let ok = match body {
+        Body::Any => true,
+        Body::Null => res.body.trim() == "null",
+        Body::NoResults => number(&res.body, &["total", "totalResults"]) == Some(0),
+        Body::SomeResults => number(&res.body, &["total", "totalResults"]).is_some_and(|n| n > 0),
+        Body::Has(s) => res.body.contains(s),
+        Body::HasAOrgId => res.body.contains(&w.a.id),
+        Body::RedirectsTo(p) => res.location.as_deref().is_some_and(|l| l.starts_with(p)),
+    };
+    if !ok {
+        fail(format!(
+            "body/redirect is not {body:?} (Location: {:?})",
+            res.location
+        ));
+    }
+    let lower = res.body.to_lowercase();
+    for secret in [
+        B_CANARY,
+        &w.b.scim_token.to_lowercase(),
+        &w.b.link.to_lowercase(),
+        &w.b.spare_link.to_lowercase(),
+    ] {
+        if let Some(i) = lower.find(secret) {
+            let from = res.body[..i].chars().rev().take(80).collect::<Vec<_>>();
+            let from: String = from.into_iter().rev().collect();
+            fail(format!(
+                "the response shows B's data: …{from}{}…",
+                excerpt(&res.body[i..], 80)
+            ));
+        }
+    }
+    if res.new_session && !signs_in {
+        fail("the response started a session".into());
+    }
+    if signs_in && !res.new_session {
+        fail("the control did not start a session".into());
+    }
+}
+
+async fn run(app: TestApp) {
+    let mut app = app;
+    app.http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(HTTP_TIMEOUT)
+        .build()
+        .expect("HTTP client");
+    let a = setup_org(&app, &ALPHA).await;
+    let b = setup_org(&app, &BRAVO).await;
+    let mut w = World {
+        url: app.url.clone(),
+        now: portal_core::Clock::now_ms(&*app.t.clock),
+        a,
+        b,
+    };
+    let known = routes();
+    let start = snapshot(&app, &w.b.id).await;
+    let mut failures = Vec::new();
+    let mut b_sso_failures = 0;
+    let mut report = Vec::new();
+    for r in ROWS {
+        refresh(&app, &mut w).await;
+        let req = (r.req)(&w);
+        let key = request_key(&req, &known);
+        if key != r.covers {
+            failures.push(format!(
+                "{}: the request reaches `{key}`, but the row says `{}`",
+                r.name, r.covers
+            ));
+        }
+        let before = snapshot(&app, &w.b.id).await;
+        let res = send(&app, &w, r.who, &req).await;
+        let after = snapshot(&app, &w.b.id).await;
+        let n = failures.len();
+        judge(
+            &w,
+            r.name,
+            &req,
+            r.expect,
+            r.body,
+            false,
+            &res,
+            &mut failures,
+        );
+        for c in b_changes(&before, &after, usize::from(r.b_sso_failure)) {
+            failures.push(format!(
+                "{}\n      request:  {}\n      {c}",
+                r.name,
+                req.describe()
+            ));
+        }
+        b_sso_failures += usize::from(r.b_sso_failure);
+        let mut line = format!(
+            "{:<4} {:<70} {:<10} expect {:?} got {}",
+            if failures.len() == n { "ok" } else { "FAIL" },
+            r.name,
+            format!("{:?}", r.who),
+            r.expect,
+            res.status
+        );
+        if let Some(c) = &r.control {
+            refresh(&app, &mut w).await;
+            let req = (c.req)(&w);
+            let res = send(&app, &w, c.who, &req).await;
+            let n = failures.len();
+            let what = format!("{} — positive control (A on A's own)", r.name);
+            judge(
+                &w,
+                &what,
+                &req,
+                c.expect,
+                c.body,
+                c.signs_in,
+                &res,
+                &mut failures,
+            );
+            line.push_str(&format!(
+                "; control {} {}",
+                res.status,
+                if failures.len() == n { "ok" } else { "FAIL" }
+            ));
+        }
+        report.push(line);
+    }
+    let end = snapshot(&app, &w.b.id).await;
+    for c in b_changes(&start, &end, b_sso_failures) {
+        failures.push(format!("the whole matrix: {c}"));
+    }
+    println!(
+        "cross-tenant matrix, {} rows:\n{}",
+        ROWS.len(),
+        report.join("\n")
+    );
+    assert!(
+        failures.is_empty(),
+        "{} failure(s) in the cross-tenant matrix:\n  {}",
+        failures.len(),
+        failures.join("\n  ")
+    );
+}
+
+app_test!(cross_tenant_matrix, |app: TestApp| async move {
+    if tokio::time::timeout(DEADLINE, run(app)).await.is_err() {
+        panic!("the cross-tenant matrix did not finish within {DEADLINE:?}");
+    }
+});
+
+#[test]
+fn every_server_function_and_route_has_a_row() {
+    let fns = server_functions();
+    let routes: BTreeSet<String> = routes().iter().map(Route::key).collect();
+    assert!(
+        fns.len() >= 20 && routes.len() >= 20,
+        "the source scan found too little: {fns:?} {routes:?}"
+    );
+    println!("server functions: {fns:?}\nroutes: {routes:?}");
+    let exists: BTreeSet<String> = fns.union(&routes).cloned().collect();
+    let rows: BTreeSet<&str> = ROWS.iter().map(|r| r.covers).collect();
+    let without: BTreeSet<&str> = WITHOUT_ROWS.iter().map(|(k, _)| *k).collect();
+    let missing: Vec<&String> = exists
+        .iter()
+        .filter(|k| !rows.contains(k.as_str()) && !without.contains(k.as_str()))
+        .collect();
+    let stale: Vec<&&str> = rows
+        .iter()
+        .chain(without.iter())
+        .filter(|k| !exists.contains(**k))
+        .collect();
+    let both: Vec<&&str> = rows.intersection(&without).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty() && both.is_empty(),
+        "cross-tenant matrix coverage:\n  \
+         without a row (add one to ROWS in server/tests/integration/cross_tenant.rs, or an entry \
+         with its reason to WITHOUT_ROWS): {missing:?}\n  \
+         rows or WITHOUT_ROWS entries for something that no longer exists: {stale:?}\n  \
+         both a row and a WITHOUT_ROWS entry: {both:?}"
+    );
+}
