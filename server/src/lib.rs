@@ -138,31 +138,33 @@ pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> any
     Ok(())
 }
 
-/// The accept loop. Unlike `axum::serve`, it bounds what one client can hold: headers must arrive
-/// within `HEADER_READ_TIMEOUT` (a client trickling a header byte by byte is cut off), at most
-/// `max_connections` connections are served at once (the rest wait in the listen queue), and
-/// responses are not held back by Nagle's algorithm.
+/// The longest a connection is kept, whatever it does (a client that never reads its response
+/// would otherwise hold its slot for ever).
+pub const CONNECTION_MAX_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The accept loop. Unlike `axum::serve`, it bounds what one client can hold: the first byte must
+/// come within `HEADER_READ_TIMEOUT` and the headers within the same time after it (a client
+/// trickling a header byte by byte is cut off), a connection lives at most
+/// `CONNECTION_MAX_LIFETIME`, at most `max_connections` connections are served at once (the rest
+/// wait in the listen queue), and responses are not held back by Nagle's algorithm. HTTP/1.1
+/// only: TLS and HTTP/2 belong to the proxy in front, and cleartext HTTP/2 would add a preface
+/// read and idle pings that no timeout above covers.
 async fn serve_connections(
     listener: tokio::net::TcpListener,
     app: Router,
     max_connections: usize,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::Service;
 
     let mut make_service = app.into_make_service_with_connect_info::<SocketAddr>();
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)));
     tokio::pin!(shutdown);
     loop {
         let slot = tokio::select! {
@@ -184,12 +186,11 @@ async fn serve_connections(
         let _ = stream.set_nodelay(true);
         let Ok(tower_service) = make_service.call(peer).await;
         let hyper_service = hyper_util::service::TowerToHyperService::new(tower_service);
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), hyper_service)
-            .into_owned();
+        // No route upgrades a connection (no WebSockets), so none is allowed.
+        let conn = builder.serve_connection(TokioIo::new(stream), hyper_service);
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
-            let _ = conn.await;
+            let _ = tokio::time::timeout(CONNECTION_MAX_LIFETIME, conn).await;
             drop(slot);
         });
     }

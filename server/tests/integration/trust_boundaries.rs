@@ -551,3 +551,83 @@ app_test!(
         }
     }
 );
+
+/// The one-time setup URL is a credential: the operator's terminal gets it (stdout), the log
+/// stream (stderr, shipped to collectors) does not.
+#[test]
+fn the_setup_url_goes_to_stdout_never_to_the_log() {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    let dir = portal_core::fixture::temp_dir("setup-url");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/portal.db", dir.0.display()),
+        )
+        .env("MAIL_URL", format!("file://{}/outbox", dir.0.display()))
+        .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("RUST_LOG", "debug,sqlx=warn")
+        .env("LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.starts_with("Setup URL: ") {
+                let _ = tx.send(line);
+                return;
+            }
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30));
+    let _ = child.kill();
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    let _ = child.wait();
+    let line = line.expect("the server printed the setup URL on stdout");
+    let token = line.split("token=").nth(1).unwrap().trim();
+    assert_eq!(token.len(), 43, "{line}");
+    assert!(log.contains("setup link was printed"), "{log}");
+    assert!(!log.contains(token) && !log.contains("token="), "{log}");
+}
+
+app_test!(
+    silent_sockets_are_cut_off_and_do_not_starve_normal_requests,
+    |app: TestApp| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = app.url.trim_start_matches("http://").to_string();
+        // Sockets that send nothing, and sockets that start an HTTP/2 preface and stop.
+        let mut silent = Vec::new();
+        for i in 0..200 {
+            let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+            if i % 2 == 1 {
+                s.write_all(b"PRI * HTTP/2.0\r\n").await.unwrap();
+            }
+            silent.push(s);
+        }
+        let res = tokio::time::timeout(Duration::from_secs(5), app.get("/healthz", None))
+            .await
+            .expect("a normal request is answered beside 200 silent sockets");
+        assert_eq!(res.status(), 200);
+        let started = std::time::Instant::now();
+        let mut closed = 0;
+        for mut s in silent {
+            let mut buf = [0u8; 256];
+            let left = Duration::from_secs(25).saturating_sub(started.elapsed());
+            if let Ok(r) = tokio::time::timeout(left, s.read(&mut buf)).await {
+                // EOF, a reset or an error response: the server let go.
+                let _ = r;
+                closed += 1;
+            }
+        }
+        assert_eq!(closed, 200, "every silent connection was cut off");
+    }
+);

@@ -312,11 +312,7 @@ pub async fn authenticate_device(
                 policy.max_per_client,
                 policy.window_ms,
             ),
-            Limit::new(
-                acct_key.clone(),
-                policy.max_per_account,
-                policy.account_window_ms,
-            ),
+            Limit::new(acct_key, policy.max_per_account, policy.account_window_ms),
         ],
     };
     if let Some(secs) = crate::throttle::take(&svc.db, &limits, now).await? {
@@ -345,9 +341,9 @@ pub async fn authenticate_device(
     let Some(admin) = admin.filter(|_| ok) else {
         return Err(CoreError::BadCredentials);
     };
-    for key in [&acct_client_key, &acct_key] {
-        crate::throttle::clear(&svc.db, key).await?;
-    }
+    // Only this client's count for the account is forgotten: the account-wide window keeps
+    // sliding, so the real admin signing in does not hand a distributed guesser a fresh budget.
+    crate::throttle::clear(&svc.db, &acct_client_key).await?;
     let mut tx = svc.db.begin_write().await?;
     let new_device = match &device_hash {
         Some(hash) => {

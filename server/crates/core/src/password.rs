@@ -3,6 +3,9 @@
 use argon2::password_hash::{rand_core::OsRng, PasswordHash as PhcHash, SaltString};
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use crate::error::{CoreError, CoreResult};
 
 /// OWASP (2023): argon2id, m = 19 MiB, t = 2, p = 1.
@@ -80,13 +83,36 @@ pub fn verify(password: &str, stored: &PasswordHash) -> bool {
 /// would wait behind a full queue is answered "busy, retry" instead of piling up.
 #[derive(Debug)]
 pub struct Argon2Pool {
-    permits: tokio::sync::Semaphore,
+    permits: Arc<tokio::sync::Semaphore>,
     size: usize,
     max_waiting: usize,
-    waiting: std::sync::atomic::AtomicUsize,
-    running: std::sync::atomic::AtomicUsize,
-    peak: std::sync::atomic::AtomicUsize,
-    verifications: std::sync::atomic::AtomicU64,
+    waiting: Arc<AtomicUsize>,
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+    verifications: AtomicU64,
+}
+
+/// One place counted in `counter` while this lives (also when its future is cancelled).
+struct Counted {
+    counter: Arc<AtomicUsize>,
+    /// How many were counted before this one.
+    before: usize,
+}
+
+impl Counted {
+    fn enter(counter: &Arc<AtomicUsize>) -> Self {
+        let before = counter.fetch_add(1, Ordering::SeqCst);
+        Self {
+            counter: counter.clone(),
+            before,
+        }
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Seconds a client told "busy" should wait.
@@ -97,7 +123,7 @@ impl Argon2Pool {
     pub fn new(size: usize, max_waiting: usize) -> Self {
         let size = size.max(1);
         Self {
-            permits: tokio::sync::Semaphore::new(size),
+            permits: Arc::new(tokio::sync::Semaphore::new(size)),
             size,
             max_waiting,
             waiting: Default::default(),
@@ -119,12 +145,12 @@ impl Argon2Pool {
 
     /// Password verifications run so far (for tests and metrics).
     pub fn verifications(&self) -> u64 {
-        self.verifications.load(std::sync::atomic::Ordering::SeqCst)
+        self.verifications.load(Ordering::SeqCst)
     }
 
     /// The most argon2 runs seen at once.
     pub fn peak_concurrency(&self) -> usize {
-        self.peak.load(std::sync::atomic::Ordering::SeqCst)
+        self.peak.load(Ordering::SeqCst)
     }
 
     async fn run<T: Send + 'static>(
@@ -132,31 +158,39 @@ impl Argon2Pool {
         is_verification: bool,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> CoreResult<T> {
-        use std::sync::atomic::Ordering::SeqCst;
         let busy = || CoreError::Busy {
             retry_after_secs: BUSY_RETRY_AFTER_SECS,
         };
-        let permit = match self.permits.try_acquire() {
+        let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                if self.waiting.fetch_add(1, SeqCst) >= self.max_waiting {
-                    self.waiting.fetch_sub(1, SeqCst);
+                // The guard gives the queue place back even when the request is cancelled
+                // while it waits (a client that hangs up, a request timeout).
+                let place = Counted::enter(&self.waiting);
+                if place.before >= self.max_waiting {
                     return Err(busy());
                 }
-                let p = self.permits.acquire().await;
-                self.waiting.fetch_sub(1, SeqCst);
-                p.map_err(|_| busy())?
+                self.permits
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| busy())?
             }
         };
         if is_verification {
-            self.verifications.fetch_add(1, SeqCst);
+            self.verifications.fetch_add(1, Ordering::SeqCst);
         }
-        let now_running = self.running.fetch_add(1, SeqCst) + 1;
-        self.peak.fetch_max(now_running, SeqCst);
-        let out = tokio::task::spawn_blocking(work).await;
-        self.running.fetch_sub(1, SeqCst);
-        drop(permit);
-        out.map_err(|e| CoreError::Internal(format!("join: {e}")))
+        let (running, peak) = (self.running.clone(), self.peak.clone());
+        // The permit and the running count travel with the work: a cancelled request cannot
+        // free its slot while argon2 still holds its memory on the blocking thread.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let now_running = Counted::enter(&running);
+            peak.fetch_max(now_running.before + 1, Ordering::SeqCst);
+            work()
+        })
+        .await
+        .map_err(|e| CoreError::Internal(format!("join: {e}")))
     }
 
     pub async fn hash(&self, password: String) -> CoreResult<PasswordHash> {
