@@ -337,7 +337,15 @@ pub async fn authenticate_device(
         ),
         None => (None, password::dummy_hash().clone()),
     };
-    let ok = svc.argon2.verify(password.to_string(), stored).await?;
+    let ok = match svc.argon2.verify(password.to_string(), stored).await {
+        Ok(ok) => ok,
+        Err(busy @ CoreError::Busy { .. }) => {
+            // No password was checked: the attempt does not count.
+            crate::throttle::give_back(&svc.db, &limits, now).await?;
+            return Err(busy);
+        }
+        Err(e) => return Err(e),
+    };
     let Some(admin) = admin.filter(|_| ok) else {
         return Err(CoreError::BadCredentials);
     };

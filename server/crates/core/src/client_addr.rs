@@ -14,7 +14,7 @@ pub fn resolve<'a>(
     forwarded_for: impl Iterator<Item = &'a str>,
     trusted_proxies: u8,
 ) -> String {
-    let peer_ip = peer.map(|p| p.ip().to_string());
+    let peer_ip = peer.map(|p| canonical(p.ip()));
     if trusted_proxies == 0 {
         return peer_ip.unwrap_or_else(|| "unknown".into());
     }
@@ -53,11 +53,17 @@ fn normalise(hop: &str) -> Option<String> {
     None
 }
 
+/// IPv4 as is; IPv6 reduced to its /64 network, since one host usually holds a whole /64 and
+/// could otherwise take a fresh address (and a fresh budget) for every request.
 fn canonical(ip: IpAddr) -> String {
     match ip {
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
             Some(v4) => v4.to_string(),
-            None => v6.to_string(),
+            None => {
+                let s = v6.segments();
+                let net = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+                format!("{net}/64")
+            }
         },
         v4 => v4.to_string(),
     }
@@ -114,5 +120,13 @@ mod tests {
             resolve(peer(), ["203.0.113.9:1234"].into_iter(), 1),
             "203.0.113.9"
         );
+        // Every address of one IPv6 /64 is one client.
+        let a = resolve(peer(), ["2001:db8:1:2:aaaa::1"].into_iter(), 1);
+        let b = resolve(peer(), ["[2001:db8:1:2:ffff:1:2:3]:443"].into_iter(), 1);
+        assert_eq!(a, "2001:db8:1:2::/64");
+        assert_eq!(a, b);
+        assert_ne!(a, resolve(peer(), ["2001:db8:1:3::1"].into_iter(), 1));
+        let v6_peer = Some("[2001:db8::5]:443".parse().unwrap());
+        assert_eq!(resolve(v6_peer, std::iter::empty(), 0), "2001:db8::/64");
     }
 }

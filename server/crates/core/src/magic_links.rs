@@ -14,8 +14,14 @@ use crate::Services;
 pub const GENERIC_ANSWER: &str =
     "If that address belongs to an active account, a link is on its way. Check your inbox.";
 
-pub const MAX_PER_ADDRESS_PER_HOUR: i64 = 5;
-pub const MAX_PER_CLIENT_PER_HOUR: i64 = 20;
+/// Links one client may request for one address per hour.
+pub const MAX_PER_ADDRESS_AND_CLIENT_PER_HOUR: i64 = 3;
+/// Mails one address receives per hour, whoever asks (a mail-bombing cap). Higher than the limit
+/// above, so a stranger asking for someone's address from one or two networks does not use up
+/// that person's own requests.
+pub const MAX_PER_ADDRESS_PER_HOUR: i64 = 20;
+/// Requests from one client per hour, whatever the address.
+pub const MAX_PER_CLIENT_PER_HOUR: i64 = 30;
 const HOUR: i64 = 3_600_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,12 +63,14 @@ fn event(
 pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()> {
     let email = crate::admins::validate_email(email)?;
     let now = svc.now();
+    let address = email.to_lowercase();
     let limits = [
         Limit::new(
-            format!("ml-addr:{}", email.to_lowercase()),
-            MAX_PER_ADDRESS_PER_HOUR,
+            format!("ml-addr-ip:{address}:{client}"),
+            MAX_PER_ADDRESS_AND_CLIENT_PER_HOUR,
             HOUR,
         ),
+        Limit::new(format!("ml-addr:{address}"), MAX_PER_ADDRESS_PER_HOUR, HOUR),
         Limit::new(format!("ml-ip:{client}"), MAX_PER_CLIENT_PER_HOUR, HOUR),
     ];
     if crate::throttle::take(&svc.db, &limits, now)

@@ -107,6 +107,22 @@ pub async fn take(db: &Db, limits: &[Limit], now: i64) -> CoreResult<Option<i64>
     Ok(None)
 }
 
+/// Gives back the hits one `take` recorded at `now` (the attempt could not be carried out, e.g.
+/// the server was too busy to check the password, so it must not count against the user).
+pub async fn give_back(db: &Db, limits: &[Limit], now: i64) -> CoreResult<()> {
+    for l in limits {
+        sqlx::query(
+            "DELETE FROM auth_failures WHERE id IN \
+             (SELECT id FROM auth_failures WHERE key = $1 AND at = $2 LIMIT 1)",
+        )
+        .bind(&l.key)
+        .bind(now)
+        .execute(&db.pool)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Forgets every hit of a key (after a successful sign-in).
 pub async fn clear(db: &Db, key: &str) -> CoreResult<()> {
     sqlx::query("DELETE FROM auth_failures WHERE key = $1")

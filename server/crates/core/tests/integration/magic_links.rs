@@ -200,22 +200,38 @@ db_test!(
     requests_are_throttled_per_address_and_per_client,
     |t: TestServices| async move {
         setup(&t, "Acme", "eve@acme.test").await;
-        for i in 0..ml::MAX_PER_ADDRESS_PER_HOUR {
-            ml::request(&t.svc, "eve@acme.test", &format!("10.0.1.{i}"))
+        // One client asking for one address.
+        for _ in 0..ml::MAX_PER_ADDRESS_AND_CLIENT_PER_HOUR {
+            ml::request(&t.svc, "eve@acme.test", "10.0.1.1")
                 .await
                 .unwrap();
         }
-        assert_eq!(outbox_count(&t).await, ml::MAX_PER_ADDRESS_PER_HOUR);
-        // The next one answers the same but sends nothing.
+        let n = ml::MAX_PER_ADDRESS_AND_CLIENT_PER_HOUR;
+        assert_eq!(outbox_count(&t).await, n);
+        // The next one answers the same but sends nothing…
+        ml::request(&t.svc, "EVE@acme.test", "10.0.1.1")
+            .await
+            .unwrap();
+        assert_eq!(outbox_count(&t).await, n);
+        // …while the employee's own network still gets a link: a stranger asking for the
+        // address does not use up its owner's requests.
         ml::request(&t.svc, "eve@acme.test", "10.0.2.1")
             .await
             .unwrap();
-        assert_eq!(outbox_count(&t).await, ml::MAX_PER_ADDRESS_PER_HOUR);
+        assert_eq!(outbox_count(&t).await, n + 1);
+        // The address's own cap (mail bombing from many networks).
+        for i in 0..ml::MAX_PER_ADDRESS_PER_HOUR {
+            ml::request(&t.svc, "eve@acme.test", &format!("10.0.3.{i}"))
+                .await
+                .unwrap();
+        }
+        let sent = ml::MAX_PER_ADDRESS_PER_HOUR;
+        assert_eq!(outbox_count(&t).await, sent);
         t.clock.advance_ms(3_600_001);
-        ml::request(&t.svc, "eve@acme.test", "10.0.2.1")
+        ml::request(&t.svc, "eve@acme.test", "10.0.1.1")
             .await
             .unwrap();
-        assert_eq!(outbox_count(&t).await, ml::MAX_PER_ADDRESS_PER_HOUR + 1);
+        assert_eq!(outbox_count(&t).await, sent + 1);
         // One client asking for many addresses.
         for i in 0..ml::MAX_PER_CLIENT_PER_HOUR {
             ml::request(&t.svc, &format!("x{i}@acme.test"), "10.9.9.9")

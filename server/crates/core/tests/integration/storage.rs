@@ -154,7 +154,16 @@ db_test!(
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, CoreError::Invalid(_)));
+        assert!(
+            matches!(
+                err,
+                CoreError::InvalidField {
+                    field: portal_core::Field::Email,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(count(&t, "orgs").await, 0);
 
         let (org, admin) = setup::complete(&t.svc, token.expose(), input())
@@ -344,7 +353,7 @@ db_test!(
                 .await
                 .unwrap();
         assert_eq!(
-            left, 2,
+            left, 3,
             "the hourly magic-link hits survive a 20-minute-old prune"
         );
         t.clock.advance_ms(41 * 60 * 1000);
@@ -387,5 +396,39 @@ db_test!(
         admins::authenticate(&t.svc, "a@acme.test", PW, "10.2.2.2")
             .await
             .unwrap();
+    }
+);
+
+db_test!(
+    a_sign_in_refused_as_busy_does_not_count_against_the_user,
+    |t: TestServices| async move {
+        make_admin(&t, "Acme", "a@acme.test").await;
+        // One argon2 run at a time and no queue: concurrent attempts beyond the first are busy.
+        let mut svc = t.svc.clone();
+        svc.argon2 = std::sync::Arc::new(portal_core::password::Argon2Pool::new(1, 0));
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let svc = svc.clone();
+                tokio::spawn(async move {
+                    admins::authenticate(&svc, "a@acme.test", "wrong password!", "10.0.0.1").await
+                })
+            })
+            .collect();
+        let (mut checked, mut busy) = (0, 0);
+        for h in handles {
+            match h.await.unwrap() {
+                Err(CoreError::BadCredentials) => checked += 1,
+                Err(CoreError::Busy { .. }) => busy += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(checked >= 1 && checked + busy == 4, "{checked} {busy}");
+        let (hits,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM auth_failures WHERE key = 'acct-ip:a@acme.test:10.0.0.1'",
+        )
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(hits, checked, "only checked passwords count");
     }
 );
