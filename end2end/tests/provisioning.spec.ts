@@ -123,6 +123,8 @@ test.describe("automated user provisioning", () => {
     // Search and filter narrow the table and survive a reload.
     await page.goto(`${server.url}/admin/users`);
     await expect(page.getByTestId("users-total")).toHaveText("2 user(s)");
+    // Typing before hydration can be undone by it: wait until the page is live.
+    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
     await page.getByLabel("Search").fill("milton");
     await page.getByRole("button", { name: "Apply" }).click();
     await expect(page).toHaveURL(/q=milton/);
