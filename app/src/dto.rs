@@ -43,8 +43,7 @@ pub struct CertView {
     pub not_after: i64,
     pub key: String,
     pub fingerprint: String,
-    /// "ok", "expiring" (within 30 days) or "expired".
-    pub state: String,
+    pub state: CertState,
     /// The PEM (public; it refills the form).
     pub pem: String,
 }
@@ -117,4 +116,158 @@ pub struct SsoTestView {
     pub attributes: Vec<(String, Vec<String>)>,
     pub fields: Vec<FieldView>,
     pub at: i64,
+}
+
+/// What the certificate buttons of the Single Sign-On screen do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateAction {
+    /// The next certificate becomes the current one (the current one is removed).
+    Promote,
+    RemoveNext,
+    /// Turns SSO off for the organisation.
+    Deactivate,
+}
+
+impl CertificateAction {
+    /// The value of the form's hidden `action` input (its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Promote => "promote",
+            Self::RemoveNext => "remove_next",
+            Self::Deactivate => "deactivate",
+        }
+    }
+}
+
+/// What the buttons of a user's page do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAction {
+    Deactivate,
+    Reactivate,
+    Delete,
+    Restore,
+}
+
+impl UserAction {
+    /// The value of the form's hidden `action` input (its serde name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deactivate => "deactivate",
+            Self::Reactivate => "reactivate",
+            Self::Delete => "delete",
+            Self::Restore => "restore",
+        }
+    }
+}
+
+/// The state of an IdP certificate on the Single Sign-On screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertState {
+    Ok,
+    /// Expires within 30 days.
+    Expiring,
+    Expired,
+}
+
+/// The Single Sign-On form. Its fields are flattened into the server function's arguments, so the
+/// inputs keep their plain names (`sso_url`, …) and the form works without JavaScript.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SsoSettingsForm {
+    pub sso_url: String,
+    pub certificate: String,
+    pub next_certificate: String,
+    pub idp_entity_id: String,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub jit_enabled: bool,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub require_sso: bool,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub refuse_unsolicited: bool,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub accept_expired: bool,
+}
+
+/// A user as an admin adds or edits one by hand (flattened like [`SsoSettingsForm`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserFormInput {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub department: String,
+    pub country: String,
+    pub locality: String,
+}
+
+/// The first-run setup form (flattened like [`SsoSettingsForm`]). Not `Debug`: it holds a
+/// password.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupForm {
+    pub token: String,
+    pub org_name: String,
+    pub email: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
+impl std::fmt::Debug for SetupForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupForm")
+            .field("org_name", &self.org_name)
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An HTML checkbox as a `bool`: a form sends `on` when it is ticked and nothing when it is not;
+/// the hydrated page serialises it the same way.
+mod checkbox {
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(if *v { "on" } else { "" })
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        match String::deserialize(d)?.as_str() {
+            "on" | "true" => Ok(true),
+            "" | "off" | "false" => Ok(false),
+            other => Err(de::Error::invalid_value(
+                de::Unexpected::Str(other),
+                &"a checkbox value (on)",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn action_values_are_their_serde_names() {
+        for a in [
+            CertificateAction::Promote,
+            CertificateAction::RemoveNext,
+            CertificateAction::Deactivate,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                format!("\"{}\"", a.as_str())
+            );
+        }
+        for a in [
+            UserAction::Deactivate,
+            UserAction::Reactivate,
+            UserAction::Delete,
+            UserAction::Restore,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                format!("\"{}\"", a.as_str())
+            );
+        }
+    }
 }

@@ -1,22 +1,13 @@
 //! Server-side helpers for the server functions: the services, the session, the signed-in admin.
 
 use leptos::prelude::*;
+use portal_core::session::EmployeeSession;
+pub use portal_core::session::SignInMethod;
 use portal_core::{CoreError, Services};
 use tower_sessions::Session;
 
 use crate::dto::AdminView;
-
-pub const ADMIN_ID_KEY: &str = "admin_id";
-/// Employee sign-ins live under their own key, apart from the admin's.
-pub const EMPLOYEE_KEY: &str = "employee";
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct EmployeeSession {
-    pub user_id: String,
-    pub org_id: String,
-    /// "magic_link" or "sso"
-    pub method: String,
-}
+use crate::errors::{AppError, FieldName};
 
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddrPolicy {
@@ -50,7 +41,7 @@ pub async fn client_addr() -> String {
 }
 
 /// Maps a domain error to what the page may show; internal causes go to the log only.
-pub fn to_client(err: CoreError) -> ServerFnError {
+pub fn to_client(err: CoreError) -> AppError {
     let status = match &err {
         CoreError::Db(cause) => {
             tracing::error!(error = %cause, "database error");
@@ -60,9 +51,10 @@ pub fn to_client(err: CoreError) -> ServerFnError {
             tracing::error!(error = %cause, "internal error");
             http::StatusCode::INTERNAL_SERVER_ERROR
         }
-        CoreError::Invalid(_) | CoreError::SetupTokenInvalid | CoreError::LinkInvalid => {
-            http::StatusCode::BAD_REQUEST
-        }
+        CoreError::Invalid(_)
+        | CoreError::InvalidField { .. }
+        | CoreError::SetupTokenInvalid
+        | CoreError::LinkInvalid => http::StatusCode::BAD_REQUEST,
         CoreError::BadCredentials => http::StatusCode::UNAUTHORIZED,
         CoreError::Throttled { retry_after_secs } => {
             retry_after(*retry_after_secs);
@@ -75,7 +67,28 @@ pub fn to_client(err: CoreError) -> ServerFnError {
         CoreError::Conflict(_) | CoreError::Stale => http::StatusCode::CONFLICT,
         CoreError::NotFound => http::StatusCode::NOT_FOUND,
     };
-    fail(status, err.to_string())
+    let field = err.field().map(field_name);
+    let err: AppError = fail(status, err.to_string());
+    AppError { field, ..err }
+}
+
+/// The form field the page shows a domain validation error next to.
+fn field_name(field: portal_core::Field) -> FieldName {
+    use portal_core::Field;
+    match field {
+        Field::SsoUrl => FieldName::SsoUrl,
+        Field::Certificate => FieldName::Certificate,
+        Field::NextCertificate => FieldName::NextCertificate,
+        Field::IdpEntityId => FieldName::IdpEntityId,
+        Field::Email => FieldName::Email,
+        Field::GivenName => FieldName::GivenName,
+        Field::FamilyName => FieldName::FamilyName,
+        Field::Department => FieldName::Department,
+        Field::Country => FieldName::Country,
+        Field::Locality => FieldName::Locality,
+        Field::OrgName => FieldName::OrgName,
+        Field::Password => FieldName::Password,
+    }
 }
 
 fn retry_after(secs: i64) {
@@ -88,17 +101,27 @@ fn retry_after(secs: i64) {
 }
 
 /// An error the page shows as is, with the HTTP status the response carries (never a bare 500
-/// for bad input).
-pub fn fail(status: http::StatusCode, msg: impl Into<String>) -> ServerFnError {
-    // A plain form post (JavaScript off) is answered with a redirect back to the form, carrying
-    // the error in the URL; a status here would replace that redirect.
+/// for bad input). Generic so the helpers that still return `ServerFnError` can use it too.
+pub fn fail<E: From<AppError>>(status: http::StatusCode, msg: impl Into<String>) -> E {
+    respond_with(status);
+    E::from(AppError::new(status.as_u16(), msg))
+}
+
+/// Sets the status of the response to the current call. A plain form post (JavaScript off) is
+/// answered with a redirect back to the form, carrying the error in the URL; a status here would
+/// replace that redirect.
+pub fn respond_with(status: http::StatusCode) {
     if let (false, Some(res)) = (
         plain_form_post(),
         use_context::<leptos_axum::ResponseOptions>(),
     ) {
         res.set_status(status);
     }
-    ServerFnError::new(msg.into())
+}
+
+/// True while handling a call of a server function (as opposed to rendering a page).
+pub fn in_server_fn_call() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"))
 }
 
 /// True when the browser posted the form itself (before hydration or without JavaScript), as
@@ -127,45 +150,205 @@ pub fn referer_query_param(name: &str) -> Option<String> {
         .map(|(_, v)| v.to_string())
 }
 
-/// The signed-in admin, if the session holds one that still exists.
-pub async fn current_admin(
-) -> Result<Option<(portal_core::admins::Admin, AdminView)>, ServerFnError> {
+// --- The caller: who is signed in ------------------------------------------------------------
+//
+// One way to find out, for server functions (`current_admin`, `require_admin`,
+// `current_employee`, through `leptos_axum::extract_with_state`) and axum routes (the same types
+// as extractors): `CurrentAdmin` / `CurrentEmployee` implement `FromRequestParts` over
+// `portal_core::session`. A session or database failure is an error response (503), never
+// "signed out".
+
+/// The signed-in admin of a request. Every org-scoped action takes the org from here, never from
+/// the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentAdmin {
+    pub admin_id: String,
+    pub org_id: String,
+    pub email: String,
+}
+
+impl CurrentAdmin {
+    /// The acting admin, as the domain's functions take it.
+    pub fn actor(&self) -> portal_core::admins::Admin {
+        portal_core::admins::Admin {
+            id: self.admin_id.clone(),
+            org_id: self.org_id.clone(),
+            email: self.email.clone(),
+        }
+    }
+}
+
+/// The signed-in employee of a request, re-checked against the user (active, not deleted) on
+/// every request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentEmployee {
+    pub user_id: String,
+    pub org_id: String,
+    pub method: SignInMethod,
+    /// Given and family name (the userName when both are empty).
+    pub name: String,
+    pub user_name: String,
+    pub org_name: String,
+}
+
+/// Why a request has no caller of the kind asked for.
+#[derive(Debug)]
+pub enum CallerRejection {
+    /// Nobody of that kind is signed in on this session.
+    SignedOut,
+    /// The session or the database could not be read.
+    Unavailable(CoreError),
+}
+
+impl axum::response::IntoResponse for CallerRejection {
+    /// For routes that take the caller as a plain extractor: 401, or 503 with `Retry-After`.
+    /// Routes that answer differently take `Result<CurrentAdmin, CallerRejection>`.
+    fn into_response(self) -> axum::response::Response {
+        use http::header::{CACHE_CONTROL, RETRY_AFTER};
+        match self {
+            Self::SignedOut => (
+                http::StatusCode::UNAUTHORIZED,
+                [(CACHE_CONTROL, "no-store")],
+                "Sign in first.\n",
+            )
+                .into_response(),
+            Self::Unavailable(e) => {
+                tracing::error!(error = %e, "could not resolve the signed-in caller");
+                (
+                    http::StatusCode::SERVICE_UNAVAILABLE,
+                    [(CACHE_CONTROL, "no-store"), (RETRY_AFTER, "2")],
+                    "A temporary problem occurred; please try again.\n",
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// Runs one of `portal_core::session`'s resolvers on the request's session.
+async fn from_session<S, T, F>(
+    parts: &http::request::Parts,
+    state: &S,
+    resolve: impl FnOnce(Services, Session) -> F,
+) -> Result<T, CallerRejection>
+where
+    Services: axum::extract::FromRef<S>,
+    F: std::future::Future<Output = portal_core::error::CoreResult<Option<T>>>,
+{
+    let session = parts.extensions.get::<Session>().cloned().ok_or_else(|| {
+        CallerRejection::Unavailable(CoreError::Internal("no session layer".into()))
+    })?;
+    let svc = <Services as axum::extract::FromRef<S>>::from_ref(state);
+    match resolve(svc, session).await {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(CallerRejection::SignedOut),
+        Err(e) => Err(CallerRejection::Unavailable(e)),
+    }
+}
+
+impl From<portal_core::admins::Admin> for CurrentAdmin {
+    fn from(admin: portal_core::admins::Admin) -> Self {
+        Self {
+            admin_id: admin.id,
+            org_id: admin.org_id,
+            email: admin.email,
+        }
+    }
+}
+
+impl From<(EmployeeSession, portal_core::employees::Employee)> for CurrentEmployee {
+    fn from((stored, found): (EmployeeSession, portal_core::employees::Employee)) -> Self {
+        Self {
+            user_id: found.user_id,
+            org_id: found.org_id,
+            method: stored.method,
+            name: found.name,
+            user_name: found.user_name,
+            org_name: found.org_name,
+        }
+    }
+}
+
+/// `FromRequestParts` for a caller type, over its resolver in `portal_core::session`.
+macro_rules! caller_extractor {
+    ($caller:ty, $resolve:path) => {
+        impl<S> axum::extract::FromRequestParts<S> for $caller
+        where
+            Services: axum::extract::FromRef<S>,
+            S: Send + Sync,
+        {
+            type Rejection = CallerRejection;
+
+            async fn from_request_parts(
+                parts: &mut http::request::Parts,
+                state: &S,
+            ) -> Result<Self, Self::Rejection> {
+                from_session(parts, state, |svc, session| async move {
+                    $resolve(&svc, &session).await
+                })
+                .await
+                .map(<$caller>::from)
+            }
+        }
+    };
+}
+
+caller_extractor!(CurrentAdmin, portal_core::session::admin);
+caller_extractor!(CurrentEmployee, portal_core::session::employee);
+
+/// The caller of the current server-function call, through the same extractor as the routes.
+async fn caller<T>() -> Result<Option<T>, AppError>
+where
+    T: axum::extract::FromRequestParts<Services, Rejection = CallerRejection> + Send + 'static,
+{
     let svc = services()?;
-    let session = session().await?;
-    let Some(admin_id) = session
-        .get::<String>(ADMIN_ID_KEY)
+    let extracted = leptos_axum::extract_with_state::<Result<T, CallerRejection>, Services>(&svc)
         .await
-        .map_err(|_| ServerFnError::new("Your session could not be read. Reload the page."))?
-    else {
-        return Ok(None);
-    };
-    let Some(admin) = portal_core::admins::admin_by_id(&svc.db, &admin_id)
-        .await
-        .map_err(to_client)?
-    else {
-        let _ = session.flush().await;
-        return Ok(None);
-    };
-    let org = portal_core::admins::org_by_id(&svc.db, &admin.org_id)
-        .await
-        .map_err(to_client)?
-        .ok_or_else(|| ServerFnError::new("Your organisation no longer exists."))?;
-    let view = AdminView {
-        admin_email: admin.email.clone(),
-        org_id: org.id,
-        org_name: org.name,
-    };
-    Ok(Some((admin, view)))
+        .map_err(AppError::from_server_fn_error)?;
+    match extracted {
+        Ok(caller) => Ok(Some(caller)),
+        Err(CallerRejection::SignedOut) => Ok(None),
+        Err(CallerRejection::Unavailable(e)) => Err(to_client(e)),
+    }
+}
+
+/// The signed-in admin, if the session holds one that still exists.
+pub async fn current_admin() -> Result<Option<CurrentAdmin>, AppError> {
+    caller().await
 }
 
 /// Every admin server function starts here: no admin, no access. The org id always comes from
 /// the session, never from the client.
-pub async fn require_admin() -> Result<(portal_core::admins::Admin, AdminView), ServerFnError> {
+pub async fn require_admin() -> Result<CurrentAdmin, AppError> {
     current_admin().await?.ok_or_else(|| {
         fail(
             http::StatusCode::UNAUTHORIZED,
             "Your session has ended. Sign in again.",
         )
+    })
+}
+
+/// The signed-in employee, if the session holds one who is still active.
+pub async fn current_employee() -> Result<Option<CurrentEmployee>, AppError> {
+    caller().await
+}
+
+/// What the admin shell shows about the signed-in admin.
+pub async fn admin_view(admin: &CurrentAdmin) -> Result<AdminView, AppError> {
+    let svc = services()?;
+    let org = portal_core::admins::org_by_id(&svc.db, &admin.org_id)
+        .await
+        .map_err(to_client)?
+        .ok_or_else(|| {
+            fail::<AppError>(
+                http::StatusCode::UNAUTHORIZED,
+                "Your organisation no longer exists.",
+            )
+        })?;
+    Ok(AdminView {
+        admin_email: admin.email.clone(),
+        org_id: org.id,
+        org_name: org.name,
     })
 }
 
@@ -220,17 +403,22 @@ pub fn set_device_cookie(svc: &Services, token: &str) {
 }
 
 /// Signs the admin in on this session: a fresh session id, so a planted id is useless.
-pub async fn start_admin_session(admin_id: &str) -> Result<(), ServerFnError> {
+pub async fn start_admin_session(admin_id: &str) -> Result<(), AppError> {
     let session = session().await?;
-    session
-        .cycle_id()
+    portal_core::session::start_admin(&session, admin_id)
         .await
-        .map_err(|_| ServerFnError::new("Your session could not be started. Try again."))?;
-    session
-        .insert(ADMIN_ID_KEY, admin_id.to_string())
+        .map_err(to_client)
+}
+
+/// Signs the employee in on this session: a fresh session id, so a planted id is useless.
+pub async fn start_employee_session(
+    employee: &portal_core::employees::Employee,
+    method: SignInMethod,
+) -> Result<(), AppError> {
+    let session = session().await?;
+    portal_core::session::start_employee(&session, employee, method)
         .await
-        .map_err(|_| ServerFnError::new("Your session could not be started. Try again."))?;
-    Ok(())
+        .map_err(to_client)
 }
 
 /// Pages get a Content-Security-Policy whose script nonce changes per response, so no inline script

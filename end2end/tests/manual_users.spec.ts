@@ -37,6 +37,17 @@ test.describe("manual user management (no SCIM)", () => {
     await form.getByRole("button", { name: "Add user" }).click();
     await expect(form.getByRole("alert")).toContainText("already exists");
 
+    // An address the browser accepts but the server does not: the message sits next to the
+    // email field, which is marked invalid and described by it; the summary stays at the top.
+    const email = form.getByLabel("Email (userName)");
+    await email.fill("erlich@localhost");
+    await form.getByRole("button", { name: "Add user" }).click();
+    await expect(email).toHaveAttribute("aria-invalid", "true");
+    await expect(email).toHaveAccessibleDescription(/Enter a valid email address/);
+    await expect(form.locator(`#${await email.getAttribute("aria-describedby")}`)).toContainText("Enter a valid email address");
+    await expect(form.getByRole("alert")).toContainText("Enter a valid email address");
+    await expect(form.getByLabel("First name")).not.toHaveAttribute("aria-invalid", "true");
+
     await page.getByRole("link", { name: "Gavin Belson" }).click();
     await expect(page.getByTestId("user-status")).toHaveText("Active");
     await page.getByText("Edit", { exact: true }).click();

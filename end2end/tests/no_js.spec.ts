@@ -118,6 +118,21 @@ test.describe("without JavaScript", () => {
     await expect(page.getByTestId("user-status")).toHaveText("Active");
   });
 
+  test("a refused field comes back marked, with its message linked", async ({ page }) => {
+    await signIn(page);
+    await page.goto(`${server.url}/admin/users`);
+    await page.getByText("Add user", { exact: true }).first().click();
+    const form = page.getByRole("form", { name: "Add user" });
+    await form.getByLabel("Email (userName)").fill("newman@localhost");
+    await form.getByRole("button", { name: "Add user" }).click();
+    await expect(page).toHaveURL(/\/admin\/users\?.*__err=/);
+    // The form is open again on the returned page, the email field marked and described.
+    const email = page.getByRole("form", { name: "Add user" }).getByLabel("Email (userName)");
+    await expect(email).toHaveAttribute("aria-invalid", "true");
+    await expect(email).toHaveAccessibleDescription(/Enter a valid email address/);
+    await expect(page.getByRole("form", { name: "Add user" }).getByRole("alert")).toContainText("Enter a valid email address");
+  });
+
   test("an employee's link request shows the answer", async ({ page }) => {
     await page.goto(`${server.url}/login?org=${orgId}`);
     await page.getByLabel("Work email").fill("nobody@vandelay.test");

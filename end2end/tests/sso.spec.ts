@@ -44,12 +44,24 @@ test.describe.serial("SAML single sign-on", () => {
     await page.getByRole("button", { name: "Save" }).click();
     await expect(page.getByRole("alert").filter({ hasText: "Never share a private key" })).toBeVisible();
     await expect(page.getByTestId("sso-status")).toHaveCount(0);
+    // …next to the field it is about: marked invalid, the message linked as its description.
+    const certField = page.getByLabel("Public certificate");
+    await expect(certField).toHaveAttribute("aria-invalid", "true");
+    await expect(certField).toHaveAccessibleDescription(/Never share a private key/);
+    const certMessage = page.locator(`#${await certField.getAttribute("aria-describedby")}`);
+    await expect(certMessage).toContainText("Never share a private key");
+    await expect(page.getByLabel("SAML 2.0 endpoint (HTTP)")).not.toHaveAttribute("aria-invalid", "true");
 
     // A non-https endpoint elsewhere than this machine is refused.
     await page.getByLabel("SAML 2.0 endpoint (HTTP)").fill("http://idp.example.com/sso");
     await page.getByLabel("Public certificate").fill(fs.readFileSync(IDP_CERT, "utf8"));
     await page.getByRole("button", { name: "Save" }).click();
     await expect(page.getByRole("alert").filter({ hasText: "https" })).toBeVisible();
+    const urlField = page.getByLabel("SAML 2.0 endpoint (HTTP)");
+    await expect(urlField).toHaveAttribute("aria-invalid", "true");
+    await expect(urlField).toHaveAccessibleDescription(/https/);
+    await expect(page.locator("#sso-url-error")).toContainText("https");
+    await expect(certField).not.toHaveAttribute("aria-invalid", "true");
 
     // The real thing.
     await page.getByLabel("SAML 2.0 endpoint (HTTP)").fill(idp.ssoUrl);

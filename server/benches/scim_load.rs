@@ -9,6 +9,7 @@
 //! Every run first measures an axum hello-world endpoint on the same loopback with the same
 //! clients (the floor: what this machine's HTTP stack can do at all) and prints each phase's
 //! throughput as a fraction of it. `make bench` runs the whole set (scripts/bench.sh).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -195,7 +196,8 @@ async fn async_main() {
         public_url: url.clone(),
         public_origin: url.clone(),
         secure_cookies: false,
-        listen_addr: Some(addr),
+        listen_addr: addr,
+        metrics_addr: None,
         log_format: LogFormat::Text,
         db_max_connections: 16,
         session_idle_minutes: 60,
@@ -215,6 +217,7 @@ async fn async_main() {
         services: svc.clone(),
         leptos_options: LeptosOptions::builder().output_name("portal").build(),
         config: Arc::new(config),
+        metrics: Default::default(),
     };
     tokio::spawn(async move { portal_server::serve_on(state, listener).await });
     let (org, _, _) = portal_core::admins::create_admin(
@@ -395,8 +398,8 @@ async fn async_main() {
             (
                 "users filter",
                 portal_core::admin_views::UsersQuery {
-                    status: "active".into(),
-                    source: "scim".into(),
+                    status: Some(portal_core::admin_views::UserStatus::Active),
+                    source: Some(portal_core::admin_views::UserSource::Scim),
                     page: 3,
                     ..Default::default()
                 },

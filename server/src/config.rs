@@ -29,6 +29,15 @@ pub struct Config {
     #[arg(long, env = "LISTEN_ADDR", global = true)]
     pub listen_addr: Option<SocketAddr>,
 
+    /// cargo-leptos's address variable: the listen address when `LISTEN_ADDR` is not set.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", global = true, hide = true)]
+    pub leptos_site_addr: Option<SocketAddr>,
+
+    /// A second listener serving Prometheus metrics at `/metrics` (off when unset). Keep it
+    /// private: it is never served on the public listener.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// `text` for people, `json` for log collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -94,6 +103,12 @@ pub struct Config {
     pub max_connections: u32,
 }
 
+/// Where the server listens when neither `LISTEN_ADDR` nor `LEPTOS_SITE_ADDR` says.
+pub const DEFAULT_LISTEN_ADDR: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    3000,
+));
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -108,7 +123,10 @@ pub struct Validated {
     pub public_url: String,
     pub public_origin: String,
     pub secure_cookies: bool,
-    pub listen_addr: Option<SocketAddr>,
+    /// `LISTEN_ADDR`, else `LEPTOS_SITE_ADDR`, else [`DEFAULT_LISTEN_ADDR`].
+    pub listen_addr: SocketAddr,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics_addr: Option<SocketAddr>,
     pub log_format: LogFormat,
     pub db_max_connections: u32,
     pub session_idle_minutes: u32,
@@ -126,6 +144,7 @@ impl std::fmt::Debug for Validated {
             .field("database_url", &redact_url(&self.database_url))
             .field("public_url", &self.public_url)
             .field("listen_addr", &self.listen_addr)
+            .field("metrics_addr", &self.metrics_addr)
             .field("log_format", &self.log_format)
             .field("db_max_connections", &self.db_max_connections)
             .field("session_idle_minutes", &self.session_idle_minutes)
@@ -210,7 +229,11 @@ impl Config {
             public_url: origin.clone(),
             public_origin: origin,
             secure_cookies: public.scheme() == "https",
-            listen_addr: self.listen_addr,
+            listen_addr: self
+                .listen_addr
+                .or(self.leptos_site_addr)
+                .unwrap_or(DEFAULT_LISTEN_ADDR),
+            metrics_addr: self.metrics_addr,
             log_format: self.log_format,
             db_max_connections: self.db_max_connections,
             session_idle_minutes: self.session_idle_minutes,
@@ -249,6 +272,33 @@ mod tests {
         let v = parse(&[]).unwrap();
         assert!(!v.secure_cookies);
         assert_eq!(v.public_url, "http://127.0.0.1:3000");
+    }
+
+    #[test]
+    fn the_listen_address_is_listen_addr_else_leptos_site_addr_else_the_default() {
+        // Parsed from flags here; the binary reads the same settings from the environment
+        // (`server/tests/integration/observability.rs` runs it with only LEPTOS_SITE_ADDR set).
+        if std::env::var_os("LISTEN_ADDR").is_none() {
+            let v = parse(&["--leptos-site-addr", "127.0.0.1:4001"]).unwrap();
+            assert_eq!(v.listen_addr, "127.0.0.1:4001".parse().unwrap());
+        }
+        let v = parse(&[
+            "--leptos-site-addr",
+            "127.0.0.1:4001",
+            "--listen-addr",
+            "0.0.0.0:8080",
+        ])
+        .unwrap();
+        assert_eq!(v.listen_addr, "0.0.0.0:8080".parse().unwrap());
+        assert!(parse(&["--leptos-site-addr", "nonsense"])
+            .unwrap_err()
+            .contains("leptos-site-addr"));
+        assert_eq!(
+            parse(&["--metrics-addr", "127.0.0.1:9100"])
+                .unwrap()
+                .metrics_addr,
+            Some("127.0.0.1:9100".parse().unwrap())
+        );
     }
 
     #[test]

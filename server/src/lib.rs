@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,11 +29,20 @@ pub struct AppState {
     pub services: Services,
     pub leptos_options: LeptosOptions,
     pub config: Arc<Validated>,
+    /// Counters served on `METRICS_ADDR` (`metrics::Metrics`).
+    pub metrics: Arc<metrics::Metrics>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(s: &AppState) -> Self {
         s.leptos_options.clone()
+    }
+}
+
+/// For the caller extractors (`app::ssr::CurrentAdmin`, `CurrentEmployee`).
+impl FromRef<AppState> for Services {
+    fn from_ref(s: &AppState) -> Self {
+        s.services.clone()
     }
 }
 
@@ -68,9 +78,11 @@ pub fn router(state: AppState) -> Router {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.secure_cookies)
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(i64::from(
-            state.config.session_idle_minutes,
-        ))));
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::minutes(i64::from(
+                state.config.session_idle_minutes,
+            )),
+        ));
 
     let ctx = {
         let services = state.services.clone();
@@ -85,7 +97,7 @@ pub fn router(state: AppState) -> Router {
         move || app::shell(options.clone())
     };
 
-    Router::new()
+    let app = Router::new()
         .merge(http::health::routes())
         .merge(http::scim::routes(state.clone()))
         .merge(http::export::routes())
@@ -106,6 +118,33 @@ pub fn router(state: AppState) -> Router {
             http::security::security_headers,
         ))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+    // Outermost: request ids, the request log line and the request metrics see every answer,
+    // timeouts and panics included.
+    http::observe::around(app, state.metrics.clone()).with_state(state)
+}
+
+/// `/metrics` (Prometheus text format), for the private listener only.
+pub fn metrics_router(state: AppState) -> Router {
+    async fn scrape(
+        axum::extract::State(state): axum::extract::State<AppState>,
+    ) -> impl axum::response::IntoResponse {
+        let body = state
+            .metrics
+            .render(&state.services, state.config.db_max_connections);
+        (
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            body,
+        )
+    }
+    Router::new()
+        .route("/metrics", axum::routing::get(scrape))
         .with_state(state)
 }
 
@@ -121,7 +160,25 @@ pub async fn serve(state: AppState, addr: SocketAddr) -> anyhow::Result<()> {
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Serves on `listener`, and `/metrics` on `METRICS_ADDR` when that is configured.
 pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
+    let metrics_listener = match state.config.metrics_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on METRICS_ADDR {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    serve_with_metrics(state, listener, metrics_listener).await
+}
+
+/// [`serve_on`] with the metrics listener already bound (tests bind port 0).
+pub async fn serve_with_metrics(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
+) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     jobs::spawn_housekeeping(state.services.clone());
@@ -129,12 +186,25 @@ pub async fn serve_on(state: AppState, listener: tokio::net::TcpListener) -> any
         Ok(mailer) => jobs::spawn_mail_delivery(state.services.clone(), mailer),
         Err(e) => anyhow::bail!("{e}"),
     }
+    // A plain server is enough here: the listener is private and the answer is small.
+    let metrics_task = match metrics_listener {
+        Some(l) => {
+            tracing::info!("metrics on http://{}/metrics", l.local_addr()?);
+            let app = metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = axum::serve(l, app).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     let max_connections = state.config.max_connections as usize;
-    let app = router(state).layer(tower_http::timeout::TimeoutLayer::with_status_code(
-        axum::http::StatusCode::REQUEST_TIMEOUT,
-        REQUEST_TIMEOUT,
-    ));
+    let app = router(state);
     serve_connections(listener, app, max_connections, shutdown_signal()).await;
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     Ok(())
 }
 

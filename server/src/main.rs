@@ -11,8 +11,10 @@ use portal_server::{services, system_clock, AppState};
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // Colours only for a person at a terminal, never in a file or a log collector.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -57,8 +59,11 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
     let svc = services(db, &config, system_clock());
     match command {
         Command::Serve => {
-            let leptos_options = leptos_options();
-            let addr = config.listen_addr.unwrap_or(leptos_options.site_addr);
+            let mut leptos_options = leptos_options();
+            // LISTEN_ADDR, else LEPTOS_SITE_ADDR (also when the binary runs without
+            // cargo-leptos), else 127.0.0.1:3000: resolved by `Config::validate`.
+            let addr = config.listen_addr;
+            leptos_options.site_addr = addr;
             tracing::info!(config = ?config, "starting");
             if let Some(token) = portal_core::setup::issue_token_if_empty(&svc).await? {
                 // The link is a credential: it goes to the operator's terminal (stdout) only,
@@ -76,6 +81,7 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
                 services: svc,
                 leptos_options,
                 config: std::sync::Arc::new(config),
+                metrics: Default::default(),
             };
             portal_server::serve(state, addr).await
         }

@@ -3,18 +3,101 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The Users screen's filters, sort and page (all in the page's URL query).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsersQuery {
     pub search: String,
-    /// "", "active", "deactivated", "deleted"
-    pub status: String,
-    /// "", "scim", "sso_jit", "admin"
-    pub source: String,
-    /// "name", "user_name", "updated", "created"
-    pub sort: String,
+    /// None: any status.
+    pub status: Option<UserStatus>,
+    /// None: any source.
+    pub source: Option<UserSource>,
+    pub sort: UserSort,
     pub desc: bool,
     pub page: i64,
 }
+
+impl UsersQuery {
+    /// Reads the query from the page's URL parameters (`q`, `status`, `source`, `sort`, `dir`,
+    /// `page`); unknown values mean "any" / the default.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).unwrap_or_default();
+        Self {
+            search: get("q"),
+            status: UserStatus::parse(&get("status")),
+            source: UserSource::parse(&get("source")),
+            sort: UserSort::parse(&get("sort")).unwrap_or_default(),
+            desc: get("dir") == "desc",
+            page: get("page").parse().unwrap_or(1),
+        }
+    }
+}
+
+/// Defines a unit enum whose serde name, URL value and SQL value is one snake_case string.
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $s)] $v),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some($name::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// A user's lifecycle state, as the Users screen filters it.
+    UserStatus {
+        Active = "active",
+        Deactivated = "deactivated",
+        /// Soft-deleted, waiting for the purge.
+        Deleted = "deleted",
+    }
+);
+
+str_enum!(
+    /// Where a user came from (the `users.source` column).
+    UserSource {
+        Scim = "scim",
+        SsoJit = "sso_jit",
+        Admin = "admin",
+    }
+);
+
+str_enum!(
+    /// The Users table's sort column.
+    #[derive(Default)]
+    UserSort {
+        #[default]
+        UserName = "user_name",
+        Name = "name",
+        Updated = "updated",
+        Created = "created",
+    }
+);
+
+str_enum!(
+    /// The Activity screen's result filter.
+    EventResult {
+        Success = "success",
+        Failure = "failure",
+    }
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRow {
@@ -61,8 +144,8 @@ pub struct EventRow {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventsQuery {
-    /// "", "success", "failure"
-    pub result: String,
+    /// None: successes and failures.
+    pub result: Option<EventResult>,
     pub name: String,
     pub user_id: String,
     pub page: i64,
@@ -127,4 +210,50 @@ pub struct TokenStatus {
     pub first_used_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_user_agent: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_round_trip_through_url_and_serde() {
+        for s in UserStatus::ALL {
+            assert_eq!(UserStatus::parse(s.as_str()), Some(*s));
+            assert_eq!(
+                serde_json::to_string(s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+        }
+        for s in UserSource::ALL {
+            assert_eq!(UserSource::parse(s.as_str()), Some(*s));
+        }
+        for s in UserSort::ALL {
+            assert_eq!(UserSort::parse(s.as_str()), Some(*s));
+        }
+        assert_eq!(UserStatus::parse(""), None);
+        assert_eq!(UserStatus::parse("Active"), None);
+    }
+
+    #[test]
+    fn users_query_from_url_params() {
+        let params = [
+            ("status", "deleted"),
+            ("source", "bogus"),
+            ("sort", "name"),
+            ("dir", "desc"),
+            ("page", "x"),
+        ];
+        let q = UsersQuery::from_params(|k| {
+            params
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        });
+        assert_eq!(q.status, Some(UserStatus::Deleted));
+        assert_eq!(q.source, None);
+        assert_eq!(q.sort, UserSort::Name);
+        assert!(q.desc);
+        assert_eq!(q.page, 1);
+    }
 }

@@ -4,4 +4,4 @@ mod copy_field;
 mod form_error;
 
 pub use copy_field::CopyField;
-pub use form_error::{error_of, FormError};
+pub use form_error::{error_of, failure_of, FieldError, FormError, FormErrors, SubmitButton};

@@ -2,10 +2,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
 
-use crate::components::{error_of, FormError};
+use crate::components::{error_of, FormError, SubmitButton};
+use crate::errors::AppError;
 
 #[server(endpoint = "admin_login")]
-pub async fn admin_login(email: String, password: String) -> Result<(), ServerFnError> {
+pub async fn admin_login(email: String, password: String) -> Result<(), AppError> {
     use crate::ssr::{
         client_addr, device_cookie, services, set_device_cookie, start_admin_session, to_client,
     };
@@ -30,7 +31,7 @@ pub async fn admin_login(email: String, password: String) -> Result<(), ServerFn
 }
 
 #[server(endpoint = "admin_signed_in")]
-pub async fn admin_signed_in() -> Result<bool, ServerFnError> {
+pub async fn admin_signed_in() -> Result<bool, AppError> {
     Ok(crate::ssr::current_admin().await?.is_some())
 }
 
@@ -49,14 +50,12 @@ pub fn AdminLogin() -> impl IntoView {
             <div class="card narrow">
                 <h1>"Administrator sign-in"</h1>
                 <ActionForm action=login attr:class="stack" attr:aria-label="Administrator sign-in">
+                    <FormError error=Signal::derive(move || login.value().with(error_of)) />
                     <label for="email">"Email"</label>
                     <input id="email" type="email" name="email" autocomplete="username" required maxlength="254" />
                     <label for="password">"Password"</label>
                     <input id="password" type="password" name="password" autocomplete="current-password" required maxlength="256" />
-                    <FormError error=Signal::derive(move || login.value().with(error_of)) />
-                    <button type="submit" disabled=move || login.pending().get()>
-                        {move || if login.pending().get() { "Signing in…" } else { "Sign in" }}
-                    </button>
+                    <SubmitButton pending=login.pending() label="Sign in" pending_label="Signing in…" />
                 </ActionForm>
             </div>
         </main>

@@ -6,7 +6,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 use serde::{Deserialize, Serialize};
 
-use crate::components::{error_of, FormError};
+use crate::components::{error_of, FormError, SubmitButton};
+use crate::errors::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EmployeeView {
@@ -22,7 +23,7 @@ pub struct EmployeeView {
 const SENT_PARAM: &str = "sent";
 
 #[server(endpoint = "request_magic_link")]
-pub async fn request_magic_link(email: String) -> Result<String, ServerFnError> {
+pub async fn request_magic_link(email: String) -> Result<String, AppError> {
     use crate::ssr::{client_addr, plain_form_post, referer_query_param, services, to_client};
     let svc = services()?;
     let client = client_addr().await;
@@ -41,7 +42,7 @@ pub async fn request_magic_link(email: String) -> Result<String, ServerFnError> 
 }
 
 #[server(endpoint = "magic_link_valid")]
-pub async fn magic_link_valid(token: String) -> Result<bool, ServerFnError> {
+pub async fn magic_link_valid(token: String) -> Result<bool, AppError> {
     use crate::ssr::{services, to_client};
     let svc = services()?;
     portal_core::magic_links::is_valid(&svc, &token)
@@ -50,76 +51,33 @@ pub async fn magic_link_valid(token: String) -> Result<bool, ServerFnError> {
 }
 
 #[server(endpoint = "redeem_magic_link")]
-pub async fn redeem_magic_link(token: String) -> Result<(), ServerFnError> {
-    use crate::ssr::{services, session, to_client, EmployeeSession, EMPLOYEE_KEY};
+pub async fn redeem_magic_link(token: String) -> Result<(), AppError> {
+    use crate::ssr::{services, start_employee_session, to_client, SignInMethod};
     let svc = services()?;
     let emp = portal_core::magic_links::redeem(&svc, &token)
         .await
         .map_err(to_client)?;
-    let session = session().await?;
-    let err = |_| ServerFnError::new("Your session could not be started. Try again.");
-    session.cycle_id().await.map_err(err)?;
-    session
-        .insert(
-            EMPLOYEE_KEY,
-            EmployeeSession {
-                user_id: emp.user_id,
-                org_id: emp.org_id,
-                method: "magic_link".into(),
-            },
-        )
-        .await
-        .map_err(err)?;
+    start_employee_session(&emp, SignInMethod::MagicLink).await?;
     leptos_axum::redirect("/app");
     Ok(())
 }
 
 #[server(endpoint = "load_employee")]
-pub async fn load_employee() -> Result<Option<EmployeeView>, ServerFnError> {
-    use crate::ssr::{services, session, to_client, EmployeeSession, EMPLOYEE_KEY};
-    let svc = services()?;
-    let session = session().await?;
-    let Some(s) = session
-        .get::<EmployeeSession>(EMPLOYEE_KEY)
-        .await
-        .ok()
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    let mut conn = svc
-        .db
-        .pool
-        .acquire()
-        .await
-        .map_err(|e| to_client(e.into()))?;
+pub async fn load_employee() -> Result<Option<EmployeeView>, AppError> {
     // A user deactivated or deleted since sign-in loses the session at this request.
-    match portal_core::magic_links::employee(&mut conn, &s.org_id, &s.user_id)
-        .await
-        .map_err(to_client)?
-    {
-        Some(e) => Ok(Some(EmployeeView {
-            name: e.name,
-            email: e.user_name,
-            org_name: e.org_name,
-            method: if s.method == "sso" {
-                "Single sign-on".into()
-            } else {
-                "Magic link".into()
-            },
-        })),
-        None => {
-            let _ = session.remove::<EmployeeSession>(EMPLOYEE_KEY).await;
-            Ok(None)
-        }
-    }
+    Ok(crate::ssr::current_employee().await?.map(|e| EmployeeView {
+        name: e.name,
+        email: e.user_name,
+        org_name: e.org_name,
+        method: e.method.label().into(),
+    }))
 }
 
 #[server(endpoint = "employee_logout")]
-pub async fn employee_logout() -> Result<(), ServerFnError> {
-    use crate::ssr::{session, EmployeeSession, EMPLOYEE_KEY};
+pub async fn employee_logout() -> Result<(), AppError> {
+    use crate::ssr::session;
     let session = session().await?;
-    let _ = session.remove::<EmployeeSession>(EMPLOYEE_KEY).await;
+    let _ = portal_core::session::end_employee(&session).await;
     session
         .cycle_id()
         .await
@@ -138,7 +96,7 @@ pub struct OrgSignIn {
 }
 
 #[server(endpoint = "org_sign_in_options")]
-pub async fn org_sign_in_options(org: String) -> Result<Option<OrgSignIn>, ServerFnError> {
+pub async fn org_sign_in_options(org: String) -> Result<Option<OrgSignIn>, AppError> {
     use crate::ssr::{services, to_client};
     let svc = services()?;
     if !portal_core::ids::is_valid_org_id(&org) {
@@ -224,7 +182,7 @@ fn EmailLinkForm(request: ServerAction<RequestMagicLink>) -> impl IntoView {
             <input id="login-email" type="email" name="email" autocomplete="email" required maxlength="254" />
             <FormError error=Signal::derive(move || request.value().with(error_of)) />
             {move || answer().map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
-            <button type="submit" disabled=move || request.pending().get()>"Email me a sign-in link"</button>
+            <SubmitButton pending=request.pending() label="Email me a sign-in link" pending_label="Sending…" />
         </ActionForm>
     }
 }
@@ -247,7 +205,7 @@ pub fn LinkPage() -> impl IntoView {
                             <ActionForm action=redeem attr:class="stack" attr:aria-label="Finish signing in">
                                 <input type="hidden" name="token" value=token() />
                                 <FormError error=Signal::derive(move || redeem.value().with(error_of)) />
-                                <button type="submit">"Sign in"</button>
+                                <SubmitButton pending=redeem.pending() label="Sign in" pending_label="Signing in…" />
                             </ActionForm>
                         }.into_any(),
                         _ => view! {
@@ -279,7 +237,7 @@ pub fn EmployeeHome() -> impl IntoView {
                                 <dt>"Signed in with"</dt><dd data-testid="employee-method">{e.method.clone()}</dd>
                             </dl>
                             <ActionForm action=logout>
-                                <button type="submit" class="secondary">"Sign out"</button>
+                                <SubmitButton pending=logout.pending() class="secondary" label="Sign out" pending_label="Signing out…" />
                             </ActionForm>
                         }.into_any(),
                         _ => view! { <Redirect path="/login" /> }.into_any(),

@@ -2,10 +2,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{error_of, FormError};
+use crate::components::{FieldError, FormError, FormErrors, SubmitButton};
+use crate::dto::SetupForm;
+use crate::errors::{AppError, FieldName};
 
 #[server(endpoint = "setup_token_valid")]
-pub async fn setup_token_valid(token: String) -> Result<bool, ServerFnError> {
+pub async fn setup_token_valid(token: String) -> Result<bool, AppError> {
     use crate::ssr::{services, to_client};
     let svc = services()?;
     portal_core::setup::token_is_valid(&svc, &token)
@@ -14,28 +16,23 @@ pub async fn setup_token_valid(token: String) -> Result<bool, ServerFnError> {
 }
 
 #[server(endpoint = "complete_setup")]
-pub async fn complete_setup(
-    token: String,
-    org_name: String,
-    email: String,
-    password: String,
-    password_confirm: String,
-) -> Result<(), ServerFnError> {
+pub async fn complete_setup(#[server(flatten)] form: SetupForm) -> Result<(), AppError> {
     use crate::ssr::{services, start_admin_session, to_client};
-    if password != password_confirm {
-        return Err(crate::ssr::fail(
+    if form.password != form.password_confirm {
+        let err: AppError = crate::ssr::fail(
             http::StatusCode::BAD_REQUEST,
             "The two passwords do not match.",
-        ));
+        );
+        return Err(err.in_field(FieldName::PasswordConfirm));
     }
     let svc = services()?;
     let (_org, admin) = portal_core::setup::complete(
         &svc,
-        &token,
+        &form.token,
         portal_core::admins::NewAdmin {
-            org_name: &org_name,
-            email: &email,
-            password: &password,
+            org_name: &form.org_name,
+            email: &form.email,
+            password: &form.password,
         },
     )
     .await
@@ -51,6 +48,7 @@ pub fn Setup() -> impl IntoView {
     let token = move || query.with(|q| q.get("token").unwrap_or_default());
     let valid = Resource::new(token, setup_token_valid);
     let action = ServerAction::<CompleteSetup>::new();
+    let errors = FormErrors::of(action);
     view! {
         <Title text="Set up the portal" />
         <main class="centered">
@@ -65,19 +63,37 @@ pub fn Setup() -> impl IntoView {
                                     view! {
                                         <p>"Create your organisation and its first administrator. This link works once."</p>
                                         <ActionForm action=action attr:class="stack" attr:aria-label="Set up the portal">
+                                            <FormError error=errors.summary() />
                                             <input type="hidden" name="token" value=token() />
                                             <label for="org_name">"Organisation name"</label>
-                                            <input id="org_name" name="org_name" required maxlength="100" autocomplete="organization" />
+                                            <input
+                                                id="org_name" name="org_name" required maxlength="100" autocomplete="organization"
+                                                aria-invalid=errors.invalid(FieldName::OrgName)
+                                                aria-describedby=errors.described_by(FieldName::OrgName, "org_name-error")
+                                            />
+                                            <FieldError errors field=FieldName::OrgName id="org_name-error" />
                                             <label for="email">"Your email"</label>
-                                            <input id="email" type="email" name="email" required maxlength="254" autocomplete="username" />
+                                            <input
+                                                id="email" type="email" name="email" required maxlength="254" autocomplete="username"
+                                                aria-invalid=errors.invalid(FieldName::Email)
+                                                aria-describedby=errors.described_by(FieldName::Email, "email-error")
+                                            />
+                                            <FieldError errors field=FieldName::Email id="email-error" />
                                             <label for="password">"Password (at least 12 characters)"</label>
-                                            <input id="password" type="password" name="password" required minlength="12" maxlength="256" autocomplete="new-password" />
+                                            <input
+                                                id="password" type="password" name="password" required minlength="12" maxlength="256" autocomplete="new-password"
+                                                aria-invalid=errors.invalid(FieldName::Password)
+                                                aria-describedby=errors.described_by(FieldName::Password, "password-error")
+                                            />
+                                            <FieldError errors field=FieldName::Password id="password-error" />
                                             <label for="password_confirm">"Repeat the password"</label>
-                                            <input id="password_confirm" type="password" name="password_confirm" required minlength="12" maxlength="256" autocomplete="new-password" />
-                                            <FormError error=Signal::derive(move || action.value().with(error_of)) />
-                                            <button type="submit" disabled=move || action.pending().get()>
-                                                "Create organisation"
-                                            </button>
+                                            <input
+                                                id="password_confirm" type="password" name="password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
+                                                aria-invalid=errors.invalid(FieldName::PasswordConfirm)
+                                                aria-describedby=errors.described_by(FieldName::PasswordConfirm, "password_confirm-error")
+                                            />
+                                            <FieldError errors field=FieldName::PasswordConfirm id="password_confirm-error" />
+                                            <SubmitButton pending=action.pending() label="Create organisation" pending_label="Creating…" />
                                         </ActionForm>
                                     }
                                         .into_any()

@@ -1,13 +1,13 @@
 //! CSV export of the Users table, streamed chunk by chunk so 100,000 rows never sit in memory.
 
+use app::ssr::CurrentAdmin;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use portal_core::admin_views::{self, UserRow, UsersQuery};
-use tower_sessions::Session;
 
 use crate::AppState;
 
@@ -51,43 +51,18 @@ fn line(r: &UserRow) -> String {
     l
 }
 
+/// Signed-out callers get the extractor's 401 (503 when the session cannot be read).
 async fn export(
     State(state): State<AppState>,
-    session: Session,
+    admin: CurrentAdmin,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let admin_id: Option<String> = session.get(app::ssr::ADMIN_ID_KEY).await.ok().flatten();
-    let admin = match admin_id {
-        Some(id) => portal_core::admins::admin_by_id(&state.services.db, &id)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    let Some(admin) = admin else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "Sign in as an admin to export users.",
-        )
-            .into_response();
-    };
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(x, _)| x == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let q = UsersQuery {
-        search: get("q"),
-        status: get("status"),
-        source: get("source"),
-        ..Default::default()
-    };
+    // The Users screen's filters, read as the screen reads them (sort and page do not apply).
+    let q = UsersQuery::from_params(|k| pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()));
     let svc = state.services.clone();
     let org = admin.org_id.clone();
     let header_line = "Name,userName,Email,Department,Country,City,Status,Source,Last sign-in,Last change,Deleted at\r\n".to_string();

@@ -2,6 +2,7 @@
 
 pub mod export;
 pub mod health;
+pub mod observe;
 pub mod provisioning;
 pub mod saml;
 pub mod scim;

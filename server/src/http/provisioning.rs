@@ -13,11 +13,10 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use portal_core::admins::Admin;
 use portal_core::CoreError;
-use tower_sessions::Session;
 
 use app::routes::admin::provisioning::{REPLACES_FIELD, TOKEN_FORM_PATH};
+use app::ssr::{CallerRejection, CurrentAdmin};
 
 use crate::http::saml::page;
 use crate::AppState;
@@ -41,20 +40,6 @@ fn see_other(to: &'static str) -> Response {
     res.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
-}
-
-/// The admin this session belongs to, as `app::ssr::current_admin` resolves it for the server
-/// functions; the org always comes from here, never from the form.
-async fn signed_in_admin(state: &AppState, session: &Session) -> Result<Option<Admin>, CoreError> {
-    let Some(admin_id) = session
-        .get::<String>(app::ssr::ADMIN_ID_KEY)
-        .await
-        .ok()
-        .flatten()
-    else {
-        return Ok(None);
-    };
-    portal_core::admins::admin_by_id(&state.services.db, &admin_id).await
 }
 
 /// The token id the admin saw when confirming (`""`: none).
@@ -101,11 +86,17 @@ fn failure(e: CoreError) -> Response {
     }
 }
 
-async fn generate(State(state): State<AppState>, session: Session, body: Bytes) -> Response {
-    let admin = match signed_in_admin(&state, &session).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return see_other("/admin/login"),
-        Err(e) => return failure(e),
+/// The org always comes from the signed-in admin (the same extractor as the server functions),
+/// never from the form.
+async fn generate(
+    State(state): State<AppState>,
+    admin: Result<CurrentAdmin, CallerRejection>,
+    body: Bytes,
+) -> Response {
+    let admin = match admin {
+        Ok(a) => a,
+        Err(CallerRejection::SignedOut) => return see_other("/admin/login"),
+        Err(CallerRejection::Unavailable(e)) => return failure(e),
     };
     let svc = &state.services;
     // A resubmitted form (a reload of this page, Back then Confirm) must not replace the token the

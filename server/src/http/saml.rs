@@ -3,17 +3,20 @@
 
 use std::net::SocketAddr;
 
+use app::ssr::{CallerRejection, CurrentAdmin};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use portal_core::session::SignInMethod;
 use portal_core::sso::{self, AcsOutcome, Purpose};
 use portal_core::CoreError;
 use rand::RngCore;
 use serde::Deserialize;
 use tower_sessions::Session;
 
+use crate::metrics::SamlOutcome;
 use crate::AppState;
 
 /// The ACS body cap: a SAMLResponse is base64 of at most 192 KiB of XML.
@@ -35,13 +38,21 @@ fn esc(s: &str) -> String {
     portal_saml::xml_escape(s)
 }
 
-/// A small self-contained page (our own stylesheet only; nothing runs).
+/// A small self-contained page (our own stylesheet only; nothing runs). Error pages name the
+/// request id, so a support request can be matched with the server's log line.
 pub fn page(status: StatusCode, title: &str, body_html: &str) -> Response {
+    let request_id = match crate::http::observe::current_request_id() {
+        Some(id) if status.is_client_error() || status.is_server_error() => format!(
+            "<p class=\"muted\">Request ID: <code data-testid=\"request-id\">{}</code></p>",
+            esc(&id)
+        ),
+        _ => String::new(),
+    };
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>{t}</title><link rel=\"stylesheet\" \
          href=\"/pkg/portal.css\"></head><body><main class=\"centered\"><div class=\"card narrow\">\
-         <h1>{t}</h1>{body_html}</div></main></body></html>",
+         <h1>{t}</h1>{body_html}{request_id}</div></main></body></html>",
         t = esc(title)
     );
     let mut res = (status, html).into_response();
@@ -259,20 +270,12 @@ async fn login(
 async fn test_sign_in(
     State(state): State<AppState>,
     Path(org_id): Path<String>,
-    session: Session,
+    admin: Result<CurrentAdmin, CallerRejection>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Response {
-    let admin_id: Option<String> = session.get(app::ssr::ADMIN_ID_KEY).await.ok().flatten();
-    let admin = match admin_id {
-        Some(id) => portal_core::admins::admin_by_id(&state.services.db, &id)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
     match admin {
-        Some(a) if a.org_id == org_id => {
+        Ok(a) if a.org_id == org_id => {
             redirect_to_idp(
                 &state,
                 &headers,
@@ -280,10 +283,11 @@ async fn test_sign_in(
                 &org_id,
                 None,
                 Purpose::Test,
-                Some(&a.id),
+                Some(&a.admin_id),
             )
             .await
         }
+        Err(CallerRejection::Unavailable(e)) => core_failure(e),
         _ => page(
             StatusCode::FORBIDDEN,
             "Sign in as an administrator",
@@ -310,6 +314,7 @@ async fn acs(
     form: Result<Form<AcsForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
+        state.metrics.record_saml(SamlOutcome::Refused);
         return page(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
@@ -318,6 +323,7 @@ async fn acs(
         );
     };
     let Some(saml_response) = form.saml_response.filter(|s| !s.trim().is_empty()) else {
+        state.metrics.record_saml(SamlOutcome::Refused);
         return page(
             StatusCode::BAD_REQUEST,
             "Sign-in failed",
@@ -334,25 +340,24 @@ async fn acs(
         &client_addr(&state, &headers, peer),
     )
     .await;
-    match outcome {
+    let outcome = match outcome {
         Ok(AcsOutcome::SignedIn { employee, redirect }) => {
-            if session.cycle_id().await.is_err()
-                || session
-                    .insert(
-                        app::ssr::EMPLOYEE_KEY,
-                        app::ssr::EmployeeSession {
-                            user_id: employee.user_id,
-                            org_id: employee.org_id,
-                            method: "sso".into(),
-                        },
-                    )
-                    .await
-                    .is_err()
+            match portal_core::session::start_employee(&session, &employee, SignInMethod::Sso).await
             {
-                return unavailable();
+                Ok(()) => Ok(AcsOutcome::SignedIn { employee, redirect }),
+                Err(e) => Err(e),
             }
-            Redirect::to(&redirect).into_response()
         }
+        other => other,
+    };
+    state.metrics.record_saml(match &outcome {
+        Ok(AcsOutcome::SignedIn { .. }) => SamlOutcome::SignedIn,
+        Ok(AcsOutcome::Tested { .. }) => SamlOutcome::Tested,
+        Ok(AcsOutcome::Refused { .. }) => SamlOutcome::Refused,
+        Err(_) => SamlOutcome::Error,
+    });
+    match outcome {
+        Ok(AcsOutcome::SignedIn { redirect, .. }) => Redirect::to(&redirect).into_response(),
         Ok(AcsOutcome::Tested { request_id }) => {
             Redirect::to(&format!("/admin/sso/test/{request_id}")).into_response()
         }

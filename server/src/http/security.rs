@@ -70,26 +70,8 @@ pub async fn cross_site_guard(
         )
             .into_response();
     }
-    let is_api = req.uri().path().starts_with("/api/");
-    let res = next.run(req).await;
-    if is_api && res.status() == StatusCode::INTERNAL_SERVER_ERROR {
-        return client_errors_are_not_500(res).await;
-    }
-    res
-}
-
-/// Leptos answers a server-function call whose arguments do not deserialise (a missing or
-/// malformed form field) with 500; that is the client's mistake, so it becomes a 400 with the
-/// same body (which the server-function client still decodes as the error).
-async fn client_errors_are_not_500(res: Response) -> Response {
-    let (mut parts, body) = res.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
-    };
-    if bytes.starts_with(b"Args|") || bytes.starts_with(b"Deserialization|") {
-        parts.status = StatusCode::BAD_REQUEST;
-    }
-    Response::from_parts(parts, Body::from(bytes))
+    // Arguments that do not deserialise are answered with 400 by `app::errors::AppError`.
+    next.run(req).await
 }
 
 fn same_origin_request(req: &Request<Body>, public_origin: &str) -> bool {

@@ -125,8 +125,35 @@ app_test!(
         let (st, body) = json_fn(&app, "admin_add_user", &add("ANN@acme.test"), &cookie).await;
         assert_eq!(st, 409, "{body}");
         assert!(body.contains("already exists"));
-        let (st, _) = json_fn(&app, "admin_add_user", &add("not an email"), &cookie).await;
+        let (st, body) = json_fn(&app, "admin_add_user", &add("not an email"), &cookie).await;
         assert_eq!(st, 400);
+        let err: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(err["field"], "email", "{body}");
+        assert_eq!(err["status"], 400, "{body}");
+        assert!(
+            err["message"].as_str().unwrap().contains("valid email"),
+            "{body}"
+        );
+        let long = "x".repeat(201);
+        let bad_dept: Vec<(&str, &str)> = add("bob@acme.test")
+            .into_iter()
+            .map(|(k, v)| (k, if k == "department" { long.as_str() } else { v }))
+            .collect();
+        let (st, body) = json_fn(&app, "admin_add_user", &bad_dept, &cookie).await;
+        assert_eq!(st, 400);
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["field"],
+            "department",
+            "{body}"
+        );
+        // A missing field is the client's mistake too: 400, not a 500.
+        let (st, body) =
+            json_fn(&app, "admin_add_user", &[("email", "c@acme.test")], &cookie).await;
+        assert_eq!(st, 400, "{body}");
+        assert_eq!(
+            serde_json::from_str::<Value>(&body).unwrap()["field"],
+            Value::Null
+        );
         let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
             .fetch_one(&app.t.svc.db.pool)
             .await
@@ -324,5 +351,112 @@ app_test!(
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["scim_managed"], true);
         assert_eq!(v["source"], "SCIM");
+    }
+);
+
+app_test!(
+    sso_form_errors_name_their_field,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "a@acme.test").await;
+        let cookie = app.sign_in("a@acme.test", PW, None).await;
+        let cert = crate::saml_http::cert("idp");
+        let key = std::fs::read_to_string(crate::saml_idp::fixture("idp.key")).unwrap();
+        // The form as the page posts it, with one field replaced.
+        let form = |name: &str, value: &str| -> Vec<(String, String)> {
+            [
+                ("sso_url", "https://idp.acme.test/sso"),
+                ("certificate", cert.as_str()),
+                ("next_certificate", ""),
+                ("idp_entity_id", ""),
+                ("jit_enabled", "on"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), if k == name { value } else { v }.to_string()))
+            .collect()
+        };
+        let save = |form: Vec<(String, String)>| {
+            let cookie = cookie.clone();
+            let app = &app;
+            async move {
+                let refs: Vec<(&str, &str)> =
+                    form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                json_fn(app, "save_sso", &refs, &cookie).await
+            }
+        };
+        for (name, value, words) in [
+            ("sso_url", "http://idp.acme.test/sso", "https"),
+            ("certificate", key.as_str(), "private key"),
+            ("certificate", "garbage", "Public certificate"),
+            ("next_certificate", "garbage", "Next certificate"),
+            ("idp_entity_id", "two\nlines", "single line"),
+        ] {
+            let (st, body) = save(form(name, value)).await;
+            assert_eq!(st, 400, "{name}: {body}");
+            let err: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(err["field"], name, "{body}");
+            assert!(err["message"].as_str().unwrap().contains(words), "{body}");
+        }
+        assert!(portal_core::sso::get(&app.t.svc, &org)
+            .await
+            .unwrap()
+            .is_none());
+
+        // The checkboxes are booleans: ticked ("on") or absent.
+        let (st, body) = save(form("", "")).await;
+        assert_eq!(st, 200, "{body}");
+        let saved = portal_core::sso::get(&app.t.svc, &org)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(saved.jit_enabled && !saved.require_sso && !saved.refuse_unsolicited);
+        let (st, body) = save(form("jit_enabled", "maybe")).await;
+        assert_eq!(st, 400, "{body}");
+
+        // Actions are an enum: anything else is refused before the function runs.
+        let action = "sso_certificate_action";
+        let (st, body) = json_fn(&app, action, &[("action", "explode")], &cookie).await;
+        assert_eq!(st, 400, "{body}");
+        assert!(portal_core::sso::get(&app.t.svc, &org)
+            .await
+            .unwrap()
+            .is_some());
+        let (st, body) = json_fn(&app, action, &[("action", "deactivate")], &cookie).await;
+        assert_eq!(st, 200, "{body}");
+        assert!(portal_core::sso::get(&app.t.svc, &org)
+            .await
+            .unwrap()
+            .is_none());
+    }
+);
+
+app_test!(
+    empty_screens_say_what_to_do_next,
+    |app: TestApp| async move {
+        admin(&app, "Acme", "a@acme.test").await;
+        let cookie = app.sign_in("a@acme.test", PW, None).await;
+        let page = |path: &'static str| {
+            let cookie = cookie.clone();
+            let app = &app;
+            async move {
+                let res = app.get(path, Some(&cookie)).await;
+                assert_eq!(res.status(), 200, "{path}");
+                res.text().await.unwrap()
+            }
+        };
+        let users = page("/admin/users").await;
+        let empty = &users[users
+            .find("data-testid=\"users-empty\"")
+            .expect("empty state")..];
+        assert!(empty.contains("No users yet"), "{empty}");
+        assert!(empty.contains("href=\"/admin/provisioning\""), "{empty}");
+        let filtered = page("/admin/users?q=nobody").await;
+        assert!(filtered.contains("No users match"), "{filtered}");
+        // (The admin's own sign-in is an event, so only a filter empties the Activity screen.)
+        let activity = page("/admin/activity?result=failure").await;
+        let empty = &activity[activity
+            .find("data-testid=\"activity-empty\"")
+            .expect("empty state")..];
+        assert!(empty.contains("No events match"), "{empty}");
+        assert!(empty.contains("href=\"/admin/activity\""), "{empty}");
     }
 );

@@ -11,6 +11,8 @@ use portal_server::AppState;
 
 pub struct TestApp {
     pub url: String,
+    /// This instance's private metrics listener (`{metrics_url}/metrics`).
+    pub metrics_url: String,
     /// The file outbox this instance delivers mail to.
     pub outbox: std::path::PathBuf,
     pub t: TestServices,
@@ -59,7 +61,8 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
         public_url: url.clone(),
         public_origin: url.clone(),
         secure_cookies: false,
-        listen_addr: Some(addr),
+        listen_addr: addr,
+        metrics_addr: None,
         log_format: LogFormat::Text,
         db_max_connections: 8,
         session_idle_minutes: 60,
@@ -81,9 +84,12 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
             .site_root("target/site")
             .build(),
         config: Arc::new(config),
+        metrics: Default::default(),
     };
+    let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());
     tokio::spawn(async move {
-        let _ = portal_server::serve_on(state, listener).await;
+        let _ = portal_server::serve_with_metrics(state, listener, Some(metrics_listener)).await;
     });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -93,6 +99,7 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
         .unwrap();
     TestApp {
         url,
+        metrics_url,
         outbox,
         t,
         http,
@@ -128,6 +135,25 @@ macro_rules! app_test {
 }
 
 pub const PW: &str = "a long enough passphrase";
+
+/// A port nothing listens on right now (for server processes that bind it themselves).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends a request; a failure (a timeout among them) names the request, so the panic says which
+/// step of the test it was.
+pub async fn sent(req: reqwest::RequestBuilder, method: &str, path: &str) -> reqwest::Response {
+    match req.send().await {
+        Ok(res) => res,
+        Err(e) if e.is_timeout() => panic!("{method} {path}: no answer within {HTTP_TIMEOUT:?}"),
+        Err(e) => panic!("{method} {path}: {e:?}"),
+    }
+}
 
 /// Every HTTP call a test makes gives up after this long.
 pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -277,7 +303,7 @@ impl TestApp {
         if let Some(c) = cookie {
             req = req.header("Cookie", c);
         }
-        req.send().await.unwrap()
+        sent(req, "POST", &format!("/api/{name}")).await
     }
 
     pub async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
@@ -288,7 +314,7 @@ impl TestApp {
         if let Some(c) = cookie {
             req = req.header("Cookie", c);
         }
-        req.send().await.unwrap()
+        sent(req, "GET", path).await
     }
 
     /// Signs in and returns the session cookie.
@@ -341,6 +367,7 @@ impl<'a> Scim<'a> {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value, reqwest::header::HeaderMap) {
+        let method_name = method.clone();
         let mut req = self
             .app
             .http
@@ -352,7 +379,7 @@ impl<'a> Scim<'a> {
                 .header("Content-Type", "application/scim+json")
                 .body(b.to_string());
         }
-        let res = req.send().await.unwrap();
+        let res = sent(req, method_name.as_str(), path).await;
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         let text = res.text().await.unwrap();

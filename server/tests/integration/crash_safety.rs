@@ -10,6 +10,8 @@ use portal_core::fixture;
 use portal_core::Backend;
 use serde_json::{json, Value};
 
+use crate::common::{deadline, free_port, HTTP_TIMEOUT};
+
 struct Server(Child);
 impl Drop for Server {
     fn drop(&mut self) {
@@ -22,12 +24,12 @@ fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_server")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
+/// An HTTP client whose calls give up instead of hanging the test.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(HTTP_TIMEOUT)
+        .build()
         .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn start(db_url: &str, port: u16, mail_dir: &std::path::Path) -> Server {
@@ -43,8 +45,13 @@ async fn start(db_url: &str, port: u16, mail_dir: &std::path::Path) -> Server {
         .spawn()
         .expect("start the server binary");
     let server = Server(child);
+    let http = client();
     for _ in 0..200 {
-        if let Ok(r) = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await {
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
             if r.status() == 200 {
                 return server;
             }
@@ -54,7 +61,20 @@ async fn start(db_url: &str, port: u16, mail_dir: &std::path::Path) -> Server {
     panic!("server did not start");
 }
 
-fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
+/// Runs the CLI to completion on a blocking thread (waiting for a child process on the async
+/// runtime would stall it, and the test's deadline with it).
+async fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
+    let (db_url, stdin) = (db_url.to_string(), stdin.to_string());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        cli_blocking(&db_url, &args, &stdin)
+    })
+    .await
+    .unwrap()
+}
+
+fn cli_blocking(db_url: &str, args: &[&str], stdin: &str) -> String {
     use std::io::Write;
     let mut child = Command::new(bin())
         .args(args)
@@ -96,16 +116,18 @@ async fn crash_and_recover(backend: Backend) {
             "c@crash.test",
         ],
         "a long enough passphrase\n",
-    );
+    )
+    .await;
     let org = out.trim().lines().last().unwrap().to_string();
     let token = cli(&url, &["scim-token", "--org", &org], "")
+        .await
         .trim()
         .to_string();
 
     let port = free_port();
     let server = start(&url, port, &mail.0).await;
     let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let http = reqwest::Client::new();
+    let http = client();
     let mut tasks = Vec::new();
     for c in 0..8 {
         let (http, token, org, acked) = (http.clone(), token.clone(), org.clone(), acked.clone());
@@ -127,6 +149,12 @@ async fn crash_and_recover(backend: Backend) {
     }
     // Kill it part-way, without any chance to clean up.
     while acked.lock().unwrap().len() < 300 {
+        // Clients that all stopped early would leave this loop waiting for ever.
+        assert!(
+            !tasks.iter().all(|t| t.is_finished()),
+            "the clients stopped after {} users",
+            acked.lock().unwrap().len()
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut server = server;
@@ -190,10 +218,10 @@ async fn crash_and_recover(backend: Backend) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_keeps_every_acknowledged_user_after_kill_9() {
-    crash_and_recover(Backend::Sqlite).await;
+    deadline(crash_and_recover(Backend::Sqlite)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_keeps_every_acknowledged_user_after_kill_9() {
-    crash_and_recover(Backend::Postgres).await;
+    deadline(crash_and_recover(Backend::Postgres)).await;
 }

@@ -62,6 +62,11 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
          Cross-org matching of addresses has its own test (the lead's, issue 10)",
     ),
     ("GET /healthz", "no identifier, no credential"),
+    (
+        "GET /metrics",
+        "only on the private METRICS_ADDR listener (404 on the public one, \
+         `observability.rs`); no identifier, no credential, counts only",
+    ),
     ("PAGE /", "the landing page: no identifier, no credential"),
     (
         "PAGE /admin/login",
@@ -223,7 +228,7 @@ fn users_query(search: &str) -> Req {
             ("q[search]", search),
             ("q[status]", ""),
             ("q[source]", ""),
-            ("q[sort]", ""),
+            ("q[sort]", "user_name"),
             ("q[desc]", "false"),
             ("q[page]", "1"),
         ],
@@ -339,7 +344,7 @@ static ROWS: &[Row] = &[
     row("list_users: search `_` lists only A's", "list_users", AAdmin,
         |_| users_query("_"), &[200], Body::Any),
     row("list_users: B's org id smuggled", "list_users", AAdmin,
-        |w| fb(w, "list_users", &[("q[search]", ""), ("q[status]", ""), ("q[source]", ""), ("q[sort]", ""), ("q[desc]", "false"), ("q[page]", "1"), ("q[org_id]", &w.b.id)]),
+        |w| fb(w, "list_users", &[("q[search]", ""), ("q[status]", ""), ("q[source]", ""), ("q[sort]", "user_name"), ("q[desc]", "false"), ("q[page]", "1"), ("q[org_id]", &w.b.id)]),
         &[200], Body::Has(A_MARK)),
     row("list_events: B's user's id", "list_events", AAdmin,
         |w| events_query(&w.b.users.emp), &[200], Body::NoResults)

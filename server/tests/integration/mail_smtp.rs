@@ -8,6 +8,8 @@ use portal_core::fixture;
 use portal_core::mail::Mailer;
 use portal_core::Backend;
 
+use crate::common::deadline;
+
 struct Smtpd(Child);
 impl Drop for Smtpd {
     fn drop(&mut self) {
@@ -18,6 +20,10 @@ impl Drop for Smtpd {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn magic_link_mail_arrives_over_smtp_with_both_parts() {
+    deadline(mail_arrives_over_smtp()).await;
+}
+
+async fn mail_arrives_over_smtp() {
     let python = concat!(env!("CARGO_MANIFEST_DIR"), "/../.tools/venv/bin/python");
     assert!(
         std::path::Path::new(python).exists(),
@@ -130,6 +136,10 @@ async fn magic_link_mail_arrives_over_smtp_with_both_parts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_delivery_is_retried_later_not_lost() {
+    deadline(failed_delivery_is_retried()).await;
+}
+
+async fn failed_delivery_is_retried() {
     let mut t = fixture::services(Backend::Sqlite).await;
     let _dir = t.tdb.dir.take();
     let (_, admin, _) = portal_core::admins::create_admin(

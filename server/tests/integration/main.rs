@@ -1,4 +1,5 @@
 //! The server's integration tests, one binary (one link, one copy of the dependencies on disk).
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 #[macro_use]
 mod common;
@@ -10,6 +11,7 @@ mod cross_tenant;
 mod idp_replays;
 mod mail_smtp;
 mod no_js_forms;
+mod observability;
 mod saml_http;
 mod scale_out;
 mod scim_http;

@@ -375,8 +375,62 @@ app_test!(
                 && location.contains("__err="),
             "{location}"
         );
+
+        // A refusal about one field: the page it returns to marks that field and links the
+        // message to it, with the summary at the top of the form.
+        let res = browser_post(
+            &app,
+            "/api/admin_add_user",
+            &[
+                ("email", "gavin@localhost"),
+                ("given_name", ""),
+                ("family_name", ""),
+                ("department", ""),
+                ("country", ""),
+                ("locality", ""),
+            ],
+            Some(&cookie),
+            "/admin/users",
+        )
+        .await;
+        assert_eq!(res.status(), 302);
+        let location = res.headers()["location"].to_str().unwrap().to_string();
+        let err = url::Url::parse(&location)
+            .unwrap()
+            .query_pairs()
+            .find_map(|(k, v)| (k == "__err").then(|| v.into_owned()))
+            .expect("the error in the URL");
+        let err = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE, err).unwrap();
+        let err: serde_json::Value = serde_json::from_slice(&err).unwrap();
+        assert_eq!(err["field"], "email", "{err}");
+        let page = get(&app, location.trim_start_matches(&app.url), Some(&cookie)).await;
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.unwrap();
+        let input = element(&html, "add-email").expect("the email input");
+        assert!(input.contains("aria-invalid=\"true\""), "{input}");
+        assert!(
+            input.contains("aria-describedby=\"add-email-error\""),
+            "{input}"
+        );
+        let message = element(&html, "add-email-error").expect("the message");
+        assert!(message.contains("field-error"), "{message}");
+        assert!(html.contains("Enter a valid email address"));
+        let summary = html.find("role=\"alert\"").expect("the summary");
+        assert!(summary < html.find("id=\"add-email\"").unwrap());
+        // Other fields are not marked.
+        assert!(!element(&html, "add-given")
+            .unwrap()
+            .contains("aria-invalid"));
     }
 );
+
+/// The opening tag of the element with `id` on a server-rendered page.
+fn element(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = html[..at].rfind('<')?;
+    let end = at + html[at..].find('>')?;
+    Some(html[start..=end].to_string())
+}
 
 app_test!(
     magic_link_request_without_javascript_shows_the_answer,

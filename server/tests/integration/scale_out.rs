@@ -6,6 +6,10 @@ use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_scim_sessions_links_and_throttling() {
+    deadline(share_scim_sessions_links_and_throttling()).await;
+}
+
+async fn share_scim_sessions_links_and_throttling() {
     let a = spawn(portal_core::Backend::Postgres).await;
     let b = spawn_on(&a.t.tdb.url).await;
     let org = admin(&a, "Acme", "a@acme.test").await;
@@ -106,6 +110,10 @@ async fn two_instances_share_scim_sessions_links_and_throttling() {
 /// on B is a replay on A (the cache lives in the shared database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_saml_requests_and_the_replay_cache() {
+    deadline(share_saml_requests_and_the_replay_cache()).await;
+}
+
+async fn share_saml_requests_and_the_replay_cache() {
     use crate::saml_http::{configure, last_event, post_acs, start_login};
     use crate::saml_idp::{self, Opts};
     use portal_core::Clock;

@@ -5,13 +5,14 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::dto::{EventRow, EventsPage, EventsQuery};
+use crate::dto::{EventResult, EventRow, EventsPage, EventsQuery};
+use crate::errors::AppError;
 use crate::time_fmt::utc;
 
 #[server(endpoint = "list_events")]
-pub async fn list_events(q: EventsQuery) -> Result<EventsPage, ServerFnError> {
+pub async fn list_events(q: EventsQuery) -> Result<EventsPage, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     portal_core::admin_views::list_events(&svc, &admin.org_id, &q)
         .await
@@ -31,8 +32,8 @@ pub const EVENT_NAMES: [&str; 8] = [
 
 fn href(q: &EventsQuery) -> String {
     let mut parts = Vec::new();
-    if !q.result.is_empty() {
-        parts.push(format!("result={}", q.result));
+    if let Some(result) = q.result {
+        parts.push(format!("result={}", result.as_str()));
     }
     if !q.name.is_empty() {
         parts.push(format!("name={}", q.name));
@@ -86,7 +87,7 @@ pub fn ActivityPage() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| {
         query.with(|m| EventsQuery {
-            result: m.get("result").unwrap_or_default(),
+            result: m.get("result").as_deref().and_then(EventResult::parse),
             name: m.get("name").unwrap_or_default(),
             user_id: m.get("user").unwrap_or_default(),
             page: m.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
@@ -98,7 +99,7 @@ pub fn ActivityPage() -> impl IntoView {
         <h1>"Activity"</h1>
         <form method="GET" action="/admin/activity" class="filters" role="search" aria-label="Filter activity">
             <label for="act-result">"Result"</label>
-            <select id="act-result" name="result" prop:value=move || q.get().result>
+            <select id="act-result" name="result" prop:value=move || q.get().result.map_or("", EventResult::as_str)>
                 <option value="">"Any result"</option>
                 <option value="success">"Success"</option>
                 <option value="failure">"Failure"</option>
@@ -117,9 +118,31 @@ pub fn ActivityPage() -> impl IntoView {
                     let cur = q.get();
                     let prev = (p.page > 1).then(|| EventsQuery { page: p.page - 1, ..cur.clone() });
                     let next = (p.page < p.pages).then(|| EventsQuery { page: p.page + 1, ..cur.clone() });
+                    let filtered = cur.result.is_some() || !cur.name.is_empty() || !cur.user_id.is_empty();
+                    let list = if p.total > 0 {
+                        view! { <EventList rows=p.rows /> }.into_any()
+                    } else if filtered {
+                        view! {
+                            <p class="empty-state" data-testid="activity-empty">
+                                "No events match these filters. "
+                                <A href="/admin/activity">"Show all events"</A>
+                            </p>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <div class="empty-state" data-testid="activity-empty">
+                                <p><strong>"No events yet."</strong></p>
+                                <p>
+                                    "Every request your identity provider makes through SCIM (creating, updating, deactivating or deleting a user) and every change an admin makes appears here, newest first, with a fix in plain words for each failure. To start, connect your IdP on "
+                                    <A href="/admin/provisioning">"Automated user provisioning"</A>
+                                    "."
+                                </p>
+                            </div>
+                        }.into_any()
+                    };
                     view! {
                         <p class="muted">{format!("{} event(s)", p.total)}</p>
-                        <EventList rows=p.rows />
+                        {list}
                         <nav class="pager" aria-label="Pages">
                             {prev.map(|q| view! { <A href=href(&q)>"← Newer"</A> })}
                             <span>{format!("Page {} of {}", p.page, p.pages)}</span>

@@ -10,16 +10,20 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::components::CopyField;
+use crate::components::{CopyField, SubmitButton};
 use crate::dto::AdminView;
+use crate::errors::AppError;
 
 #[server(endpoint = "load_admin_view")]
-pub async fn load_admin_view() -> Result<Option<AdminView>, ServerFnError> {
-    Ok(crate::ssr::current_admin().await?.map(|(_, view)| view))
+pub async fn load_admin_view() -> Result<Option<AdminView>, AppError> {
+    match crate::ssr::current_admin().await? {
+        Some(admin) => crate::ssr::admin_view(&admin).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 #[server(endpoint = "admin_logout")]
-pub async fn admin_logout() -> Result<(), ServerFnError> {
+pub async fn admin_logout() -> Result<(), AppError> {
     let session = crate::ssr::session().await?;
     // Deletes the session row: the old cookie opens nothing afterwards.
     session
@@ -32,7 +36,7 @@ pub async fn admin_logout() -> Result<(), ServerFnError> {
 
 /// The signed-in admin, loaded once by the layout and shared with the pages.
 #[derive(Clone, Copy)]
-pub struct AdminResource(pub Resource<Result<Option<AdminView>, ServerFnError>>);
+pub struct AdminResource(pub Resource<Result<Option<AdminView>, AppError>>);
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
@@ -60,7 +64,7 @@ pub fn AdminLayout() -> impl IntoView {
                                             <span class="muted">"Signed in as "</span>
                                             <strong data-testid="admin-email">{view.admin_email.clone()}</strong>
                                             <ActionForm action=logout attr:class="inline">
-                                                <button type="submit" class="link-button">"Sign out"</button>
+                                                <SubmitButton pending=logout.pending() class="link-button" label="Sign out" pending_label="Signing out…" />
                                             </ActionForm>
                                         </div>
                                     }

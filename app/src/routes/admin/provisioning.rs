@@ -10,8 +10,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{error_of, CopyField, FormError};
+use crate::components::{error_of, CopyField, FormError, SubmitButton};
 use crate::dto::{NewScimToken, ProvisioningView};
+use crate::errors::AppError;
 use crate::time_fmt::{opt, utc};
 
 /// Where the confirm form posts without JavaScript. Under `/api/` so the cross-site guard that
@@ -24,9 +25,9 @@ pub const TOKEN_FORM_PATH: &str = "/api/provisioning/token";
 pub const REPLACES_FIELD: &str = "replaces";
 
 #[server(endpoint = "load_provisioning")]
-pub async fn load_provisioning() -> Result<ProvisioningView, ServerFnError> {
+pub async fn load_provisioning() -> Result<ProvisioningView, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     let status = portal_core::admin_views::provisioning_status(&svc, &admin.org_id)
         .await
@@ -39,9 +40,9 @@ pub async fn load_provisioning() -> Result<ProvisioningView, ServerFnError> {
 }
 
 #[server(endpoint = "generate_scim_token")]
-pub async fn generate_scim_token() -> Result<NewScimToken, ServerFnError> {
+pub async fn generate_scim_token() -> Result<NewScimToken, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     let token = portal_core::scim_tokens::generate(&svc, &admin.org_id, &admin.email)
         .await
@@ -52,9 +53,9 @@ pub async fn generate_scim_token() -> Result<NewScimToken, ServerFnError> {
 }
 
 #[server(endpoint = "revoke_scim_token")]
-pub async fn revoke_scim_token() -> Result<(), ServerFnError> {
+pub async fn revoke_scim_token() -> Result<(), AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     portal_core::scim_tokens::revoke(&svc, &admin.org_id, &admin.email)
         .await
@@ -221,7 +222,7 @@ fn Status(
                         </p>
                         <form method="post" action=TOKEN_FORM_PATH on:submit=confirm_generate>
                             <input type="hidden" name=REPLACES_FIELD value=replaces />
-                            <button type="submit">"Confirm"</button>
+                            <SubmitButton pending=generate.pending() label="Confirm" pending_label="Generating…" />
                         </form>
                     </div>
                 </details>
@@ -233,7 +234,7 @@ fn Status(
                                 <div class="confirm-body">
                                     <p>"This turns SCIM provisioning off: every request from your IdP is refused until you generate a new token."</p>
                                     <ActionForm action=revoke>
-                                        <button type="submit" class="danger">"Revoke"</button>
+                                        <SubmitButton pending=revoke.pending() class="danger" label="Revoke" pending_label="Revoking…" />
                                     </ActionForm>
                                 </div>
                             </details>

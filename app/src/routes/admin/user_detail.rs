@@ -5,15 +5,17 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::{error_of, FormError};
-use crate::dto::UserDetail;
+use crate::components::{error_of, FormError, FormErrors, SubmitButton};
+use crate::dto::{UserAction, UserDetail, UserFormInput};
+use crate::errors::AppError;
 use crate::routes::admin::activity::EventList;
+use crate::routes::admin::users::UserFields;
 use crate::time_fmt::{date, opt, utc};
 
 #[server(endpoint = "load_user_detail")]
-pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, ServerFnError> {
+pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     if id.len() > 64 {
         return Ok(None);
@@ -25,28 +27,15 @@ pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, ServerFn
 }
 
 #[server(endpoint = "admin_edit_user")]
-#[allow(clippy::too_many_arguments)]
 pub async fn admin_edit_user(
     id: String,
     version: i64,
-    email: String,
-    given_name: String,
-    family_name: String,
-    department: String,
-    country: String,
-    locality: String,
-) -> Result<(), ServerFnError> {
+    #[server(flatten)] user: UserFormInput,
+) -> Result<(), AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?.actor();
     let svc = services()?;
-    let form = portal_core::manage::UserForm {
-        email,
-        given_name,
-        family_name,
-        department,
-        country,
-        locality,
-    };
+    let form = portal_core::manage::UserForm::from(user);
     portal_core::manage::edit_user(&svc, &admin, &id, version, &form)
         .await
         .map_err(to_client)
@@ -56,18 +45,17 @@ pub async fn admin_edit_user(
 pub async fn admin_user_action(
     id: String,
     version: i64,
-    action: String,
-) -> Result<(), ServerFnError> {
+    action: UserAction,
+) -> Result<(), AppError> {
     use crate::ssr::{fail, require_admin, services, to_client};
     use portal_core::manage;
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?.actor();
     let svc = services()?;
-    let r = match action.as_str() {
-        "deactivate" => manage::set_active(&svc, &admin, &id, version, false).await,
-        "reactivate" => manage::set_active(&svc, &admin, &id, version, true).await,
-        "delete" => manage::delete_user(&svc, &admin, &id, version).await,
-        "restore" => manage::restore_user(&svc, &admin, &id, version).await,
-        _ => return Err(fail(http::StatusCode::BAD_REQUEST, "Unknown action.")),
+    let r = match action {
+        UserAction::Deactivate => manage::set_active(&svc, &admin, &id, version, false).await,
+        UserAction::Reactivate => manage::set_active(&svc, &admin, &id, version, true).await,
+        UserAction::Delete => manage::delete_user(&svc, &admin, &id, version).await,
+        UserAction::Restore => manage::restore_user(&svc, &admin, &id, version).await,
     };
     r.map_err(|e| match e {
         portal_core::CoreError::NotFound => fail(
@@ -118,7 +106,6 @@ pub fn UserDetailPage() -> impl IntoView {
                                     <pre class="json">{u.scim_json.clone()}</pre>
                                 </details>
                             </section>
-                            <FormError error=Signal::derive(move || edit.value().with(error_of)) />
                             <FormError error=Signal::derive(move || act.value().with(error_of)) />
                             <Manage u=u.clone() edit act />
                             <section class="card" aria-labelledby="timeline">
@@ -147,30 +134,37 @@ fn Manage(
         }
         .into_any();
     }
-    let button = |action: &'static str, label: &'static str, class: &'static str| {
-        let (id, version) = (u.id.clone(), u.version.to_string());
-        view! {
-            <ActionForm action=act attr:class="inline">
-                <input type="hidden" name="id" value=id />
-                <input type="hidden" name="version" value=version />
-                <input type="hidden" name="action" value=action />
-                <button type="submit" class=class>{label}</button>
-            </ActionForm>
-        }
-    };
+    let pending = act.pending();
+    let button =
+        |action: UserAction, label: &'static str, busy: &'static str, class: &'static str| {
+            let (id, version) = (u.id.clone(), u.version.to_string());
+            view! {
+                <ActionForm action=act attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="version" value=version />
+                    <input type="hidden" name="action" value=action.as_str() />
+                    <SubmitButton pending class label pending_label=busy />
+                </ActionForm>
+            }
+        };
     let deleted = u.deleted_at.is_some();
     let active = u.status == "Active";
     let e = u.edit.clone();
+    let edit_errors = FormErrors::of(edit);
     view! {
         <section class="card" aria-labelledby="manage">
             <h2 id="manage">"Manage"</h2>
             <div class="actions">
                 {if deleted {
-                    button("restore", "Restore", "").into_any()
+                    button(UserAction::Restore, "Restore", "Restoring…", "").into_any()
                 } else {
                     view! {
-                        {if active { button("deactivate", "Deactivate", "secondary") } else { button("reactivate", "Reactivate", "secondary") }}
-                        {button("delete", "Delete", "danger")}
+                        {if active {
+                            button(UserAction::Deactivate, "Deactivate", "Deactivating…", "secondary")
+                        } else {
+                            button(UserAction::Reactivate, "Reactivate", "Reactivating…", "secondary")
+                        }}
+                        {button(UserAction::Delete, "Delete", "Deleting…", "danger")}
                     }
                         .into_any()
                 }}
@@ -178,24 +172,14 @@ fn Manage(
             {(!deleted)
                 .then(|| {
                     view! {
-                        <details class="edit-user">
+                        <details class="edit-user" open=edit_errors.refused_at_render(None)>
                             <summary class="button-like secondary-link">"Edit"</summary>
                             <ActionForm action=edit attr:class="stack" attr:aria-label="Edit user">
+                                <FormError error=edit_errors.summary() />
                                 <input type="hidden" name="id" value=u.id.clone() />
                                 <input type="hidden" name="version" value=u.version.to_string() />
-                                <label for="edit-email">"Email (userName)"</label>
-                                <input id="edit-email" name="email" type="email" required value=e.email />
-                                <label for="edit-given">"First name"</label>
-                                <input id="edit-given" name="given_name" value=e.given_name />
-                                <label for="edit-family">"Last name"</label>
-                                <input id="edit-family" name="family_name" value=e.family_name />
-                                <label for="edit-dept">"Department"</label>
-                                <input id="edit-dept" name="department" value=e.department />
-                                <label for="edit-country">"Country"</label>
-                                <input id="edit-country" name="country" value=e.country />
-                                <label for="edit-city">"City"</label>
-                                <input id="edit-city" name="locality" value=e.locality />
-                                <button type="submit">"Save"</button>
+                                <UserFields prefix="edit" values=e errors=edit_errors />
+                                <SubmitButton pending=edit.pending() label="Save" pending_label="Saving…" />
                             </ActionForm>
                         </details>
                     }

@@ -5,14 +5,17 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{error_of, FormError};
-use crate::dto::{UsersPage, UsersQuery};
+use crate::components::{FieldError, FormError, FormErrors, SubmitButton};
+use crate::dto::{
+    UserEdit, UserFormInput, UserSort, UserSource, UserStatus, UsersPage, UsersQuery,
+};
+use crate::errors::{AppError, FieldName};
 use crate::time_fmt::{date, opt};
 
 #[server(endpoint = "list_users")]
-pub async fn list_users(q: UsersQuery) -> Result<UsersPage, ServerFnError> {
+pub async fn list_users(q: UsersQuery) -> Result<UsersPage, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?;
     let svc = services()?;
     portal_core::admin_views::list_users(&svc, &admin.org_id, &q)
         .await
@@ -20,25 +23,11 @@ pub async fn list_users(q: UsersQuery) -> Result<UsersPage, ServerFnError> {
 }
 
 #[server(endpoint = "admin_add_user")]
-pub async fn admin_add_user(
-    email: String,
-    given_name: String,
-    family_name: String,
-    department: String,
-    country: String,
-    locality: String,
-) -> Result<String, ServerFnError> {
+pub async fn admin_add_user(#[server(flatten)] user: UserFormInput) -> Result<String, AppError> {
     use crate::ssr::{require_admin, services, to_client};
-    let (admin, _) = require_admin().await?;
+    let admin = require_admin().await?.actor();
     let svc = services()?;
-    let form = portal_core::manage::UserForm {
-        email,
-        given_name,
-        family_name,
-        department,
-        country,
-        locality,
-    };
+    let form = portal_core::manage::UserForm::from(user);
     let id = portal_core::manage::add_user(&svc, &admin, &form)
         .await
         .map_err(to_client)?;
@@ -49,15 +38,100 @@ pub async fn admin_add_user(
     Ok(id)
 }
 
-fn query_from_url(q: &leptos_router::params::ParamsMap) -> UsersQuery {
-    UsersQuery {
-        search: q.get("q").unwrap_or_default(),
-        status: q.get("status").unwrap_or_default(),
-        source: q.get("source").unwrap_or_default(),
-        sort: q.get("sort").unwrap_or_default(),
-        desc: q.get("dir").as_deref() == Some("desc"),
-        page: q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1),
+#[cfg(feature = "ssr")]
+impl From<UserFormInput> for portal_core::manage::UserForm {
+    fn from(u: UserFormInput) -> Self {
+        Self {
+            email: u.email,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            department: u.department,
+            country: u.country,
+            locality: u.locality,
+        }
     }
+}
+
+/// The hand-editable fields of a user, as the Add user and Edit forms show them: each input
+/// `{prefix}-{field}`, its message `{prefix}-{field}-error`.
+#[component]
+pub fn UserFields(prefix: &'static str, values: UserEdit, errors: FormErrors) -> impl IntoView {
+    let fields = [
+        (
+            FieldName::Email,
+            "email",
+            "email",
+            "Email (userName)",
+            values.email,
+            "254",
+        ),
+        (
+            FieldName::GivenName,
+            "given",
+            "given_name",
+            "First name",
+            values.given_name,
+            "200",
+        ),
+        (
+            FieldName::FamilyName,
+            "family",
+            "family_name",
+            "Last name",
+            values.family_name,
+            "200",
+        ),
+        (
+            FieldName::Department,
+            "dept",
+            "department",
+            "Department",
+            values.department,
+            "200",
+        ),
+        (
+            FieldName::Country,
+            "country",
+            "country",
+            "Country",
+            values.country,
+            "100",
+        ),
+        (
+            FieldName::Locality,
+            "city",
+            "locality",
+            "City",
+            values.locality,
+            "200",
+        ),
+    ];
+    fields
+        .into_iter()
+        .map(|(field, suffix, name, label, value, max)| {
+            let id = format!("{prefix}-{suffix}");
+            let message_id = format!("{id}-error");
+            let email = field == FieldName::Email;
+            view! {
+                <label for=id.clone()>{label}</label>
+                <input
+                    id=id
+                    name=name
+                    type=if email { "email" } else { "text" }
+                    required=email
+                    maxlength=max
+                    value=value
+                    aria-invalid=errors.invalid(field)
+                    aria-describedby=errors.described_by(field, message_id.clone())
+                />
+                <FieldError errors field id=message_id />
+            }
+        })
+        .collect_view()
+}
+
+fn query_from_url(q: &leptos_router::params::ParamsMap) -> UsersQuery {
+    UsersQuery::from_params(|k| q.get(k))
 }
 
 pub fn users_href(q: &UsersQuery) -> String {
@@ -75,14 +149,14 @@ pub fn users_href(q: &UsersQuery) -> String {
     if !q.search.is_empty() {
         parts.push(format!("q={}", enc(&q.search)));
     }
-    if !q.status.is_empty() {
-        parts.push(format!("status={}", enc(&q.status)));
+    if let Some(status) = q.status {
+        parts.push(format!("status={}", status.as_str()));
     }
-    if !q.source.is_empty() {
-        parts.push(format!("source={}", enc(&q.source)));
+    if let Some(source) = q.source {
+        parts.push(format!("source={}", source.as_str()));
     }
-    if !q.sort.is_empty() {
-        parts.push(format!("sort={}", enc(&q.sort)));
+    if q.sort != UserSort::default() {
+        parts.push(format!("sort={}", q.sort.as_str()));
     }
     if q.desc {
         parts.push("dir=desc".into());
@@ -102,15 +176,16 @@ pub fn UsersPageView() -> impl IntoView {
     let query = use_query_map();
     let q = Memo::new(move |_| query.with(query_from_url));
     let add = ServerAction::<AdminAddUser>::new();
+    let add_errors = FormErrors::of(add);
     let page = Resource::new(
         move || (q.get(), add.version().get()),
         |(q, _)| list_users(q),
     );
-    let sort_link = move |col: &'static str, label: &'static str| {
+    let sort_link = move |col: UserSort, label: &'static str| {
         let cur = q.get();
-        let active = cur.sort == col || (cur.sort.is_empty() && col == "user_name");
+        let active = cur.sort == col;
         let next = UsersQuery {
-            sort: col.into(),
+            sort: col,
             desc: active && !cur.desc,
             page: 1,
             ..cur.clone()
@@ -137,14 +212,14 @@ pub fn UsersPageView() -> impl IntoView {
             <label for="users-q">"Search"</label>
             <input id="users-q" type="search" name="q" placeholder="Name or email" prop:value=move || q.get().search />
             <label for="users-status">"Status"</label>
-            <select id="users-status" name="status" prop:value=move || q.get().status>
+            <select id="users-status" name="status" prop:value=move || q.get().status.map_or("", UserStatus::as_str)>
                 <option value="">"Any status"</option>
                 <option value="active">"Active"</option>
                 <option value="deactivated">"Deactivated"</option>
                 <option value="deleted">"Deleted"</option>
             </select>
             <label for="users-source">"Source"</label>
-            <select id="users-source" name="source" prop:value=move || q.get().source>
+            <select id="users-source" name="source" prop:value=move || q.get().source.map_or("", UserSource::as_str)>
                 <option value="">"Any source"</option>
                 <option value="scim">"SCIM"</option>
                 <option value="sso_jit">"SSO-JIT"</option>
@@ -152,24 +227,14 @@ pub fn UsersPageView() -> impl IntoView {
             </select>
             <button type="submit">"Apply"</button>
         </form>
-        <details class="confirm add-user">
+        // Open after a refused add, also when the form was posted without JavaScript.
+        <details class="confirm add-user" open=add_errors.refused_at_render(None)>
             <summary class="button-like">"Add user"</summary>
             <div class="confirm-body">
                 <ActionForm action=add attr:class="stack" attr:aria-label="Add user">
-                    <label for="add-email">"Email (userName)"</label>
-                    <input id="add-email" name="email" type="email" required maxlength="254" />
-                    <label for="add-given">"First name"</label>
-                    <input id="add-given" name="given_name" maxlength="200" />
-                    <label for="add-family">"Last name"</label>
-                    <input id="add-family" name="family_name" maxlength="200" />
-                    <label for="add-dept">"Department"</label>
-                    <input id="add-dept" name="department" maxlength="200" />
-                    <label for="add-country">"Country"</label>
-                    <input id="add-country" name="country" maxlength="100" />
-                    <label for="add-city">"City"</label>
-                    <input id="add-city" name="locality" maxlength="200" />
-                    <FormError error=Signal::derive(move || add.value().with(error_of)) />
-                    <button type="submit">"Add user"</button>
+                    <FormError error=add_errors.summary() />
+                    <UserFields prefix="add" values=UserEdit::default() errors=add_errors />
+                    <SubmitButton pending=add.pending() label="Add user" pending_label="Adding…" />
                 </ActionForm>
             </div>
         </details>
@@ -192,26 +257,48 @@ pub fn UsersPageView() -> impl IntoView {
                             let scim_note = p.scim_active.then(|| view! {
                                 <p class="muted">"SCIM provisioning is on: users from your IdP are managed there and read-only here."</p>
                             });
+                            let filtered = !cur.search.is_empty() || cur.status.is_some() || cur.source.is_some();
+                            let empty = (p.total == 0).then(|| if filtered {
+                                view! {
+                                    <p class="empty-state" data-testid="users-empty">
+                                        "No users match this search or these filters. "
+                                        <A href="/admin/users">"Show all users"</A>
+                                    </p>
+                                }.into_any()
+                            } else {
+                                view! {
+                                    <div class="empty-state" data-testid="users-empty">
+                                        <p><strong>"No users yet."</strong></p>
+                                        <p>
+                                            "Connect your identity provider on "
+                                            <A href="/admin/provisioning">"Automated user provisioning"</A>
+                                            " and it creates your organisation's users here. You can also add a user by hand with Add user, or let Single Sign-On create accounts at first sign-in (JIT)."
+                                        </p>
+                                    </div>
+                                }.into_any()
+                            });
+                            let has_rows = p.total > 0;
                             view! {
                                 {purge}
                                 {scim_note}
-                                <p class="toolbar">
+                                {empty}
+                                <p class="toolbar" hidden=!has_rows>
                                     <span class="muted" data-testid="users-total">{format!("{} user(s)", p.total)}</span>
                                     <a href=export download="users.csv" class="button-like secondary-link">"Export CSV"</a>
                                 </p>
-                                <div class="table-wrap">
+                                <div class="table-wrap" hidden=!has_rows>
                                     <table class="data">
                                         <thead>
                                             <tr>
-                                                {sort_link("name", "Name")}
-                                                {sort_link("user_name", "userName / email")}
+                                                {sort_link(UserSort::Name, "Name")}
+                                                {sort_link(UserSort::UserName, "userName / email")}
                                                 <th scope="col">"Department"</th>
                                                 <th scope="col">"Country"</th>
                                                 <th scope="col">"City"</th>
                                                 <th scope="col">"Status"</th>
                                                 <th scope="col">"Source"</th>
                                                 <th scope="col">"Last sign-in"</th>
-                                                {sort_link("updated", "Last change")}
+                                                {sort_link(UserSort::Updated, "Last change")}
                                             </tr>
                                         </thead>
                                         <tbody>
@@ -234,7 +321,7 @@ pub fn UsersPageView() -> impl IntoView {
                                         </tbody>
                                     </table>
                                 </div>
-                                <nav class="pager" aria-label="Pages">
+                                <nav class="pager" aria-label="Pages" hidden=!has_rows>
                                     {prev.map(|q| view! { <A href=users_href(&q)>"← Previous"</A> })}
                                     <span>{format!("Page {} of {}", p.page, p.pages)}</span>
                                     {next.map(|q| view! { <A href=users_href(&q)>"Next →"</A> })}

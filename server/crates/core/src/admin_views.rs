@@ -2,8 +2,8 @@
 //! log, and the provisioning status. Every query is scoped by the org id from the admin's session.
 
 pub use portal_dto::{
-    EventRow, EventsPage, EventsQuery, ProvisioningStatus, UserDetail, UserRow, UsersPage,
-    UsersQuery,
+    EventResult, EventRow, EventsPage, EventsQuery, ProvisioningStatus, UserDetail, UserRow,
+    UserSort, UserSource, UserStatus, UsersPage, UsersQuery,
 };
 use sqlx::Row;
 
@@ -48,14 +48,18 @@ fn like_escape(s: &str) -> String {
 fn users_where(q: &UsersQuery) -> (String, Vec<String>) {
     let mut where_sql = String::from("u.org_id = $1");
     let mut texts: Vec<String> = Vec::new();
-    match q.status.as_str() {
-        "active" => where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 1"),
-        "deactivated" => where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 0"),
-        "deleted" => where_sql.push_str(" AND u.deleted_at IS NOT NULL"),
-        _ => {}
+    match q.status {
+        Some(UserStatus::Active) => {
+            where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 1")
+        }
+        Some(UserStatus::Deactivated) => {
+            where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 0")
+        }
+        Some(UserStatus::Deleted) => where_sql.push_str(" AND u.deleted_at IS NOT NULL"),
+        None => {}
     }
-    if matches!(q.source.as_str(), "scim" | "sso_jit" | "admin") {
-        texts.push(q.source.clone());
+    if let Some(source) = q.source {
+        texts.push(source.as_str().to_string());
         where_sql.push_str(&format!(" AND u.source = ${}", texts.len() + 1));
     }
     let search = q.search.trim();
@@ -149,13 +153,13 @@ pub async fn export_chunk(
 pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
     let (where_sql, texts) = users_where(q);
     let dir = if q.desc { "DESC" } else { "ASC" };
-    let order = match q.sort.as_str() {
-        "name" => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
-        "updated" => format!("u.updated_at {dir}, u.id {dir}"),
-        "created" => format!("u.created_at {dir}, u.id {dir}"),
+    let order = match q.sort {
+        UserSort::Name => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
+        UserSort::Updated => format!("u.updated_at {dir}, u.id {dir}"),
+        UserSort::Created => format!("u.created_at {dir}, u.id {dir}"),
         // userName is unique per org (case-insensitively), so it orders alone and the
         // (org_id, lower(user_name)) index serves the sort.
-        _ => format!("lower(u.user_name) {dir}"),
+        UserSort::UserName => format!("lower(u.user_name) {dir}"),
     };
     let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {where_sql}");
     let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
@@ -222,10 +226,10 @@ pub fn fix_for(scim_type: Option<&str>, message: &str) -> Option<String> {
 pub async fn list_events(svc: &Services, org_id: &str, q: &EventsQuery) -> CoreResult<EventsPage> {
     let mut where_sql = String::from("e.org_id = $1");
     let mut texts: Vec<String> = Vec::new();
-    match q.result.as_str() {
-        "success" => where_sql.push_str(" AND e.success = 1"),
-        "failure" => where_sql.push_str(" AND e.success = 0"),
-        _ => {}
+    match q.result {
+        Some(EventResult::Success) => where_sql.push_str(" AND e.success = 1"),
+        Some(EventResult::Failure) => where_sql.push_str(" AND e.success = 0"),
+        None => {}
     }
     if !q.name.trim().is_empty() {
         texts.push(q.name.trim().chars().take(64).collect());

@@ -315,11 +315,14 @@ pub async fn authenticate_device(
             Limit::new(acct_key, policy.max_per_account, policy.account_window_ms),
         ],
     };
-    if let Some(secs) = crate::throttle::take(&svc.db, &limits, now).await? {
-        return Err(CoreError::Throttled {
-            retry_after_secs: secs,
-        });
-    }
+    let hits = match crate::throttle::take_hits(&svc.db, &limits, now).await? {
+        Ok(hits) => hits,
+        Err(secs) => {
+            return Err(CoreError::Throttled {
+                retry_after_secs: secs,
+            })
+        }
+    };
     let row = sqlx::query(
         "SELECT id, org_id, email, password_hash FROM admins WHERE lower(email) = lower($1)",
     )
@@ -341,7 +344,7 @@ pub async fn authenticate_device(
         Ok(ok) => ok,
         Err(busy @ CoreError::Busy { .. }) => {
             // No password was checked: the attempt does not count.
-            crate::throttle::give_back(&svc.db, &limits, now).await?;
+            crate::throttle::give_back(&svc.db, &hits).await?;
             return Err(busy);
         }
         Err(e) => return Err(e),

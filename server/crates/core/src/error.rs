@@ -6,6 +6,9 @@ pub enum CoreError {
     /// Bad input; the message says what to fix.
     #[error("{0}")]
     Invalid(String),
+    /// Bad input in one field of a form; the screen shows the message next to that field.
+    #[error("{message}")]
+    InvalidField { field: Field, message: String },
     /// A uniqueness rule was broken; the message says which.
     #[error("{0}")]
     Conflict(String),
@@ -36,6 +39,40 @@ impl CoreError {
         Self::Invalid(msg.into())
     }
 
+    pub fn invalid_field(field: Field, msg: impl Into<String>) -> Self {
+        Self::InvalidField {
+            field,
+            message: msg.into(),
+        }
+    }
+
+    /// Names the field a bad-input error is about (other errors are left as they are), for
+    /// validators shared by several forms.
+    pub fn in_field(self, field: Field) -> Self {
+        match self {
+            Self::Invalid(message) | Self::InvalidField { message, .. } => {
+                Self::InvalidField { field, message }
+            }
+            other => other,
+        }
+    }
+
+    /// The same error without its field, for callers that report the message only.
+    pub fn without_field(self) -> Self {
+        match self {
+            Self::InvalidField { message, .. } => Self::Invalid(message),
+            other => other,
+        }
+    }
+
+    /// The field a bad-input error is about, if it names one.
+    pub fn field(&self) -> Option<Field> {
+        match self {
+            Self::InvalidField { field, .. } => Some(*field),
+            _ => None,
+        }
+    }
+
     /// True when the database refused a row because of a unique index.
     pub fn is_unique_violation(err: &sqlx::Error) -> bool {
         match err {
@@ -47,6 +84,24 @@ impl CoreError {
             _ => false,
         }
     }
+}
+
+/// The fields of the forms the domain validates (SSO settings, a user added or edited by an admin,
+/// the first setup). The UI maps each to its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    SsoUrl,
+    Certificate,
+    NextCertificate,
+    IdpEntityId,
+    Email,
+    GivenName,
+    FamilyName,
+    Department,
+    Country,
+    Locality,
+    OrgName,
+    Password,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

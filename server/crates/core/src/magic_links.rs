@@ -1,9 +1,9 @@
 //! Employee sign-in by magic link: a 256-bit single-use token, stored as a hash, bound to the
 //! user, expiring after a few minutes, redeemed only by an explicit POST.
 
-use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
+pub use crate::employees::Employee;
 use crate::error::{CoreError, CoreResult};
 use crate::events::{self, NewEvent};
 use crate::secret::{sha256_hex, Secret};
@@ -23,15 +23,6 @@ pub const MAX_PER_ADDRESS_PER_HOUR: i64 = 20;
 /// Requests from one client per hour, whatever the address.
 pub const MAX_PER_CLIENT_PER_HOUR: i64 = 30;
 const HOUR: i64 = 3_600_000;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Employee {
-    pub user_id: String,
-    pub org_id: String,
-    pub org_name: String,
-    pub user_name: String,
-    pub name: String,
-}
 
 fn event(
     org_id: &str,
@@ -289,7 +280,7 @@ pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
         tx.commit().await?;
         return Err(CoreError::LinkInvalid);
     }
-    if crate::sso::requires_sso(&mut tx, &org_id).await? {
+    if crate::employees::requires_sso(&mut tx, &org_id).await? {
         events::record_in_tx(
             &mut tx,
             refuse("the organisation now requires single sign-on"),
@@ -299,7 +290,7 @@ pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
         tx.commit().await?;
         return Err(CoreError::LinkInvalid);
     }
-    let Some(emp) = employee(&mut tx, &org_id, &user_id).await? else {
+    let Some(emp) = crate::employees::employee(&mut tx, &org_id, &user_id).await? else {
         events::record_in_tx(
             &mut tx,
             refuse("the account is deactivated or deleted"),
@@ -329,40 +320,4 @@ pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
     .await?;
     tx.commit().await?;
     Ok(emp)
-}
-
-/// The employee behind a session, only while active and not deleted.
-pub async fn employee(
-    conn: &mut sqlx::AnyConnection,
-    org_id: &str,
-    user_id: &str,
-) -> CoreResult<Option<Employee>> {
-    let row = sqlx::query(
-        "SELECT u.id, u.org_id, o.name AS org_name, u.user_name, u.given_name, u.family_name FROM users u \
-         JOIN orgs o ON o.id = u.org_id WHERE u.id = $1 AND u.org_id = $2 AND u.active = 1 AND u.deleted_at IS NULL",
-    )
-    .bind(user_id)
-    .bind(org_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some(r) = row else { return Ok(None) };
-    let given: Option<String> = r.try_get("given_name")?;
-    let family: Option<String> = r.try_get("family_name")?;
-    let user_name: String = r.try_get("user_name")?;
-    let name = [given, family]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
-    Ok(Some(Employee {
-        user_id: r.try_get("id")?,
-        org_id: r.try_get("org_id")?,
-        org_name: r.try_get("org_name")?,
-        name: if name.is_empty() {
-            user_name.clone()
-        } else {
-            name
-        },
-        user_name,
-    }))
 }

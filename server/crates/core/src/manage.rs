@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::admins::Admin;
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Field};
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
 use crate::users::{self, Source};
@@ -22,29 +22,37 @@ pub struct UserForm {
     pub locality: String,
 }
 
-fn field(name: &str, v: &str, max: usize) -> CoreResult<Option<String>> {
+fn field(field: Field, name: &str, v: &str, max: usize) -> CoreResult<Option<String>> {
     let v = v.trim();
     if v.chars().count() > max {
-        return Err(CoreError::invalid(format!(
-            "{name} must be at most {max} characters."
-        )));
+        return Err(CoreError::invalid_field(
+            field,
+            format!("{name} must be at most {max} characters."),
+        ));
     }
     if v.chars().any(char::is_control) {
-        return Err(CoreError::invalid(format!(
-            "{name} contains control characters."
-        )));
+        return Err(CoreError::invalid_field(
+            field,
+            format!("{name} contains control characters."),
+        ));
     }
     Ok((!v.is_empty()).then(|| v.to_string()))
 }
 
-/// Builds the canonical SCIM attributes from the form, keeping the other stored attributes.
+/// Builds the canonical SCIM attributes from the form (SSO JIT fills the same form from an
+/// assertion and reports only the message), keeping the other stored attributes.
 pub(crate) fn attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
-    let email = crate::admins::validate_email(&form.email)?;
-    let given = field("First name", &form.given_name, 200)?;
-    let family = field("Last name", &form.family_name, 200)?;
-    let dept = field("Department", &form.department, 200)?;
-    let country = field("Country", &form.country, 100)?;
-    let city = field("City", &form.locality, 200)?;
+    form_attributes(form, base, active).map_err(CoreError::without_field)
+}
+
+/// [`attributes`] for the admin's form: a refusal names the field to fix.
+fn form_attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
+    let email = crate::admins::validate_email(&form.email).map_err(|e| e.in_field(Field::Email))?;
+    let given = field(Field::GivenName, "First name", &form.given_name, 200)?;
+    let family = field(Field::FamilyName, "Last name", &form.family_name, 200)?;
+    let dept = field(Field::Department, "Department", &form.department, 200)?;
+    let country = field(Field::Country, "Country", &form.country, 100)?;
+    let city = field(Field::Locality, "City", &form.locality, 200)?;
     let mut r = base.cloned().unwrap_or_else(|| json!({}));
     r["userName"] = json!(email);
     r["active"] = json!(active);
@@ -113,7 +121,7 @@ async fn finish(
 }
 
 pub async fn add_user(svc: &Services, admin: &Admin, form: &UserForm) -> CoreResult<String> {
-    let attrs = attributes(form, None, true)?;
+    let attrs = form_attributes(form, None, true)?;
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
@@ -175,7 +183,7 @@ pub async fn edit_user(
     if u.deleted_at.is_some() {
         return Err(CoreError::invalid("Restore this user before editing it."));
     }
-    let attrs = attributes(form, Some(&u.attributes), u.active)?;
+    let attrs = form_attributes(form, Some(&u.attributes), u.active)?;
     if !users::update(
         &mut tx,
         &admin.org_id,

@@ -153,6 +153,16 @@ impl Argon2Pool {
         self.peak.load(Ordering::SeqCst)
     }
 
+    /// argon2 runs in progress now (for metrics).
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
+    }
+
+    /// Requests queued for an argon2 slot now (for metrics).
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::SeqCst)
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         is_verification: bool,

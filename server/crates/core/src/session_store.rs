@@ -80,9 +80,10 @@ impl SessionStore for DbSessionStore {
             return Ok(None);
         };
         let data = serde_json::from_str(&data).map_err(backend)?;
-        let expiry_date =
-            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(expires_at) * 1_000_000)
-                .map_err(backend)?;
+        let expiry_date = tower_sessions::cookie::time::OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(expires_at) * 1_000_000,
+        )
+        .map_err(backend)?;
         Ok(Some(Record {
             id: *id,
             data,

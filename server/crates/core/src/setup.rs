@@ -1,7 +1,7 @@
 //! First run: a one-time setup link that creates the first organisation and its admin.
 
 use crate::admins::{self, Admin, NewAdmin, Org};
-use crate::error::{CoreError, CoreResult};
+use crate::error::{CoreError, CoreResult, Field};
 use crate::secret::{digest_eq, Secret};
 use crate::Services;
 
@@ -55,7 +55,12 @@ pub async fn complete(
     if token.is_empty() || token.len() > 100 {
         return Err(CoreError::SetupTokenInvalid);
     }
-    let (org_name, email) = admins::validate_new_admin(&input)?;
+    // The same checks as `admins::validate_new_admin`, each naming its field on the setup form.
+    let org_name =
+        admins::validate_org_name(input.org_name).map_err(|e| e.in_field(Field::OrgName))?;
+    let email = admins::validate_email(input.email).map_err(|e| e.in_field(Field::Email))?;
+    crate::password::validate_new_password(input.password)
+        .map_err(|e| e.in_field(Field::Password))?;
     let hash = svc.argon2.hash(input.password.to_string()).await?;
     let now = svc.now();
     let token_hash = Secret::from_string(token.to_string()).hash();

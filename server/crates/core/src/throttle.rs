@@ -63,6 +63,15 @@ impl Limit {
 /// Returns None when the attempt may go ahead, or the seconds until the tightest limit frees a slot
 /// (nothing is recorded then).
 pub async fn take(db: &Db, limits: &[Limit], now: i64) -> CoreResult<Option<i64>> {
+    Ok(take_hits(db, limits, now).await?.err())
+}
+
+/// `take`, returning the ids of the hits it recorded (for `give_back`), or the seconds to wait.
+pub async fn take_hits(
+    db: &Db,
+    limits: &[Limit],
+    now: i64,
+) -> CoreResult<Result<Vec<String>, i64>> {
     let mut tx = db.begin_write().await?;
     if db.backend == Backend::Postgres {
         // Lock the keys in one order so two requests with overlapping keys cannot deadlock.
@@ -91,34 +100,36 @@ pub async fn take(db: &Db, limits: &[Limit], now: i64) -> CoreResult<Option<i64>
             wait = Some(wait.map_or(secs, |w| w.max(secs)));
         }
     }
-    if wait.is_some() {
-        return Ok(wait);
+    if let Some(wait) = wait {
+        // Ended explicitly, so the advisory locks are released now rather than whenever the
+        // connection's pending rollback is flushed.
+        tx.rollback().await?;
+        return Ok(Err(wait));
     }
+    let mut ids = Vec::with_capacity(limits.len());
     for l in limits {
+        let id = new_id();
         sqlx::query("INSERT INTO auth_failures (id, key, at, expires_at) VALUES ($1, $2, $3, $4)")
-            .bind(new_id())
+            .bind(&id)
             .bind(&l.key)
             .bind(now)
             .bind(now + l.window_ms)
             .execute(&mut **tx)
             .await?;
+        ids.push(id);
     }
     tx.commit().await?;
-    Ok(None)
+    Ok(Ok(ids))
 }
 
-/// Gives back the hits one `take` recorded at `now` (the attempt could not be carried out, e.g.
-/// the server was too busy to check the password, so it must not count against the user).
-pub async fn give_back(db: &Db, limits: &[Limit], now: i64) -> CoreResult<()> {
-    for l in limits {
-        sqlx::query(
-            "DELETE FROM auth_failures WHERE id IN \
-             (SELECT id FROM auth_failures WHERE key = $1 AND at = $2 LIMIT 1)",
-        )
-        .bind(&l.key)
-        .bind(now)
-        .execute(&db.pool)
-        .await?;
+/// Gives back the hits one `take_hits` recorded (the attempt could not be carried out, e.g. the
+/// server was too busy to check the password, so it must not count against the user).
+pub async fn give_back(db: &Db, hits: &[String]) -> CoreResult<()> {
+    for id in hits {
+        sqlx::query("DELETE FROM auth_failures WHERE id = $1")
+            .bind(id)
+            .execute(&db.pool)
+            .await?;
     }
     Ok(())
 }

@@ -1,5 +1,9 @@
 //! Validating a SAML Response posted to the ACS.
 //!
+//! Why one file of this size: the checks below run in one order against one parsed document, and
+//! an attacker's way around them is usually a gap *between* two checks; keeping the whole order
+//! in one place is what makes it reviewable.
+//!
 //! Order of work: size and encoding → a strict pre-parse (no DTD, no entities, a node cap) that
 //! checks the document's shape (one Response, exactly one Assertion, no duplicate IDs, no SHA-1)
 //! → signature verification by xmlsec (through samael) against the *configured* certificates only,

@@ -1,4 +1,5 @@
 //! IdP metadata import and our SP metadata.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

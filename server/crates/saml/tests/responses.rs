@@ -2,6 +2,7 @@
 //! rejection, each its own test. Removing a check from `portal_saml::response` fails one of these,
 //! except where two checks overlap (the reduction to signed content behind the signature-shape
 //! check; the signed-ID and whole-Subject checks behind the assertion count), which are noted.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod common;
 

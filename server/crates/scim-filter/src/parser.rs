@@ -1,6 +1,9 @@
 //! Recursive-descent parser for SCIM filters (RFC 7644 §3.4.2.2) and PATCH paths
 //! (RFC 7644 §3.5.2).
 //!
+//! Why one file of this size: it is the whole grammar, one function per production, and reads
+//! top to bottom against the RFC's ABNF.
+//!
 //! Grammar accepted (keywords and operators case-insensitive):
 //!
 //! ```text

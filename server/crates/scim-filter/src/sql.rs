@@ -3,6 +3,9 @@
 //! multi-valued attributes). The output works on both SQLite and PostgreSQL,
 //! which accept `$1, $2, …` positional placeholders.
 //!
+//! Why one file of this size: the attribute-to-column table and the operator translation must
+//! agree on every type; splitting them would separate a column's kind from its use.
+//!
 //! Guarantees:
 //!
 //! * Values only ever reach the database as parameters; the SQL text holds

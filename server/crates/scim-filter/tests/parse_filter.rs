@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
+
 use scim_filter::{parse_filter, AttrPath, CompValue, CompareOp, Filter, MAX_NESTING};
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

@@ -1026,6 +1026,13 @@ pub fn server_functions() -> BTreeSet<String> {
             }
             let rest = &text[at..];
             let attr = &rest[..rest.find(']').unwrap_or(rest.len())];
+            // `#[server(flatten)]` and the like mark an argument, not a function.
+            if ["flatten", "default", "rename"]
+                .iter()
+                .any(|a| attr.trim_start_matches("#[server(").starts_with(a))
+            {
+                continue;
+            }
             match attr
                 .split("endpoint")
                 .nth(1)

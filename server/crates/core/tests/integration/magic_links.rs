@@ -95,11 +95,16 @@ db_test!(
         // The session's org is the link's: the same user id under another org is nobody.
         let (other_org, _) = setup(&t, "Globex", "eve@globex.test").await;
         let mut conn = t.svc.db.pool.acquire().await.unwrap();
-        assert!(ml::employee(&mut conn, &other_org, &uid)
+        assert!(
+            portal_core::employees::employee(&mut conn, &other_org, &uid)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(portal_core::employees::employee(&mut conn, &org, &uid)
             .await
             .unwrap()
-            .is_none());
-        assert!(ml::employee(&mut conn, &org, &uid).await.unwrap().is_some());
+            .is_some());
     }
 );
 
@@ -183,7 +188,10 @@ db_test!(
         ));
         let mut conn = t.svc.db.pool.acquire().await.unwrap();
         assert!(
-            ml::employee(&mut conn, &org, &uid).await.unwrap().is_none(),
+            portal_core::employees::employee(&mut conn, &org, &uid)
+                .await
+                .unwrap()
+                .is_none(),
             "the session stops working"
         );
         // The refused attempt is on the user's timeline.

@@ -1,6 +1,8 @@
 //! portal-core's integration tests, one binary; each runs on SQLite and on PostgreSQL.
+#![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
 mod magic_links;
+mod migrations;
 mod query_plans;
 mod retention;
 mod storage;

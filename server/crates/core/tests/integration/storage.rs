@@ -154,7 +154,16 @@ db_test!(
         )
         .await
         .unwrap_err();
-        assert!(matches!(err, CoreError::Invalid(_)));
+        assert!(
+            matches!(
+                err,
+                CoreError::InvalidField {
+                    field: portal_core::Field::Email,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         assert_eq!(count(&t, "orgs").await, 0);
 
         let (org, admin) = setup::complete(&t.svc, token.expose(), input())

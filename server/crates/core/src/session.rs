@@ -1,0 +1,160 @@
+//! What a browser session holds and who it belongs to: the keys, the stored values and the one
+//! place that turns a session into a signed-in admin or employee. The HTTP side (`app::ssr`'s
+//! `CurrentAdmin` / `CurrentEmployee` extractors) calls these for server functions and axum
+//! routes alike.
+//!
+//! A failure to read the session or the database is an error (`CoreError`), never "not signed
+//! in": a database outage must not look like a sign-out.
+
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use crate::admins::Admin;
+use crate::employees::Employee;
+use crate::error::{CoreError, CoreResult};
+use crate::Services;
+
+/// The signed-in admin's id.
+pub const ADMIN_ID_KEY: &str = "admin_id";
+/// Employee sign-ins live under their own key, apart from the admin's.
+pub const EMPLOYEE_KEY: &str = "employee";
+
+/// How an employee signed in. Stored in the session as `"magic_link"` / `"sso"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    MagicLink,
+    Sso,
+}
+
+impl SignInMethod {
+    /// What the employee is shown.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::MagicLink => "Magic link",
+            Self::Sso => "Single sign-on",
+        }
+    }
+}
+
+/// The value stored under [`EMPLOYEE_KEY`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeSession {
+    pub user_id: String,
+    pub org_id: String,
+    pub method: SignInMethod,
+}
+
+fn session_error(e: tower_sessions::session::Error) -> CoreError {
+    CoreError::Internal(format!("session store: {e}"))
+}
+
+/// The value under `key`. A value that no longer reads as `T` (written by another version) counts
+/// as absent; a store that cannot be read is an error.
+async fn read<T: serde::de::DeserializeOwned>(
+    session: &Session,
+    key: &str,
+) -> CoreResult<Option<T>> {
+    let Some(value) = session.get_value(key).await.map_err(session_error)? else {
+        return Ok(None);
+    };
+    match serde_json::from_value(value) {
+        Ok(v) => Ok(Some(v)),
+        Err(e) => {
+            tracing::warn!(key, error = %e, "ignoring an unreadable session value");
+            Ok(None)
+        }
+    }
+}
+
+/// The admin this session is signed in as, while that admin exists. A session whose admin was
+/// removed is ended here.
+pub async fn admin(svc: &Services, session: &Session) -> CoreResult<Option<Admin>> {
+    let Some(admin_id) = read::<String>(session, ADMIN_ID_KEY).await? else {
+        return Ok(None);
+    };
+    match crate::admins::admin_by_id(&svc.db, &admin_id).await? {
+        Some(admin) => Ok(Some(admin)),
+        None => {
+            session.flush().await.map_err(session_error)?;
+            Ok(None)
+        }
+    }
+}
+
+/// The employee this session is signed in as, re-checked against the user on every call: a user
+/// deactivated or deleted since sign-in loses the session here.
+pub async fn employee(
+    svc: &Services,
+    session: &Session,
+) -> CoreResult<Option<(EmployeeSession, Employee)>> {
+    let Some(stored) = read::<EmployeeSession>(session, EMPLOYEE_KEY).await? else {
+        return Ok(None);
+    };
+    let mut conn = svc.db.pool.acquire().await?;
+    match crate::employees::employee(&mut conn, &stored.org_id, &stored.user_id).await? {
+        Some(found) => Ok(Some((stored, found))),
+        None => {
+            end_employee(session).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Signs the admin in on this session, under a fresh session id (a planted id is useless).
+pub async fn start_admin(session: &Session, admin_id: &str) -> CoreResult<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(ADMIN_ID_KEY, admin_id.to_string())
+        .await
+        .map_err(session_error)
+}
+
+/// Signs the employee in on this session, under a fresh session id.
+pub async fn start_employee(
+    session: &Session,
+    employee: &Employee,
+    method: SignInMethod,
+) -> CoreResult<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(
+            EMPLOYEE_KEY,
+            EmployeeSession {
+                user_id: employee.user_id.clone(),
+                org_id: employee.org_id.clone(),
+                method,
+            },
+        )
+        .await
+        .map_err(session_error)
+}
+
+/// Ends the employee's sign-in on this session (an admin sign-in on it stays).
+pub async fn end_employee(session: &Session) -> CoreResult<()> {
+    session
+        .remove_value(EMPLOYEE_KEY)
+        .await
+        .map(|_| ())
+        .map_err(session_error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sign_in_method_keeps_its_stored_spelling() {
+        // Sessions written before the enum stored these strings.
+        let s: EmployeeSession =
+            serde_json::from_str(r#"{"user_id":"u","org_id":"o","method":"sso"}"#).unwrap();
+        assert_eq!(s.method, SignInMethod::Sso);
+        let s: EmployeeSession =
+            serde_json::from_str(r#"{"user_id":"u","org_id":"o","method":"magic_link"}"#).unwrap();
+        assert_eq!(s.method, SignInMethod::MagicLink);
+        assert_eq!(
+            serde_json::to_value(SignInMethod::MagicLink).unwrap(),
+            "magic_link"
+        );
+    }
+}
