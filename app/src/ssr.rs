@@ -365,22 +365,12 @@ fn device_cookie_name(svc: &Services) -> &'static str {
 pub fn device_cookie(svc: &Services) -> Option<String> {
     let name = device_cookie_name(svc);
     let parts = use_context::<http::request::Parts>()?;
-    let found = parts
+    let values = parts
         .headers
         .get_all(http::header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| {
-            *k == name
-                && !v.is_empty()
-                && v.len() <= 100
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
-        .map(|(_, v)| v.to_string());
-    found
+        .filter_map(|v| v.to_str().ok());
+    portal_core::cookies::read(values, name, portal_core::cookies::is_token)
 }
 
 /// Remembers this browser for a year (HttpOnly; only a hash is stored on the server).

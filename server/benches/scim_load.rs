@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use leptos::config::LeptosOptions;
-use portal_core::fixture;
 use portal_core::Backend;
 use portal_server::config::{LogFormat, Validated};
 use portal_server::AppState;
+use portal_test_support as fixture;
 use serde_json::{json, Value};
 
 fn env_usize(k: &str, d: usize) -> usize {

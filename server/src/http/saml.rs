@@ -187,14 +187,11 @@ fn browser_secret(state: &AppState, headers: &HeaderMap) -> (String, Option<Head
 }
 
 fn read_cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let values = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, v)| *k == name && v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()))
-        .map(|(_, v)| v.to_string())
+        .filter_map(|v| v.to_str().ok());
+    portal_core::cookies::read(values, name, portal_core::cookies::is_hex_256)
 }
 
 #[derive(Deserialize)]

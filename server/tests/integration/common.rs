@@ -4,10 +4,11 @@
 use std::sync::Arc;
 
 use leptos::config::LeptosOptions;
-use portal_core::fixture::{self, TestServices};
 use portal_core::Backend;
 use portal_server::config::{LogFormat, Validated};
 use portal_server::AppState;
+use portal_test_support::{self as fixture, TestServices};
+pub use portal_test_support::{deadline, PW};
 
 pub struct TestApp {
     pub url: String,
@@ -134,8 +135,6 @@ macro_rules! app_test {
     };
 }
 
-pub const PW: &str = "a long enough passphrase";
-
 /// A port nothing listens on right now (for server processes that bind it themselves).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -157,14 +156,10 @@ pub async fn sent(req: reqwest::RequestBuilder, method: &str, path: &str) -> req
 
 /// Every HTTP call a test makes gives up after this long.
 pub const HTTP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// Every test body fails after this long, naming itself, instead of hanging the run.
-pub const TEST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(240);
 
-pub async fn deadline<T>(body: impl std::future::Future<Output = T>) -> T {
-    match tokio::time::timeout(TEST_DEADLINE, body).await {
-        Ok(v) => v,
-        Err(_) => panic!("the test did not finish within {TEST_DEADLINE:?}"),
-    }
+/// The server's command line, for `create-admin`, `scim-token`, `sso-config`, … runs.
+pub fn server_cli() -> portal_test_support::cli::Cli {
+    portal_test_support::cli::Cli::new(env!("CARGO_BIN_EXE_server"))
 }
 
 /// The text bodies of the mails delivered to `to` (exact address, case-insensitive) in these
@@ -260,19 +255,9 @@ impl TestApp {
     }
 }
 
-/// Creates an org + admin directly in the store; returns the org id.
+/// Creates an org + admin (password `PW`) directly in the store; returns the org id.
 pub async fn admin(app: &TestApp, org: &str, email: &str) -> String {
-    let (org, _, _) = portal_core::admins::create_admin(
-        &app.t.svc,
-        portal_core::admins::NewAdmin {
-            org_name: org,
-            email,
-            password: PW,
-        },
-    )
-    .await
-    .unwrap();
-    org.id
+    fixture::org_with_admin(&app.t.svc, org, email).await.0.id
 }
 
 /// The `name=value` of the session cookie a response sets, if any.

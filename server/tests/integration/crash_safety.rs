@@ -6,11 +6,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use portal_core::fixture;
 use portal_core::Backend;
+use portal_test_support as fixture;
 use serde_json::{json, Value};
 
-use crate::common::{deadline, free_port, HTTP_TIMEOUT};
+use crate::common::{deadline, free_port, server_cli, HTTP_TIMEOUT};
 
 struct Server(Child);
 impl Drop for Server {
@@ -61,43 +61,14 @@ async fn start(db_url: &str, port: u16, mail_dir: &std::path::Path) -> Server {
     panic!("server did not start");
 }
 
-/// Runs the CLI to completion on a blocking thread (waiting for a child process on the async
-/// runtime would stall it, and the test's deadline with it).
+/// Runs the CLI to completion (off the async runtime) and returns what it printed.
 async fn cli(db_url: &str, args: &[&str], stdin: &str) -> String {
-    let (db_url, stdin) = (db_url.to_string(), stdin.to_string());
-    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        cli_blocking(&db_url, &args, &stdin)
-    })
-    .await
-    .unwrap()
-}
-
-fn cli_blocking(db_url: &str, args: &[&str], stdin: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(bin())
-        .args(args)
+    let out = server_cli()
         .env("DATABASE_URL", db_url)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+        .run_async(args, stdin)
+        .await;
+    assert!(out.success, "{}", out.stderr);
+    out.stdout
 }
 
 async fn crash_and_recover(backend: Backend) {

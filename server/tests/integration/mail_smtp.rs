@@ -4,9 +4,9 @@
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use portal_core::fixture;
 use portal_core::mail::Mailer;
 use portal_core::Backend;
+use portal_test_support as fixture;
 
 use crate::common::deadline;
 
@@ -60,16 +60,7 @@ async fn mail_arrives_over_smtp() {
     }
     let mut t = fixture::services(Backend::Sqlite).await;
     let _dir = t.tdb.dir.take();
-    let (_, admin, _) = portal_core::admins::create_admin(
-        &t.svc,
-        portal_core::admins::NewAdmin {
-            org_name: "Acme Corp",
-            email: "admin@acme.test",
-            password: "a long enough passphrase",
-        },
-    )
-    .await
-    .unwrap();
+    let (_, admin) = fixture::org_with_admin(&t.svc, "Acme Corp", "admin@acme.test").await;
     portal_core::manage::add_user(
         &t.svc,
         &admin,
@@ -142,16 +133,7 @@ async fn failed_delivery_is_retried_later_not_lost() {
 async fn failed_delivery_is_retried() {
     let mut t = fixture::services(Backend::Sqlite).await;
     let _dir = t.tdb.dir.take();
-    let (_, admin, _) = portal_core::admins::create_admin(
-        &t.svc,
-        portal_core::admins::NewAdmin {
-            org_name: "Acme",
-            email: "admin@acme.test",
-            password: "a long enough passphrase",
-        },
-    )
-    .await
-    .unwrap();
+    let (_, admin) = fixture::org_with_admin(&t.svc, "Acme", "admin@acme.test").await;
     portal_core::manage::add_user(
         &t.svc,
         &admin,

@@ -18,5 +18,4 @@ mod scim_http;
 mod trust_boundaries;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
-#[path = "../../crates/saml/tests/common/mod.rs"]
-mod saml_idp;
+use portal_test_support::saml_idp;

@@ -199,7 +199,7 @@ app_test!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_binary_listens_on_leptos_site_addr_and_serves_metrics_on_metrics_addr() {
     deadline(async {
-        let dir = portal_core::fixture::temp_dir("site-addr");
+        let dir = portal_test_support::temp_dir("site-addr");
         let (port, metrics_port) = (free_port(), free_port());
         let child = std::process::Command::new(env!("CARGO_BIN_EXE_server"))
             .arg("serve")

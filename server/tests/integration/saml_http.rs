@@ -696,33 +696,16 @@ app_test!(
 /// The operator's way in: `server sso-config`, validated exactly like the screen.
 #[test]
 fn sso_config_command_validates_like_the_screen() {
-    use std::process::{Command, Stdio};
-    let dir = portal_core::fixture::temp_dir("sso-cli");
-    let db = format!("sqlite://{}/portal.db", dir.0.display());
-    let run = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
-            .args(args)
-            .env("DATABASE_URL", &db)
-            .env("PUBLIC_URL", "https://portal.example.com")
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string(),
-            String::from_utf8_lossy(&out.stderr).to_string(),
+    let dir = portal_test_support::temp_dir("sso-cli");
+    let cli = server_cli()
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/portal.db", dir.0.display()),
         )
+        .env("PUBLIC_URL", "https://portal.example.com");
+    let run = |args: &[&str], stdin: &str| {
+        let out = cli.run(args, stdin);
+        (out.success, out.stdout, out.stderr)
     };
     let (ok, out, err) = run(
         &[

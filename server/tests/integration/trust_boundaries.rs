@@ -558,7 +558,7 @@ app_test!(
 fn the_setup_url_goes_to_stdout_never_to_the_log() {
     use std::io::{BufRead, BufReader, Read};
     use std::process::{Command, Stdio};
-    let dir = portal_core::fixture::temp_dir("setup-url");
+    let dir = portal_test_support::temp_dir("setup-url");
     let mut child = Command::new(env!("CARGO_BIN_EXE_server"))
         .env(
             "DATABASE_URL",

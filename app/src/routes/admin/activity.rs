@@ -14,8 +14,9 @@ pub async fn list_events(q: EventsQuery) -> Result<EventsPage, AppError> {
     use crate::ssr::{require_admin, services, to_client};
     let admin = require_admin().await?;
     let svc = services()?;
-    portal_core::admin_views::list_events(&svc, &admin.org_id, &q)
+    portal_core::admin_views::list_events(&svc, &admin.org_id, &q.into())
         .await
+        .map(Into::into)
         .map_err(to_client)
 }
 
@@ -152,5 +153,76 @@ pub fn ActivityPage() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// The domain's read models as this screen's wire types (the user page's timeline uses them too).
+#[cfg(feature = "ssr")]
+mod wire {
+    use crate::dto::{EventResult, EventRow, EventsPage, EventsQuery};
+    use portal_core::admin_views as core;
+
+    impl From<EventsQuery> for core::EventsQuery {
+        fn from(q: EventsQuery) -> Self {
+            let EventsQuery {
+                result,
+                name,
+                user_id,
+                page,
+            } = q;
+            Self {
+                result: result.map(|r| match r {
+                    EventResult::Success => core::EventResult::Success,
+                    EventResult::Failure => core::EventResult::Failure,
+                }),
+                name,
+                user_id,
+                page,
+            }
+        }
+    }
+
+    impl From<core::EventRow> for EventRow {
+        fn from(r: core::EventRow) -> Self {
+            let core::EventRow {
+                at,
+                name,
+                success,
+                user_id,
+                user_name,
+                actor,
+                scim_type,
+                message,
+                fix,
+            } = r;
+            Self {
+                at,
+                name,
+                success,
+                user_id,
+                user_name,
+                actor,
+                scim_type,
+                message,
+                fix,
+            }
+        }
+    }
+
+    impl From<core::EventsPage> for EventsPage {
+        fn from(p: core::EventsPage) -> Self {
+            let core::EventsPage {
+                rows,
+                total,
+                page,
+                pages,
+            } = p;
+            Self {
+                rows: rows.into_iter().map(Into::into).collect(),
+                total,
+                page,
+                pages,
+            }
+        }
     }
 }

@@ -34,7 +34,7 @@ pub async fn load_provisioning() -> Result<ProvisioningView, AppError> {
         .map_err(to_client)?;
     Ok(ProvisioningView {
         scim_base_url: format!("{}/scim/v2/{}", svc.settings.public_url, admin.org_id),
-        status,
+        status: status.into(),
         now: svc.now(),
     })
 }
@@ -242,5 +242,49 @@ fn Status(
                     })}
             </div>
         </section>
+    }
+}
+
+/// The domain's read models as this screen's wire types.
+#[cfg(feature = "ssr")]
+mod wire {
+    use crate::dto::{ProvisioningStatus, TokenStatus};
+
+    impl From<portal_core::scim_tokens::TokenStatus> for TokenStatus {
+        fn from(t: portal_core::scim_tokens::TokenStatus) -> Self {
+            let portal_core::scim_tokens::TokenStatus {
+                id,
+                created_at,
+                created_by,
+                first_used_at,
+                last_used_at,
+                last_user_agent,
+            } = t;
+            Self {
+                id,
+                created_at,
+                created_by,
+                first_used_at,
+                last_used_at,
+                last_user_agent,
+            }
+        }
+    }
+
+    impl From<portal_core::admin_views::ProvisioningStatus> for ProvisioningStatus {
+        fn from(s: portal_core::admin_views::ProvisioningStatus) -> Self {
+            let portal_core::admin_views::ProvisioningStatus {
+                token,
+                rejected_count,
+                last_rejected_at,
+                stale_since,
+            } = s;
+            Self {
+                token: token.map(Into::into),
+                rejected_count,
+                last_rejected_at,
+                stale_since,
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, AppError
     // Scoped by the session's org: another org's user id is simply not found.
     portal_core::admin_views::user_detail(&svc, &admin.org_id, &id)
         .await
+        .map(|d| d.map(Into::into))
         .map_err(to_client)
 }
 
@@ -187,4 +188,71 @@ fn Manage(
         </section>
     }
     .into_any()
+}
+
+/// The domain's read model as this screen's wire type.
+#[cfg(feature = "ssr")]
+mod wire {
+    use crate::dto::{UserDetail, UserEdit};
+    use portal_core::admin_views as core;
+
+    impl From<core::UserEdit> for UserEdit {
+        fn from(e: core::UserEdit) -> Self {
+            let core::UserEdit {
+                email,
+                given_name,
+                family_name,
+                department,
+                country,
+                locality,
+            } = e;
+            Self {
+                email,
+                given_name,
+                family_name,
+                department,
+                country,
+                locality,
+            }
+        }
+    }
+
+    impl From<core::UserDetail> for UserDetail {
+        fn from(d: core::UserDetail) -> Self {
+            let core::UserDetail {
+                id,
+                user_name,
+                status,
+                source,
+                created_at,
+                updated_at,
+                deleted_at,
+                purge_at,
+                last_sign_in_at,
+                scim_json,
+                attributes,
+                timeline,
+                version,
+                scim_managed,
+                edit,
+            } = d;
+            Self {
+                id,
+                user_name,
+                status,
+                source,
+                created_at,
+                updated_at,
+                deleted_at,
+                purge_at,
+                last_sign_in_at,
+                scim_json,
+                attributes,
+                timeline: timeline.into_iter().map(Into::into).collect(),
+                version,
+                scim_managed,
+                edit: edit.into(),
+            }
+        }
+    }
 }

@@ -17,8 +17,9 @@ pub async fn list_users(q: UsersQuery) -> Result<UsersPage, AppError> {
     use crate::ssr::{require_admin, services, to_client};
     let admin = require_admin().await?;
     let svc = services()?;
-    portal_core::admin_views::list_users(&svc, &admin.org_id, &q)
+    portal_core::admin_views::list_users(&svc, &admin.org_id, &q.into())
         .await
+        .map(Into::into)
         .map_err(to_client)
 }
 
@@ -331,5 +332,120 @@ pub fn UsersPageView() -> impl IntoView {
                     })
             }}
         </Transition>
+    }
+}
+
+/// The domain's read models as this screen's wire types.
+#[cfg(feature = "ssr")]
+mod wire {
+    use crate::dto::{UserRow, UserSort, UserSource, UserStatus, UsersPage, UsersQuery};
+    use portal_core::admin_views as core;
+
+    impl From<UserStatus> for core::UserStatus {
+        fn from(s: UserStatus) -> Self {
+            match s {
+                UserStatus::Active => Self::Active,
+                UserStatus::Deactivated => Self::Deactivated,
+                UserStatus::Deleted => Self::Deleted,
+            }
+        }
+    }
+
+    impl From<UserSource> for core::UserSource {
+        fn from(s: UserSource) -> Self {
+            match s {
+                UserSource::Scim => Self::Scim,
+                UserSource::SsoJit => Self::SsoJit,
+                UserSource::Admin => Self::Admin,
+            }
+        }
+    }
+
+    impl From<UserSort> for core::UserSort {
+        fn from(s: UserSort) -> Self {
+            match s {
+                UserSort::UserName => Self::UserName,
+                UserSort::Name => Self::Name,
+                UserSort::Updated => Self::Updated,
+                UserSort::Created => Self::Created,
+            }
+        }
+    }
+
+    impl From<UsersQuery> for core::UsersQuery {
+        fn from(q: UsersQuery) -> Self {
+            let UsersQuery {
+                search,
+                status,
+                source,
+                sort,
+                desc,
+                page,
+            } = q;
+            Self {
+                search,
+                status: status.map(Into::into),
+                source: source.map(Into::into),
+                sort: sort.into(),
+                desc,
+                page,
+            }
+        }
+    }
+
+    impl From<core::UserRow> for UserRow {
+        fn from(r: core::UserRow) -> Self {
+            let core::UserRow {
+                id,
+                name,
+                user_name,
+                email,
+                department,
+                country,
+                locality,
+                status,
+                source,
+                last_sign_in_at,
+                updated_at,
+                deleted_at,
+            } = r;
+            Self {
+                id,
+                name,
+                user_name,
+                email,
+                department,
+                country,
+                locality,
+                status,
+                source,
+                last_sign_in_at,
+                updated_at,
+                deleted_at,
+            }
+        }
+    }
+
+    impl From<core::UsersPage> for UsersPage {
+        fn from(p: core::UsersPage) -> Self {
+            let core::UsersPage {
+                rows,
+                total,
+                page,
+                pages,
+                deleted_count,
+                next_purge_at,
+                scim_active,
+            } = p;
+            Self {
+                rows: rows.into_iter().map(Into::into).collect(),
+                total,
+                page,
+                pages,
+                deleted_count,
+                next_purge_at,
+                scim_active,
+            }
+        }
     }
 }

@@ -1,17 +1,217 @@
 //! Read models for the admin screens: the Users table, a user's detail and timeline, the activity
 //! log, and the provisioning status. Every query is scoped by the org id from the admin's session.
 
-pub use portal_dto::{
-    EventResult, EventRow, EventsPage, EventsQuery, ProvisioningStatus, UserDetail, UserRow,
-    UserSort, UserSource, UserStatus, UsersPage, UsersQuery,
-};
 use sqlx::Row;
 
 use crate::error::CoreResult;
+use crate::scim_tokens::TokenStatus;
+use crate::sql::SqlBuilder;
 use crate::users::{self, StoredUser};
 use crate::Services;
 
 pub const PAGE_SIZE: i64 = 50;
+
+// The read models below are the domain's own: the app converts them to its wire types
+// (app/src/dto.rs) in each screen's server-side code, so this crate never depends on the UI.
+
+/// The Users screen's filters, sort and page (all in the page's URL query).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsersQuery {
+    pub search: String,
+    /// None: any status.
+    pub status: Option<UserStatus>,
+    /// None: any source.
+    pub source: Option<UserSource>,
+    pub sort: UserSort,
+    pub desc: bool,
+    pub page: i64,
+}
+
+impl UsersQuery {
+    /// Reads the query from the page's URL parameters (`q`, `status`, `source`, `sort`, `dir`,
+    /// `page`); unknown values mean "any" / the default.
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> Self {
+        let get = |k: &str| get(k).unwrap_or_default();
+        Self {
+            search: get("q"),
+            status: UserStatus::parse(&get("status")),
+            source: UserSource::parse(&get("source")),
+            sort: UserSort::parse(&get("sort")).unwrap_or_default(),
+            desc: get("dir") == "desc",
+            page: get("page").parse().unwrap_or(1),
+        }
+    }
+}
+
+/// Defines a unit enum whose URL value and SQL value is one snake_case string.
+macro_rules! str_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vm])* $v),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$v),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$v => $s),+
+                }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some($name::$v),)+
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// A user's lifecycle state, as the Users screen filters it.
+    UserStatus {
+        Active = "active",
+        Deactivated = "deactivated",
+        /// Soft-deleted, waiting for the purge.
+        Deleted = "deleted",
+    }
+);
+
+str_enum!(
+    /// Where a user came from (the `users.source` column).
+    UserSource {
+        Scim = "scim",
+        SsoJit = "sso_jit",
+        Admin = "admin",
+    }
+);
+
+str_enum!(
+    /// The Users table's sort column.
+    #[derive(Default)]
+    UserSort {
+        #[default]
+        UserName = "user_name",
+        Name = "name",
+        Updated = "updated",
+        Created = "created",
+    }
+);
+
+str_enum!(
+    /// The Activity screen's result filter.
+    EventResult {
+        Success = "success",
+        Failure = "failure",
+    }
+);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: String,
+    pub name: String,
+    pub user_name: String,
+    pub email: Option<String>,
+    pub department: Option<String>,
+    pub country: Option<String>,
+    pub locality: Option<String>,
+    /// "Active", "Deactivated", "Deleted"
+    pub status: String,
+    pub source: String,
+    pub last_sign_in_at: Option<i64>,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsersPage {
+    pub rows: Vec<UserRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    /// Soft-deleted users waiting for the purge, and the earliest purge time.
+    pub deleted_count: i64,
+    pub next_purge_at: Option<i64>,
+    pub scim_active: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventRow {
+    pub at: i64,
+    pub name: String,
+    pub success: bool,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub actor: String,
+    pub scim_type: Option<String>,
+    pub message: String,
+    /// Plain-words advice for the IdP admin, for failures.
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventsQuery {
+    /// None: successes and failures.
+    pub result: Option<EventResult>,
+    pub name: String,
+    pub user_id: String,
+    pub page: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventsPage {
+    pub rows: Vec<EventRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserDetail {
+    pub id: String,
+    pub user_name: String,
+    pub status: String,
+    pub source: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub deleted_at: Option<i64>,
+    pub purge_at: Option<i64>,
+    pub last_sign_in_at: Option<i64>,
+    /// The SCIM representation, pretty-printed.
+    pub scim_json: String,
+    /// (attribute path, value) for every attribute.
+    pub attributes: Vec<(String, String)>,
+    pub timeline: Vec<EventRow>,
+    /// For optimistic concurrency of the admin's edits.
+    pub version: i64,
+    /// SCIM is on and owns this user: the screen shows its fields read-only.
+    pub scim_managed: bool,
+    pub edit: UserEdit,
+}
+
+/// The hand-editable fields, as currently stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserEdit {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub department: String,
+    pub country: String,
+    pub locality: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningStatus {
+    pub token: Option<TokenStatus>,
+    pub rejected_count: i64,
+    pub last_rejected_at: Option<i64>,
+    /// No successful request for more than two 40-minute IdP cycles while a token is active.
+    pub stale_since: Option<i64>,
+}
 
 fn status_of(active: bool, deleted: bool) -> &'static str {
     if deleted {
@@ -44,35 +244,33 @@ fn like_escape(s: &str) -> String {
     out
 }
 
-/// The WHERE clause of the Users screen's filters ($1 is the org id) and its text parameters.
-fn users_where(q: &UsersQuery) -> (String, Vec<String>) {
-    let mut where_sql = String::from("u.org_id = $1");
-    let mut texts: Vec<String> = Vec::new();
+/// Appends the WHERE clause of the Users screen's filters (scoped to `org_id`) and binds its values.
+fn push_users_where(b: &mut SqlBuilder, org_id: &str, q: &UsersQuery) {
+    b.push("u.org_id = ").push_bind(org_id);
     match q.status {
         Some(UserStatus::Active) => {
-            where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 1")
+            b.push(" AND u.deleted_at IS NULL AND u.active = 1");
         }
         Some(UserStatus::Deactivated) => {
-            where_sql.push_str(" AND u.deleted_at IS NULL AND u.active = 0")
+            b.push(" AND u.deleted_at IS NULL AND u.active = 0");
         }
-        Some(UserStatus::Deleted) => where_sql.push_str(" AND u.deleted_at IS NOT NULL"),
+        Some(UserStatus::Deleted) => {
+            b.push(" AND u.deleted_at IS NOT NULL");
+        }
         None => {}
     }
     if let Some(source) = q.source {
-        texts.push(source.as_str().to_string());
-        where_sql.push_str(&format!(" AND u.source = ${}", texts.len() + 1));
+        b.push(" AND u.source = ").push_bind(source.as_str());
     }
     let search = q.search.trim();
     if !search.is_empty() {
-        texts.push(like_escape(&search.chars().take(100).collect::<String>()));
-        let p = texts.len() + 1;
-        where_sql.push_str(&format!(
-            " AND (lower(u.user_name) LIKE ${p} ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE ${p} ESCAPE '\\' \
-             OR lower(COALESCE(u.given_name, '') || ' ' || COALESCE(u.family_name, '')) LIKE ${p} ESCAPE '\\' \
-             OR lower(COALESCE(u.display_name, '')) LIKE ${p} ESCAPE '\\')"
+        let p = b.bind(like_escape(&search.chars().take(100).collect::<String>()));
+        b.push(&format!(
+            " AND (lower(u.user_name) LIKE {p} ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE {p} ESCAPE '\\' \
+             OR lower(COALESCE(u.given_name, '') || ' ' || COALESCE(u.family_name, '')) LIKE {p} ESCAPE '\\' \
+             OR lower(COALESCE(u.display_name, '')) LIKE {p} ESCAPE '\\')"
         ));
     }
-    (where_sql, texts)
 }
 
 fn user_row(r: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
@@ -115,26 +313,19 @@ pub async fn export_chunk(
     after: Option<(i64, String)>,
     limit: i64,
 ) -> CoreResult<(Vec<UserRow>, Option<(i64, String)>)> {
-    let (mut where_sql, texts) = users_where(q);
-    let n = texts.len();
-    if after.is_some() {
-        where_sql.push_str(&format!(
-            " AND (u.created_at > ${} OR (u.created_at = ${} AND u.id > ${}))",
-            n + 2,
-            n + 2,
-            n + 3
-        ));
+    let mut b = SqlBuilder::new(&format!("SELECT {ROW_COLUMNS} FROM users u WHERE "));
+    push_users_where(&mut b, org_id, q);
+    if let Some((at, id)) = after {
+        let at = b.bind(at);
+        b.push(&format!(
+            " AND (u.created_at > {at} OR (u.created_at = {at} AND u.id > "
+        ))
+        .push_bind(id)
+        .push("))");
     }
-    let lim = if after.is_some() { n + 4 } else { n + 2 };
-    let sql = format!("SELECT {ROW_COLUMNS} FROM users u WHERE {where_sql} ORDER BY u.created_at, u.id LIMIT ${lim}");
-    let mut pq = sqlx::query(&sql).bind(org_id);
-    for t in &texts {
-        pq = pq.bind(t.as_str());
-    }
-    if let Some((at, id)) = &after {
-        pq = pq.bind(*at).bind(id.as_str());
-    }
-    let rows = pq.bind(limit).fetch_all(&svc.db.pool).await?;
+    b.push(" ORDER BY u.created_at, u.id LIMIT ")
+        .push_bind(limit);
+    let rows = b.query().fetch_all(&svc.db.pool).await?;
     let last = match rows.last() {
         Some(r) => Some((
             r.try_get::<i64, _>("created_at")?,
@@ -151,7 +342,6 @@ pub async fn export_chunk(
 
 /// The Users table: one page, with the filters in `q`. Two queries (count + page), no N+1.
 pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
-    let (where_sql, texts) = users_where(q);
     let dir = if q.desc { "DESC" } else { "ASC" };
     let order = match q.sort {
         UserSort::Name => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
@@ -161,30 +351,21 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
         // (org_id, lower(user_name)) index serves the sort.
         UserSort::UserName => format!("lower(u.user_name) {dir}"),
     };
-    let count_sql = format!("SELECT COUNT(*) FROM users u WHERE {where_sql}");
-    let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
-    for t in &texts {
-        cq = cq.bind(t.as_str());
-    }
-    let (total,) = cq.fetch_one(&svc.db.pool).await?;
+    let mut count = SqlBuilder::new("SELECT COUNT(*) FROM users u WHERE ");
+    push_users_where(&mut count, org_id, q);
+    let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = q.page.clamp(1, pages);
-    let n = texts.len();
-    let page_sql = format!(
-        "SELECT {ROW_COLUMNS} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE {where_sql} \
-         ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
-        n + 2,
-        n + 3
-    );
-    let mut pq = sqlx::query(&page_sql).bind(org_id);
-    for t in &texts {
-        pq = pq.bind(t.as_str());
-    }
-    let rows = pq
-        .bind(PAGE_SIZE)
-        .bind((page - 1) * PAGE_SIZE)
-        .fetch_all(&svc.db.pool)
-        .await?;
+    let mut b = SqlBuilder::new(&format!(
+        "SELECT {ROW_COLUMNS} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE "
+    ));
+    push_users_where(&mut b, org_id, q);
+    b.push(&format!(" ORDER BY {order} LIMIT "))
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page - 1) * PAGE_SIZE)
+        .push(&format!(") ORDER BY {order}"));
+    let rows = b.query().fetch_all(&svc.db.pool).await?;
     let rows = rows
         .iter()
         .map(user_row)
@@ -224,46 +405,41 @@ pub fn fix_for(scim_type: Option<&str>, message: &str) -> Option<String> {
 }
 
 pub async fn list_events(svc: &Services, org_id: &str, q: &EventsQuery) -> CoreResult<EventsPage> {
-    let mut where_sql = String::from("e.org_id = $1");
-    let mut texts: Vec<String> = Vec::new();
-    match q.result {
-        Some(EventResult::Success) => where_sql.push_str(" AND e.success = 1"),
-        Some(EventResult::Failure) => where_sql.push_str(" AND e.success = 0"),
-        None => {}
-    }
-    if !q.name.trim().is_empty() {
-        texts.push(q.name.trim().chars().take(64).collect());
-        where_sql.push_str(&format!(" AND e.name = ${}", texts.len() + 1));
-    }
-    if !q.user_id.trim().is_empty() {
-        texts.push(q.user_id.trim().chars().take(64).collect());
-        where_sql.push_str(&format!(" AND e.user_id = ${}", texts.len() + 1));
-    }
-    let count_sql = format!("SELECT COUNT(*) FROM events e WHERE {where_sql}");
-    let mut cq = sqlx::query_as::<_, (i64,)>(&count_sql).bind(org_id);
-    for t in &texts {
-        cq = cq.bind(t.as_str());
-    }
-    let (total,) = cq.fetch_one(&svc.db.pool).await?;
+    let push_where = |b: &mut SqlBuilder| {
+        b.push("e.org_id = ").push_bind(org_id);
+        match q.result {
+            Some(EventResult::Success) => {
+                b.push(" AND e.success = 1");
+            }
+            Some(EventResult::Failure) => {
+                b.push(" AND e.success = 0");
+            }
+            None => {}
+        }
+        if !q.name.trim().is_empty() {
+            b.push(" AND e.name = ")
+                .push_bind(q.name.trim().chars().take(64).collect::<String>());
+        }
+        if !q.user_id.trim().is_empty() {
+            b.push(" AND e.user_id = ")
+                .push_bind(q.user_id.trim().chars().take(64).collect::<String>());
+        }
+    };
+    let mut count = SqlBuilder::new("SELECT COUNT(*) FROM events e WHERE ");
+    push_where(&mut count);
+    let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = q.page.clamp(1, pages);
-    let n = texts.len();
-    let sql = format!(
+    let mut b = SqlBuilder::new(
         "SELECT e.at, e.name, e.success, e.user_id, u.user_name, e.actor, e.scim_type, e.message \
-         FROM events e LEFT JOIN users u ON u.id = e.user_id AND u.org_id = e.org_id \
-         WHERE {where_sql} ORDER BY e.at DESC, e.seq DESC LIMIT ${} OFFSET ${}",
-        n + 2,
-        n + 3
+         FROM events e LEFT JOIN users u ON u.id = e.user_id AND u.org_id = e.org_id WHERE ",
     );
-    let mut pq = sqlx::query(&sql).bind(org_id);
-    for t in &texts {
-        pq = pq.bind(t.as_str());
-    }
-    let rows = pq
-        .bind(PAGE_SIZE)
-        .bind((page - 1) * PAGE_SIZE)
-        .fetch_all(&svc.db.pool)
-        .await?;
+    push_where(&mut b);
+    b.push(" ORDER BY e.at DESC, e.seq DESC LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page - 1) * PAGE_SIZE);
+    let rows = b.query().fetch_all(&svc.db.pool).await?;
     let rows = rows
         .iter()
         .map(|r| {
@@ -354,7 +530,7 @@ pub async fn user_detail(
     .await?
     .rows;
     let c = crate::users::columns(&u.attributes);
-    let edit = portal_dto::UserEdit {
+    let edit = UserEdit {
         email: c.email.clone().unwrap_or_else(|| u.user_name.clone()),
         given_name: c.given_name.clone().unwrap_or_default(),
         family_name: c.family_name.clone().unwrap_or_default(),

@@ -8,6 +8,7 @@ pub mod admin_views;
 pub mod admins;
 pub mod client_addr;
 pub mod clock;
+pub mod cookies;
 pub mod db;
 pub mod employees;
 pub mod error;
@@ -24,14 +25,10 @@ pub mod services;
 pub mod session;
 pub mod session_store;
 pub mod setup;
+pub mod sql;
 pub mod sso;
 pub mod throttle;
 pub mod users;
-
-/// Test support (fresh SQLite/PostgreSQL databases, manual clock). Compiled always so the test
-/// build and the server build share one compilation of this crate.
-#[doc(hidden)]
-pub mod fixture;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::error::CoreError;
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
+use crate::sql::{SqlBuilder, SqlValue};
 use crate::users::{self, Source, StoredUser};
 use crate::Services;
 
@@ -564,21 +565,23 @@ async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<Li
     };
     let mut users_out = Vec::new();
     if count > 0 && total >= start_index {
-        let n = params.len();
         // The page's ids come from an index-only walk; only those 100 rows are then read whole.
-        let page_sql = format!(
-            "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE {where_sql} \
-             ORDER BY {order} LIMIT ${} OFFSET ${}) ORDER BY {order}",
-            users::SELECT_COLUMNS,
-            n + 2,
-            n + 3
-        );
-        let rows = bind_all(sqlx::query(&page_sql), &caller.org_id, &params)
-            .bind(count)
-            .bind(start_index - 1)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(sqlx_err)?;
+        let mut b = SqlBuilder::new(&format!(
+            "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE ",
+            users::SELECT_COLUMNS
+        ));
+        // `where_sql` is numbered from $1 (the org id), then the filter's values.
+        b.push_numbered(
+            &where_sql,
+            std::iter::once(SqlValue::from(caller.org_id.as_str()))
+                .chain(params.iter().cloned().map(SqlValue::from)),
+        )
+        .push(&format!(" ORDER BY {order} LIMIT "))
+        .push_bind(count)
+        .push(" OFFSET ")
+        .push_bind(start_index - 1)
+        .push(&format!(") ORDER BY {order}"));
+        let rows = b.query().fetch_all(&mut *conn).await.map_err(sqlx_err)?;
         for r in &rows {
             users_out.push(users::from_row(r).map_err(db_err)?);
         }

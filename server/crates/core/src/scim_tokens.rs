@@ -1,6 +1,5 @@
 //! SCIM bearer tokens: 256-bit random values, stored as SHA-256 hashes, one active token per org.
 
-pub use portal_dto::TokenStatus;
 use sqlx::Row;
 
 use crate::error::{CoreError, CoreResult};
@@ -105,6 +104,17 @@ pub async fn revoke(svc: &Services, org_id: &str, actor: &str) -> CoreResult<boo
     }
     tx.commit().await?;
     Ok(n > 0)
+}
+
+/// The organisation's SCIM token, as the admin screens describe it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStatus {
+    pub id: String,
+    pub created_at: i64,
+    pub created_by: String,
+    pub first_used_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_user_agent: Option<String>,
 }
 
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {

@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::error::{CoreError, CoreResult};
+use crate::sql::{SqlBuilder, SqlValue};
 
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -294,59 +295,34 @@ fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
     }
 }
 
-/// The searchable/displayed columns, in the order [`bind_columns`] binds them ($1 … $23).
-const COLUMN_NAMES: [&str; 23] = [
-    "user_name",
-    "external_id",
-    "active",
-    "display_name",
-    "nick_name",
-    "title",
-    "user_type",
-    "preferred_language",
-    "locale",
-    "timezone",
-    "profile_url",
-    "given_name",
-    "family_name",
-    "formatted_name",
-    "middle_name",
-    "department",
-    "employee_number",
-    "cost_center",
-    "organization",
-    "division",
-    "email",
-    "country",
-    "locality",
-];
-
-type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
-
-fn bind_columns<'q>(q: AnyQuery<'q>, c: &'q Columns) -> AnyQuery<'q> {
-    q.bind(&c.user_name)
-        .bind(&c.external_id)
-        .bind(i64::from(c.active))
-        .bind(&c.display_name)
-        .bind(&c.nick_name)
-        .bind(&c.title)
-        .bind(&c.user_type)
-        .bind(&c.preferred_language)
-        .bind(&c.locale)
-        .bind(&c.timezone)
-        .bind(&c.profile_url)
-        .bind(&c.given_name)
-        .bind(&c.family_name)
-        .bind(&c.formatted_name)
-        .bind(&c.middle_name)
-        .bind(&c.department)
-        .bind(&c.employee_number)
-        .bind(&c.cost_center)
-        .bind(&c.organization)
-        .bind(&c.division)
-        .bind(&c.email)
-        .bind(&c.country)
-        .bind(&c.locality)
+/// The searchable/displayed columns and their values: one list, so a name cannot drift from the
+/// value bound for it.
+fn column_values(c: &Columns) -> [(&'static str, SqlValue); 23] {
+    [
+        ("user_name", (&c.user_name).into()),
+        ("external_id", (&c.external_id).into()),
+        ("active", c.active.into()),
+        ("display_name", (&c.display_name).into()),
+        ("nick_name", (&c.nick_name).into()),
+        ("title", (&c.title).into()),
+        ("user_type", (&c.user_type).into()),
+        ("preferred_language", (&c.preferred_language).into()),
+        ("locale", (&c.locale).into()),
+        ("timezone", (&c.timezone).into()),
+        ("profile_url", (&c.profile_url).into()),
+        ("given_name", (&c.given_name).into()),
+        ("family_name", (&c.family_name).into()),
+        ("formatted_name", (&c.formatted_name).into()),
+        ("middle_name", (&c.middle_name).into()),
+        ("department", (&c.department).into()),
+        ("employee_number", (&c.employee_number).into()),
+        ("cost_center", (&c.cost_center).into()),
+        ("organization", (&c.organization).into()),
+        ("division", (&c.division).into()),
+        ("email", (&c.email).into()),
+        ("country", (&c.country).into()),
+        ("locality", (&c.locality).into()),
+    ]
 }
 
 /// Inserts a new user row with its children.
@@ -359,19 +335,24 @@ pub async fn insert(
     now: i64,
 ) -> CoreResult<()> {
     let c = columns(attributes);
-    let placeholders: Vec<String> = (1..=COLUMN_NAMES.len()).map(|i| format!("${i}")).collect();
-    let sql = format!(
-        "INSERT INTO users ({}, attributes, version, created_at, updated_at, id, org_id, source) \
-         VALUES ({}, $24, 1, $25, $25, $26, $27, $28)",
-        COLUMN_NAMES.join(", "),
-        placeholders.join(", ")
-    );
-    bind_columns(sqlx::query(&sql), &c)
-        .bind(attributes.to_string())
-        .bind(now)
-        .bind(id)
-        .bind(org_id)
-        .bind(source.as_str())
+    let cols = column_values(&c);
+    let names: Vec<&str> = cols.iter().map(|(name, _)| *name).collect();
+    let mut b = SqlBuilder::new("INSERT INTO users (");
+    b.push(&names.join(", "))
+        .push(", attributes, version, created_at, updated_at, id, org_id, source) VALUES (")
+        .push_binds(cols.into_iter().map(|(_, v)| v), ", ")
+        .push(", ")
+        .push_bind(attributes.to_string())
+        .push(", 1, ");
+    let now = b.bind(now);
+    b.push(&format!("{now}, {now}, "))
+        .push_bind(id)
+        .push(", ")
+        .push_bind(org_id)
+        .push(", ")
+        .push_bind(source.as_str())
+        .push(")");
+    b.query()
         .execute(&mut **tx)
         .await
         .map_err(|e| map_unique(e, &c.user_name))?;
@@ -390,28 +371,30 @@ pub async fn update(
     now: i64,
 ) -> CoreResult<bool> {
     let c = columns(attributes);
-    let sets: Vec<String> = COLUMN_NAMES
-        .iter()
-        .enumerate()
-        .map(|(i, name)| format!("{name} = ${}", i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE users SET {}, attributes = $24, version = version + 1, updated_at = $25{} \
-         WHERE org_id = $26 AND id = $27{} AND ($28 < 0 OR version = $28)",
-        sets.join(", "),
-        if revive { ", deleted_at = NULL" } else { "" },
-        if revive {
-            ""
-        } else {
-            " AND deleted_at IS NULL"
-        },
-    );
-    let q = bind_columns(sqlx::query(&sql), &c)
-        .bind(attributes.to_string())
-        .bind(now)
-        .bind(org_id)
-        .bind(id)
-        .bind(expected_version.unwrap_or(-1));
+    let mut b = SqlBuilder::new("UPDATE users SET ");
+    for (i, (name, value)) in column_values(&c).into_iter().enumerate() {
+        if i > 0 {
+            b.push(", ");
+        }
+        b.push(name).push(" = ").push_bind(value);
+    }
+    b.push(", attributes = ")
+        .push_bind(attributes.to_string())
+        .push(", version = version + 1, updated_at = ")
+        .push_bind(now);
+    if revive {
+        b.push(", deleted_at = NULL");
+    }
+    b.push(" WHERE org_id = ")
+        .push_bind(org_id)
+        .push(" AND id = ")
+        .push_bind(id);
+    if !revive {
+        b.push(" AND deleted_at IS NULL");
+    }
+    let expected = b.bind(expected_version.unwrap_or(-1));
+    b.push(&format!(" AND ({expected} < 0 OR version = {expected})"));
+    let q = b.query();
     let n = q
         .execute(&mut **tx)
         .await

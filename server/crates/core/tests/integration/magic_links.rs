@@ -1,22 +1,14 @@
 //! Magic links with an injected clock, on both databases.
 
-use portal_core::admins::{self, NewAdmin};
-use portal_core::fixture::TestServices;
+use portal_core::admins;
 use portal_core::magic_links as ml;
-use portal_core::{db_test, manage, CoreError};
+use portal_core::{manage, CoreError};
+use portal_test_support::{db_test, org_with_admin, TestServices};
 use sqlx::Row;
 
 async fn setup(t: &TestServices, org: &str, email: &str) -> (String, String) {
-    let (o, admin, _) = admins::create_admin(
-        &t.svc,
-        NewAdmin {
-            org_name: org,
-            email: &format!("admin@{}.test", org.to_lowercase()),
-            password: "a long enough passphrase",
-        },
-    )
-    .await
-    .unwrap();
+    let (o, admin) =
+        org_with_admin(&t.svc, org, &format!("admin@{}.test", org.to_lowercase())).await;
     let uid = manage::add_user(
         &t.svc,
         &admin,

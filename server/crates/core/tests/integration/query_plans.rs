@@ -1,7 +1,7 @@
 //! The lookups IdPs make are served by indexes, never a scan of the users table.
 
-use portal_core::fixture::TestServices;
-use portal_core::{db_test, Backend};
+use portal_core::Backend;
+use portal_test_support::{db_test, TestServices};
 use sqlx::Row;
 
 async fn plan(t: &TestServices, filter: &str) -> String {

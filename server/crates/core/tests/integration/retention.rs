@@ -1,24 +1,14 @@
 //! The retention purge, with an injected clock, on both databases.
 
-use portal_core::admins::{self, NewAdmin};
-use portal_core::fixture::TestServices;
-use portal_core::{db_test, manage};
+use portal_core::manage;
+use portal_test_support::{db_test, org_with_admin, TestServices, T0};
 
 const DAY: i64 = 86_400_000;
 
 db_test!(
     purge_removes_exactly_the_expired_and_logs_them,
     |t: TestServices| async move {
-        let (org, admin, _) = admins::create_admin(
-            &t.svc,
-            NewAdmin {
-                org_name: "Acme",
-                email: "a@acme.test",
-                password: "a long enough passphrase",
-            },
-        )
-        .await
-        .unwrap();
+        let (org, admin) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         let form = |e: &str| manage::UserForm {
             email: e.into(),
             ..Default::default()
@@ -39,7 +29,7 @@ db_test!(
             .unwrap();
         let (n, first) = manage::purge_outlook(&t.svc, &org.id).await.unwrap();
         assert_eq!(n, 2);
-        assert_eq!(first, Some(portal_core::fixture::T0 + 30 * DAY));
+        assert_eq!(first, Some(T0 + 30 * DAY));
         // Day 29.99 after the first delete: nothing yet.
         t.clock.advance_ms(20 * DAY - 1);
         assert_eq!(manage::purge_expired(&t.svc).await.unwrap(), 0);

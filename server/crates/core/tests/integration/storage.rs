@@ -1,25 +1,9 @@
-//! Storage tests: every test runs on SQLite and on PostgreSQL (see `portal_core::db_test!`).
+//! Storage tests: every test runs on SQLite and on PostgreSQL (see `portal_test_support::db_test!`).
 
 use portal_core::admins::{self, NewAdmin};
-use portal_core::fixture::TestServices;
-use portal_core::{db_test, setup, CoreError};
+use portal_core::{setup, CoreError};
+use portal_test_support::{db_test, org_with_admin, TestServices, PW};
 use sqlx::Row;
-
-const PW: &str = "a long enough passphrase";
-
-async fn make_admin(t: &TestServices, org: &str, email: &str) -> (admins::Org, admins::Admin) {
-    let (org, admin, _) = admins::create_admin(
-        &t.svc,
-        NewAdmin {
-            org_name: org,
-            email,
-            password: PW,
-        },
-    )
-    .await
-    .expect("create admin");
-    (org, admin)
-}
 
 async fn count(t: &TestServices, table: &str) -> i64 {
     let row = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {table}"))
@@ -32,7 +16,7 @@ async fn count(t: &TestServices, table: &str) -> i64 {
 db_test!(
     stored_password_is_argon2id_and_never_the_password,
     |t: TestServices| async move {
-        let (_, admin) = make_admin(&t, "Acme", "a@acme.test").await;
+        let (_, admin) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         let row = sqlx::query("SELECT password_hash FROM admins WHERE id = $1")
             .bind(&admin.id)
             .fetch_one(&t.svc.db.pool)
@@ -51,7 +35,7 @@ db_test!(
 db_test!(
     create_admin_reuses_org_by_name_and_refuses_duplicate_email,
     |t: TestServices| async move {
-        let (org, _) = make_admin(&t, "Acme", "a@acme.test").await;
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         let (org2, _, created) = admins::create_admin(
             &t.svc,
             NewAdmin {
@@ -211,7 +195,7 @@ db_test!(setup_token_expires, |t: TestServices| async move {
 db_test!(
     sign_in_same_error_for_unknown_email_and_wrong_password,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         let wrong = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1")
             .await
             .unwrap_err();
@@ -231,7 +215,7 @@ db_test!(
 db_test!(
     sign_in_is_throttled_per_account_and_client_then_released,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         for _ in 0..5 {
             let err = admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1")
                 .await
@@ -263,7 +247,7 @@ db_test!(
 db_test!(
     account_wide_limit_stops_distributed_guessing_but_not_a_trusted_device,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         // The real admin signed in once on their browser: it became a trusted device.
         let first = admins::authenticate_device(&t.svc, "a@acme.test", PW, "10.0.0.1", None)
             .await
@@ -295,7 +279,7 @@ db_test!(
                 .unwrap();
         assert!(again.new_device.is_none());
         // A device token is worth nothing for another account, nor when made up.
-        make_admin(&t, "Globex", "b@globex.test").await;
+        org_with_admin(&t.svc, "Globex", "b@globex.test").await;
         for i in 0..policy.max_per_account {
             let _ = admins::authenticate(
                 &t.svc,
@@ -324,7 +308,7 @@ db_test!(
 db_test!(
     refused_attempts_do_not_extend_a_lock_and_each_key_keeps_its_window,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         for _ in 0..5 {
             let _ =
                 admins::authenticate(&t.svc, "a@acme.test", "wrong password!", "10.0.0.1").await;
@@ -378,7 +362,7 @@ async fn err_text_mentions_minutes(t: &TestServices, client: &str) -> bool {
 db_test!(
     sign_in_is_throttled_per_client_address,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         for i in 0..20 {
             let _ = admins::authenticate(
                 &t.svc,
@@ -402,7 +386,7 @@ db_test!(
 db_test!(
     a_sign_in_refused_as_busy_does_not_count_against_the_user,
     |t: TestServices| async move {
-        make_admin(&t, "Acme", "a@acme.test").await;
+        org_with_admin(&t.svc, "Acme", "a@acme.test").await;
         // One argon2 run at a time and no queue: concurrent attempts beyond the first are busy.
         let mut svc = t.svc.clone();
         svc.argon2 = std::sync::Arc::new(portal_core::password::Argon2Pool::new(1, 0));

@@ -15,14 +15,15 @@ pub const IDP: &str = "https://idp.test/metadata";
 pub const NOW_MS: i64 = 1_795_946_400_000;
 
 /// The key material under `server/crates/saml/tests/fixtures` (this file is also compiled into
-/// the server's integration tests, whose manifest directory is `server/`).
+/// portal-test-support, as `portal_test_support::saml_idp`, whose manifest directory is
+/// `server/crates/test-support/`).
 pub fn fixture(name: &str) -> PathBuf {
     let base = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let own = base.join("tests/fixtures");
     let dir = if own.join("idp.key").exists() {
         own
     } else {
-        base.join("crates/saml/tests/fixtures")
+        base.join("../saml/tests/fixtures")
     };
     dir.join(name)
 }

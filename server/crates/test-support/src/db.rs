@@ -1,4 +1,4 @@
-//! Test fixture: a fresh, migrated database per test, on SQLite and on PostgreSQL.
+//! A fresh, migrated database per test, on SQLite and on PostgreSQL, with a manual clock.
 //!
 //! PostgreSQL comes from `PORTAL_TEST_PG_URL` (an admin URL of a throwaway server the test command
 //! starts, e.g. `postgres://postgres@127.0.0.1:PORT/postgres`); each test gets its own database in it.
@@ -6,9 +6,9 @@
 
 use std::sync::Arc;
 
-use crate::clock::{Clock, ManualClock};
-use crate::services::Settings;
-use crate::{Backend, Db, Services};
+use portal_core::clock::{Clock, ManualClock};
+use portal_core::services::Settings;
+use portal_core::{Backend, Db, Services};
 
 /// Starts at 2026-01-01T00:00:00Z.
 pub const T0: i64 = 1_767_225_600_000;
@@ -28,7 +28,10 @@ impl Drop for TempDir {
 }
 
 pub fn temp_dir(tag: &str) -> TempDir {
-    let dir = std::env::temp_dir().join(format!("portal-test-{tag}-{}", crate::ids::new_org_id()));
+    let dir = std::env::temp_dir().join(format!(
+        "portal-test-{tag}-{}",
+        portal_core::ids::new_org_id()
+    ));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     TempDir(dir)
 }
@@ -51,7 +54,7 @@ pub async fn test_db(backend: Backend) -> TestDb {
                  which starts a throwaway PostgreSQL",
             );
             sqlx::any::install_default_drivers();
-            let name = format!("t_{}", crate::ids::new_org_id());
+            let name = format!("t_{}", portal_core::ids::new_org_id());
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
                 .await
                 .expect("connect to the test PostgreSQL");
@@ -73,7 +76,7 @@ pub fn settings() -> Settings {
     Settings {
         public_url: "http://127.0.0.1:3000".into(),
         secure_cookies: false,
-        throttle: crate::throttle::ThrottlePolicy::default(),
+        throttle: portal_core::throttle::ThrottlePolicy::default(),
         setup_token_ttl_ms: 24 * 3600 * 1000,
         magic_link_ttl_ms: 15 * 60 * 1000,
     }
@@ -95,30 +98,6 @@ pub async fn services(backend: Backend) -> TestServices {
         argon2: Default::default(),
     };
     TestServices { svc, clock, tdb }
-}
-
-/// Defines one test per database: `db_test!(name, |t| async move { … })` → `name::sqlite` and
-/// `name::postgres`, each with a fresh database and a manual clock (`t: TestServices`).
-#[macro_export]
-macro_rules! db_test {
-    ($name:ident, $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let mut t = $crate::fixture::services($crate::Backend::Sqlite).await;
-                let _dir = t.tdb.dir.take();
-                $crate::fixture::deadline(($body)(t)).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let mut t = $crate::fixture::services($crate::Backend::Postgres).await;
-                let _dir = t.tdb.dir.take();
-                $crate::fixture::deadline(($body)(t)).await;
-            }
-        }
-    };
 }
 
 /// Every test body fails after this long instead of hanging the run.
