@@ -65,9 +65,20 @@ pub fn system_clock() -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
+/// The Leptos route list, generated once per process. Generating it runs the app with resource
+/// loading suppressed through a *process-global* flag (leptos_server's `SuppressResourceLoad`): a
+/// resource first polled by another server's render at that moment waits for ever (leptos issue
+/// #4773). Several servers in one process (the integration tests, two instances in the scale-out
+/// test) hung a page now and then this way; generating once, before any router serves, closes it.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(app::App)).clone()
+}
+
 /// Builds the whole application router.
 pub fn router(state: AppState) -> Router {
-    let routes = generate_route_list(app::App);
+    let routes = route_list();
     let session_layer = SessionManagerLayer::new(DbSessionStore::new(state.services.db.clone()))
         .with_name(if state.config.secure_cookies {
             "__Host-portal"
