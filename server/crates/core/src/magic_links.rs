@@ -14,6 +14,14 @@ use crate::Services;
 pub const GENERIC_ANSWER: &str =
     "If that address belongs to an active account, a link is on its way. Check your inbox.";
 
+/// The accounts an address typed at `/login` reaches, in every organisation: by sign-in name only
+/// (never by the secondary emails an organisation's IdP can set), active and not deleted. Served
+/// by the `users_user_name_ci` index (checked by the query-plan test).
+pub const ACCOUNTS_BY_SIGN_IN_NAME: &str =
+    "SELECT u.id, u.org_id, o.name AS org_name, u.given_name, u.user_name, s.require_sso FROM users u \
+     JOIN orgs o ON o.id = u.org_id LEFT JOIN sso_configs s ON s.org_id = u.org_id \
+     WHERE lower(u.user_name) = lower($1) AND u.active = 1 AND u.deleted_at IS NULL ORDER BY o.name";
+
 /// Links one client may request for one address per hour.
 pub const MAX_PER_ADDRESS_AND_CLIENT_PER_HOUR: i64 = 3;
 /// Mails one address receives per hour, whoever asks (a mail-bombing cap). Higher than the limit
@@ -71,15 +79,10 @@ pub async fn request(svc: &Services, email: &str, client: &str) -> CoreResult<()
         tracing::info!(client = %client, "magic link request throttled");
         return Ok(());
     }
-    let rows = sqlx::query(
-        "SELECT u.id, u.org_id, o.name AS org_name, u.given_name, u.user_name, s.require_sso FROM users u \
-         JOIN orgs o ON o.id = u.org_id LEFT JOIN sso_configs s ON s.org_id = u.org_id \
-         WHERE lower(u.user_name) = lower($1) \
-         AND u.active = 1 AND u.deleted_at IS NULL ORDER BY o.name",
-    )
-    .bind(&email)
-    .fetch_all(&svc.db.pool)
-    .await?;
+    let rows = sqlx::query(ACCOUNTS_BY_SIGN_IN_NAME)
+        .bind(&email)
+        .fetch_all(&svc.db.pool)
+        .await?;
     if rows.is_empty() {
         return Ok(());
     }

@@ -82,3 +82,49 @@ db_test!(idp_lookups_use_indexes, |t: TestServices| async move {
         }
     }
 });
+
+db_test!(
+    the_login_lookup_across_organisations_uses_an_index,
+    |t: TestServices| async move {
+        if t.svc.db.backend == Backend::Postgres {
+            for sql in [
+                "INSERT INTO orgs (id, name, retention_days, created_at) SELECT 'o' || g, 'Org ' || g, 30, 0 FROM generate_series(1, 20) g",
+                "INSERT INTO users (id, org_id, user_name, external_id, active, source, attributes, version, created_at, updated_at) \
+                 SELECT 'u' || g, 'o' || (g % 20 + 1), 'user' || g || '@x.test', 'E' || g, 1, 'scim', '{}', 1, g, g FROM generate_series(1, 20000) g",
+                "ANALYZE",
+            ] {
+                sqlx::query(sql).execute(&t.svc.db.pool).await.unwrap();
+            }
+        }
+        let explain = match t.svc.db.backend {
+            Backend::Sqlite => format!(
+                "EXPLAIN QUERY PLAN {}",
+                portal_core::magic_links::ACCOUNTS_BY_SIGN_IN_NAME
+            ),
+            Backend::Postgres => format!(
+                "EXPLAIN {}",
+                portal_core::magic_links::ACCOUNTS_BY_SIGN_IN_NAME
+            ),
+        };
+        let col = if t.svc.db.backend == Backend::Sqlite {
+            "detail"
+        } else {
+            "QUERY PLAN"
+        };
+        let rows = sqlx::query(&explain)
+            .bind("user7@x.test")
+            .fetch_all(&t.svc.db.pool)
+            .await
+            .unwrap();
+        let p = rows
+            .iter()
+            .map(|r| r.try_get::<String, _>(col).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(p.contains("users_user_name_ci"), "{p}");
+        assert!(
+            !p.contains("SCAN u ") && !p.contains("Seq Scan on users"),
+            "{p}"
+        );
+    }
+);
