@@ -519,7 +519,7 @@ async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<Li
     if let Some(f) = q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
         let filter = scim_filter::parse_filter(f)
             .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
-        let frag = scim_filter::to_sql_in_org(&filter, 2, "$1")
+        let frag = scim_filter::to_sql_in_org(&filter, 2, "$1", &crate::users::SCIM_FILTER_COLUMNS)
             .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
         where_sql.push_str(" AND ");
         where_sql.push_str(&frag.sql);

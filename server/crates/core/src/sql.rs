@@ -268,7 +268,13 @@ mod tests {
         let mut b = SqlBuilder::new("SELECT u.id FROM users u WHERE u.org_id = ");
         b.push_bind("org-1").push(" AND ");
         let filter = scim_filter::parse_filter(r#"userName eq "a" and active eq true"#).unwrap();
-        let frag = scim_filter::to_sql_in_org(&filter, b.next_param(), "$1").unwrap();
+        let frag = scim_filter::to_sql_in_org(
+            &filter,
+            b.next_param(),
+            "$1",
+            &crate::users::SCIM_FILTER_COLUMNS,
+        )
+        .unwrap();
         let n = frag.params.len();
         assert!(n >= 1);
         assert!(frag.sql.contains("$2"));

@@ -24,4 +24,6 @@ pub mod sql;
 pub use ast::{AttrPath, CompValue, CompareOp, Filter, FilterError, PatchPath};
 pub use eval::matches;
 pub use parser::{parse_filter, parse_path, MAX_INPUT_CHARS, MAX_NESTING};
-pub use sql::{to_sql, to_sql_in_org, SqlError, SqlFragment, SqlParam};
+pub use sql::{
+    to_sql, to_sql_in_org, Col, ColumnMap, Kind, MultiTable, SqlError, SqlFragment, SqlParam,
+};

@@ -1,10 +1,12 @@
 //! Translation of a [`Filter`] into a parameterised SQL boolean expression over
-//! the `users u` table (and the `user_emails e` / `user_addresses a` tables for
-//! multi-valued attributes). The output works on both SQLite and PostgreSQL,
+//! the users table `u` (and the tables of multi-valued attributes), with the column names a
+//! [`ColumnMap`] from the storage layer gives. The output works on both SQLite and PostgreSQL,
 //! which accept `$1, $2, …` positional placeholders.
 //!
-//! Why one file of this size: the attribute-to-column table and the operator translation must
-//! agree on every type; splitting them would separate a column's kind from its use.
+//! Why one file of this size: every comparison's SQL depends on the column's kind (text,
+//! boolean, date-time; nullable or not) and on where the attribute lives (the row or an
+//! element table), and the absent-value rules tie the three together; split, the rules would
+//! live apart from the cases they cover.
 //!
 //! Guarantees:
 //!
@@ -62,9 +64,14 @@ pub enum SqlError {
 /// Hand-built filters could nest arbitrarily; translation refuses past this depth.
 const MAX_SQL_DEPTH: usize = 512;
 
-/// Translate to a boolean SQL expression over table alias `u`. Placeholders start at `$first_param`.
-pub fn to_sql(filter: &Filter, first_param: usize) -> Result<SqlFragment, SqlError> {
-    translate_top(filter, first_param, None)
+/// Translate to a boolean SQL expression over table alias `u`, with columns named by `map`.
+/// Placeholders start at `$first_param`.
+pub fn to_sql(
+    filter: &Filter,
+    first_param: usize,
+    map: &ColumnMap,
+) -> Result<SqlFragment, SqlError> {
+    translate_top(filter, first_param, map, None)
 }
 
 /// Like `to_sql`, for a query whose rows all belong to one organisation: every subquery on a
@@ -75,13 +82,15 @@ pub fn to_sql_in_org(
     filter: &Filter,
     first_param: usize,
     org_expr: &str,
+    map: &ColumnMap,
 ) -> Result<SqlFragment, SqlError> {
-    translate_top(filter, first_param, Some(org_expr.to_string()))
+    translate_top(filter, first_param, map, Some(org_expr.to_string()))
 }
 
 fn translate_top(
     filter: &Filter,
     first_param: usize,
+    map: &ColumnMap,
     org_scope: Option<String>,
 ) -> Result<SqlFragment, SqlError> {
     if first_param == 0 {
@@ -90,6 +99,7 @@ fn translate_top(
         ));
     }
     let mut out = Params {
+        map,
         next: first_param,
         params: Vec::new(),
         org_scope,
@@ -101,14 +111,15 @@ fn translate_top(
     })
 }
 
-struct Params {
+struct Params<'m> {
+    map: &'m ColumnMap,
     next: usize,
     params: Vec<SqlParam>,
     /// SQL for the organisation id that subqueries are restricted to.
     org_scope: Option<String>,
 }
 
-impl Params {
+impl Params<'_> {
     fn push(&mut self, p: SqlParam) -> String {
         let placeholder = format!("${}", self.next);
         self.next += 1;
@@ -118,7 +129,7 @@ impl Params {
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
+pub enum Kind {
     /// Text compared case-insensitively (`exact == false`) or case-exactly.
     Text { exact: bool },
     /// BIGINT 0/1.
@@ -127,43 +138,82 @@ enum Kind {
     DateTime,
 }
 
+/// A column the storage layer names for an attribute, with how to compare it.
 #[derive(Clone, Copy, Debug)]
-struct Col {
-    expr: &'static str,
-    kind: Kind,
-    nullable: bool,
+pub struct Col {
+    pub expr: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
 }
 
-const fn ci(expr: &'static str, nullable: bool) -> Col {
-    Col {
-        expr,
-        kind: Kind::Text { exact: false },
-        nullable,
+impl Col {
+    /// Text compared case-insensitively (`lower(expr)`).
+    pub const fn ci(expr: &'static str, nullable: bool) -> Col {
+        Col {
+            expr,
+            kind: Kind::Text { exact: false },
+            nullable,
+        }
+    }
+
+    /// Text compared case-exactly.
+    pub const fn exact(expr: &'static str, nullable: bool) -> Col {
+        Col {
+            expr,
+            kind: Kind::Text { exact: true },
+            nullable,
+        }
+    }
+
+    /// BIGINT 0/1.
+    pub const fn boolean(expr: &'static str) -> Col {
+        Col {
+            expr,
+            kind: Kind::Bool,
+            nullable: false,
+        }
+    }
+
+    /// BIGINT unix milliseconds.
+    pub const fn datetime(expr: &'static str) -> Col {
+        Col {
+            expr,
+            kind: Kind::DateTime,
+            nullable: false,
+        }
     }
 }
 
-const fn exact(expr: &'static str, nullable: bool) -> Col {
-    Col {
-        expr,
-        kind: Kind::Text { exact: true },
-        nullable,
-    }
+/// Where each filterable attribute is stored. The storage layer owns this table (portal-core's
+/// `users::SCIM_FILTER_COLUMNS`); this crate owns the grammar, the attribute model (which
+/// attributes are multi-valued, which sub-attributes exist) and the translation. The users table
+/// is aliased `u`; `u.id` and `u.org_id` are assumed.
+#[derive(Debug)]
+pub struct ColumnMap {
+    /// Single-valued core attributes by lower-case name (`"username"`; `"name"` alone is the
+    /// formatted name).
+    pub user: &'static [(&'static str, Col)],
+    /// `name.<sub>` by lower-case sub-attribute.
+    pub name: &'static [(&'static str, Col)],
+    /// `meta.<sub>` by lower-case sub-attribute.
+    pub meta: &'static [(&'static str, Col)],
+    /// Enterprise extension attributes by lower-case name.
+    pub enterprise: &'static [(&'static str, Col)],
+    pub emails: MultiTable,
+    pub addresses: MultiTable,
 }
 
-const fn boolean(expr: &'static str) -> Col {
-    Col {
-        expr,
-        kind: Kind::Bool,
-        nullable: false,
-    }
+/// A multi-valued attribute's own table: `table` with `alias`, a `user_id` and an `org_id`
+/// column, and its sub-attributes by lower-case name.
+#[derive(Debug)]
+pub struct MultiTable {
+    pub table: &'static str,
+    pub alias: &'static str,
+    pub columns: &'static [(&'static str, Col)],
 }
 
-const fn datetime(expr: &'static str) -> Col {
-    Col {
-        expr,
-        kind: Kind::DateTime,
-        nullable: false,
-    }
+fn lookup(list: &[(&'static str, Col)], name: &str) -> Option<Col> {
+    list.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
 }
 
 /// A multi-valued attribute stored in its own table.
@@ -174,57 +224,47 @@ enum Multi {
 }
 
 impl Multi {
-    fn table(self) -> &'static str {
+    fn storage(self, map: &ColumnMap) -> &MultiTable {
         match self {
-            Multi::Emails => "user_emails e",
-            Multi::Addresses => "user_addresses a",
+            Multi::Emails => &map.emails,
+            Multi::Addresses => &map.addresses,
         }
     }
 
-    fn alias(self) -> &'static str {
+    /// The sub-attribute a bare `emails` / `addresses` stands for.
+    fn default_sub(self) -> &'static str {
         match self {
-            Multi::Emails => "e",
-            Multi::Addresses => "a",
+            Multi::Emails => "value",
+            Multi::Addresses => "formatted",
         }
     }
 
     /// The column for a (lower-cased) sub-attribute name.
-    fn column(self, sub: &str) -> Option<Col> {
-        Some(match (self, sub) {
-            (Multi::Emails, "value") => ci("e.value", false),
-            (Multi::Emails, "type") => ci("e.type", true),
-            (Multi::Emails, "primary") => boolean("e.primary_flag"),
-            (Multi::Addresses, "type") => ci("a.type", true),
-            (Multi::Addresses, "country") => ci("a.country", true),
-            (Multi::Addresses, "locality") => ci("a.locality", true),
-            (Multi::Addresses, "region") => ci("a.region", true),
-            (Multi::Addresses, "postalcode") => ci("a.postal_code", true),
-            (Multi::Addresses, "streetaddress") => ci("a.street_address", true),
-            (Multi::Addresses, "formatted") => ci("a.formatted", true),
-            (Multi::Addresses, "primary") => boolean("a.primary_flag"),
-            _ => return None,
-        })
+    fn column(self, map: &ColumnMap, sub: &str) -> Option<Col> {
+        lookup(self.storage(map).columns, sub)
     }
 
     /// `u.id IN (SELECT x.user_id FROM table x WHERE [x.org_id = scope AND] cond)`
-    fn exists(self, cond: &str, scope: Option<&str>) -> String {
-        let a = self.alias();
+    fn exists(self, map: &ColumnMap, cond: &str, scope: Option<&str>) -> String {
+        let t = self.storage(map);
+        let a = t.alias;
         let cond = match scope {
             Some(org) => format!("{a}.org_id = {org} AND ({cond})"),
             None => cond.to_string(),
         };
         format!(
-            "u.id IN (SELECT {a}.user_id FROM {from} WHERE {cond})",
-            from = self.table()
+            "u.id IN (SELECT {a}.user_id FROM {from} {a} WHERE {cond})",
+            from = t.table
         )
     }
 
     /// `NOT EXISTS (SELECT 1 FROM table x WHERE x.user_id = u.id)`
-    fn none(self) -> String {
+    fn none(self, map: &ColumnMap) -> String {
+        let t = self.storage(map);
         format!(
-            "NOT EXISTS (SELECT 1 FROM {from} WHERE {a}.user_id = u.id)",
-            a = self.alias(),
-            from = self.table()
+            "NOT EXISTS (SELECT 1 FROM {from} {a} WHERE {a}.user_id = u.id)",
+            a = t.alias,
+            from = t.table
         )
     }
 }
@@ -247,65 +287,23 @@ enum Target {
     Multi(Multi, Col),
 }
 
-fn name_column(sub: &str) -> Option<Col> {
-    Some(match sub {
-        "givenname" => ci("u.given_name", true),
-        "familyname" => ci("u.family_name", true),
-        "formatted" => ci("u.formatted_name", true),
-        "middlename" => ci("u.middle_name", true),
-        _ => return None,
-    })
-}
-
-fn meta_column(sub: &str) -> Option<Col> {
-    Some(match sub {
-        "created" => datetime("u.created_at"),
-        "lastmodified" => datetime("u.updated_at"),
-        _ => return None,
-    })
-}
-
-fn core_target(name: &str, sub: Option<&str>) -> Option<Target> {
-    let col = match (name, sub) {
-        ("id", None) => exact("u.id", false),
-        ("username", None) => ci("u.user_name", false),
-        ("externalid", None) => exact("u.external_id", true),
-        ("active", None) => boolean("u.active"),
-        ("displayname", None) => ci("u.display_name", true),
-        ("nickname", None) => ci("u.nick_name", true),
-        ("title", None) => ci("u.title", true),
-        ("usertype", None) => ci("u.user_type", true),
-        ("preferredlanguage", None) => ci("u.preferred_language", true),
-        ("locale", None) => ci("u.locale", true),
-        ("timezone", None) => ci("u.timezone", true),
-        ("profileurl", None) => ci("u.profile_url", true),
-        ("name", None) => ci("u.formatted_name", true),
-        ("name", Some(s)) => name_column(s)?,
-        ("meta", Some(s)) => meta_column(s)?,
+fn core_target(map: &ColumnMap, name: &str, sub: Option<&str>) -> Option<Target> {
+    match (name, sub) {
+        ("name", Some(s)) => lookup(map.name, s).map(Target::Col),
+        ("meta", Some(s)) => lookup(map.meta, s).map(Target::Col),
         ("emails", s) => {
-            return Multi::Emails
-                .column(s.unwrap_or("value"))
-                .map(|c| Target::Multi(Multi::Emails, c))
+            let m = Multi::Emails;
+            m.column(map, s.unwrap_or(m.default_sub()))
+                .map(|c| Target::Multi(m, c))
         }
         ("addresses", s) => {
-            return Multi::Addresses
-                .column(s.unwrap_or("formatted"))
-                .map(|c| Target::Multi(Multi::Addresses, c))
+            let m = Multi::Addresses;
+            m.column(map, s.unwrap_or(m.default_sub()))
+                .map(|c| Target::Multi(m, c))
         }
-        _ => return None,
-    };
-    Some(Target::Col(col))
-}
-
-fn enterprise_column(name: &str) -> Option<Col> {
-    Some(match name {
-        "department" => ci("u.department", true),
-        "employeenumber" => ci("u.employee_number", true),
-        "costcenter" => ci("u.cost_center", true),
-        "organization" => ci("u.organization", true),
-        "division" => ci("u.division", true),
-        _ => return None,
-    })
+        (n, None) => lookup(map.user, n).map(Target::Col),
+        _ => None,
+    }
 }
 
 /// Which schemas a path may name: (core, enterprise).
@@ -318,7 +316,7 @@ fn schemas_allowed(attr: &AttrPath) -> Option<(bool, bool)> {
     }
 }
 
-fn resolve(attr: &AttrPath, ctx: Ctx) -> Result<Target, SqlError> {
+fn resolve(map: &ColumnMap, attr: &AttrPath, ctx: Ctx) -> Result<Target, SqlError> {
     let unknown = || SqlError::UnknownAttribute(attr.to_string());
     let name = attr.name.to_ascii_lowercase();
     let sub = attr.sub.as_deref().map(str::to_ascii_lowercase);
@@ -327,21 +325,21 @@ fn resolve(attr: &AttrPath, ctx: Ctx) -> Result<Target, SqlError> {
             return Err(unknown());
         }
         let col = match ctx {
-            Ctx::Elem(m) => m.column(&name),
-            Ctx::Name => name_column(&name),
-            Ctx::Meta => meta_column(&name),
+            Ctx::Elem(m) => m.column(map, &name),
+            Ctx::Name => lookup(map.name, &name),
+            Ctx::Meta => lookup(map.meta, &name),
             Ctx::User => None,
         };
         return col.map(Target::Col).ok_or_else(unknown);
     }
     let (core_ok, enterprise_ok) = schemas_allowed(attr).ok_or_else(unknown)?;
     if core_ok {
-        if let Some(t) = core_target(&name, sub.as_deref()) {
+        if let Some(t) = core_target(map, &name, sub.as_deref()) {
             return Ok(t);
         }
     }
     if enterprise_ok && sub.is_none() {
-        if let Some(c) = enterprise_column(&name) {
+        if let Some(c) = lookup(map.enterprise, &name) {
             return Ok(Target::Col(c));
         }
     }
@@ -404,22 +402,26 @@ fn translate(f: &Filter, ctx: Ctx, out: &mut Params, depth: usize) -> Result<Sql
         Filter::Compare { attr, op, value } => {
             let label = attr.to_string();
             leaf(
-                resolve(attr, ctx)?,
+                resolve(out.map, attr, ctx)?,
                 |col, out| compare(col, &label, *op, value, out),
                 out,
             )
         }
-        Filter::Present(attr) => leaf(resolve(attr, ctx)?, |col, _| Ok(present(col)), out),
+        Filter::Present(attr) => leaf(resolve(out.map, attr, ctx)?, |col, _| Ok(present(col)), out),
         Filter::ValuePath { attr, filter } => {
             if ctx != Ctx::User {
                 return Err(SqlError::Unsupported(
                     "value filters [...] cannot be nested".into(),
                 ));
             }
-            let inner_ctx = value_path_ctx(attr)?;
+            let inner_ctx = value_path_ctx(out.map, attr)?;
             let inner = translate(filter, inner_ctx, out, depth + 1)?;
             match inner_ctx {
-                Ctx::Elem(m) => Ok(plain(m.exists(&inner.text, out.org_scope.as_deref()))),
+                Ctx::Elem(m) => Ok(plain(m.exists(
+                    out.map,
+                    &inner.text,
+                    out.org_scope.as_deref(),
+                ))),
                 _ => Ok(inner),
             }
         }
@@ -436,9 +438,9 @@ fn leaf(
         Target::Multi(m, col) => {
             // Only reachable from the user context: element contexts resolve to columns.
             let cond = make(col, out)?;
-            let exists = m.exists(&cond.sql.text, out.org_scope.as_deref());
+            let exists = m.exists(out.map, &cond.sql.text, out.org_scope.as_deref());
             Ok(if cond.absent_matches {
-                group(format!("{exists} OR {}", m.none()))
+                group(format!("{exists} OR {}", m.none(out.map)))
             } else {
                 plain(exists)
             })
@@ -446,7 +448,7 @@ fn leaf(
     }
 }
 
-fn value_path_ctx(attr: &AttrPath) -> Result<Ctx, SqlError> {
+fn value_path_ctx(map: &ColumnMap, attr: &AttrPath) -> Result<Ctx, SqlError> {
     let core_ok = schemas_allowed(attr).is_some_and(|(core, _)| core);
     if core_ok && attr.sub.is_none() {
         let name = attr.name.to_ascii_lowercase();
@@ -458,7 +460,7 @@ fn value_path_ctx(attr: &AttrPath) -> Result<Ctx, SqlError> {
             _ => {}
         }
     }
-    match resolve(attr, Ctx::User) {
+    match resolve(map, attr, Ctx::User) {
         Ok(_) => Err(SqlError::Unsupported(format!(
             "a value filter [...] cannot be applied to '{attr}'; use it on emails, addresses or name"
         ))),

@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
 
+mod support;
+
 use scim_filter::{parse_filter, AttrPath, CompValue, CompareOp, Filter, MAX_NESTING};
 
 const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
@@ -691,7 +693,7 @@ fn long_flat_chains_are_not_limited_by_nesting_and_do_not_overflow() {
             let g = f.clone();
             assert_eq!(f, g);
             assert!(format!("{f:?}").len() > 10_000);
-            assert!(scim_filter::to_sql(&f, 1).is_ok());
+            assert!(scim_filter::to_sql(&f, 1, &support::USERS).is_ok());
             let resource = serde_json::json!({"title": "x"});
             assert!(scim_filter::matches(&f, &resource));
             assert!(!scim_filter::matches(&f, &serde_json::json!({})));

@@ -1,3 +1,5 @@
+mod support;
+
 use scim_filter::{
     parse_filter, to_sql, AttrPath, CompValue, CompareOp, Filter, SqlError, SqlFragment, SqlParam,
 };
@@ -12,7 +14,7 @@ fn i(v: i64) -> SqlParam {
 
 fn sql(filter: &str, first: usize) -> Result<SqlFragment, SqlError> {
     let f = parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
-    to_sql(&f, first)
+    to_sql(&f, first, &support::USERS)
 }
 
 #[test]
@@ -427,7 +429,7 @@ fn values_only_travel_as_parameters() {
             op: CompareOp::Eq,
             value: CompValue::String(v.to_string()),
         };
-        let got = to_sql(&filter, 1).unwrap();
+        let got = to_sql(&filter, 1, &support::USERS).unwrap();
         assert_eq!(got.sql, "lower(u.user_name) = $1", "{v}");
         assert_eq!(got.params, vec![t(&v.to_lowercase())]);
         // Whatever the value, the SQL text is the one generated for a harmless
@@ -463,7 +465,7 @@ fn values_only_travel_as_parameters() {
                         op,
                         value: CompValue::String(value.to_string()),
                     };
-                    to_sql(&filter, 1).unwrap()
+                    to_sql(&filter, 1, &support::USERS).unwrap()
                 };
                 let got = build(v);
                 let benign = build("v");
@@ -673,7 +675,10 @@ fn hand_built_nested_value_path_is_unsupported() {
         attr: AttrPath::simple("emails"),
         filter: Box::new(inner),
     };
-    assert!(matches!(to_sql(&f, 1), Err(SqlError::Unsupported(_))));
+    assert!(matches!(
+        to_sql(&f, 1, &support::USERS),
+        Err(SqlError::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -682,7 +687,7 @@ fn org_scoped_translation_restricts_every_multi_valued_subquery() {
         r#"emails[type eq "work" and value co "@x"] or addresses.country eq "FI""#,
     )
     .unwrap();
-    let frag = scim_filter::to_sql_in_org(&f, 2, "$1").unwrap();
+    let frag = scim_filter::to_sql_in_org(&f, 2, "$1", &support::USERS).unwrap();
     assert_eq!(
         frag.sql.matches("org_id = $1 AND").count(),
         2,
@@ -694,5 +699,8 @@ fn org_scoped_translation_restricts_every_multi_valued_subquery() {
     // Placeholders of the values still start at the first parameter given.
     assert!(frag.sql.contains("$2") && !frag.sql.contains("$0"));
     // The unscoped translation is unchanged.
-    assert!(!scim_filter::to_sql(&f, 2).unwrap().sql.contains("org_id"));
+    assert!(!scim_filter::to_sql(&f, 2, &support::USERS)
+        .unwrap()
+        .sql
+        .contains("org_id"));
 }

@@ -6,7 +6,8 @@ use sqlx::Row;
 
 async fn plan(t: &TestServices, filter: &str) -> String {
     let f = scim_filter::parse_filter(filter).unwrap();
-    let frag = scim_filter::to_sql_in_org(&f, 2, "$1").unwrap();
+    let frag =
+        scim_filter::to_sql_in_org(&f, 2, "$1", &portal_core::users::SCIM_FILTER_COLUMNS).unwrap();
     let sql = format!(
         "SELECT u.id FROM users u WHERE u.org_id = $1 AND u.deleted_at IS NULL AND {}",
         frag.sql
