@@ -135,7 +135,8 @@ pub fn router(state: AppState) -> Router {
         ));
     // Outermost: request ids, the request log line and the request metrics see every answer,
     // timeouts and panics included.
-    http::observe::around(app, state.metrics.clone()).with_state(state)
+    let keep_incoming_ids = state.config.trusted_proxies > 0;
+    http::observe::around(app, state.metrics.clone(), keep_incoming_ids).with_state(state)
 }
 
 /// `/metrics` (Prometheus text format), for the private listener only.

@@ -42,11 +42,18 @@ fn acceptable_id(v: &HeaderValue) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
 }
 
-async fn drop_malformed_id(mut req: Request, next: Next) -> Response {
+/// An incoming id is kept only from a proxy of ours (`TRUSTED_PROXIES` > 0) and only when it is
+/// well-formed; otherwise a fresh one is made, so a client cannot choose or reuse the id that
+/// names its request in logs and on error pages.
+async fn drop_untrusted_id(
+    State(keep_incoming): State<bool>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     if req
         .headers()
         .get(&REQUEST_ID)
-        .is_some_and(|v| !acceptable_id(v))
+        .is_some_and(|v| !keep_incoming || !acceptable_id(v))
     {
         req.headers_mut().remove(&REQUEST_ID);
     }
@@ -100,6 +107,7 @@ fn log_response(res: &Response, took: Duration, _span: &Span) {
 pub fn around<S: Clone + Send + Sync + 'static>(
     app: Router<S>,
     metrics: Arc<Metrics>,
+    keep_incoming_ids: bool,
 ) -> Router<S> {
     app.layer(axum::middleware::from_fn_with_state(metrics, track))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -112,7 +120,10 @@ pub fn around<S: Clone + Send + Sync + 'static>(
                 .on_failure(()),
         )
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::from_fn(drop_malformed_id))
+        .layer(axum::middleware::from_fn_with_state(
+            keep_incoming_ids,
+            drop_untrusted_id,
+        ))
 }
 
 #[cfg(test)]

@@ -41,16 +41,21 @@ pub async fn spawn_on(url: &str) -> TestApp {
             dir: None,
         },
     };
-    start(t, None).await
+    start(t, None, 0).await
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
-    let mut t = fixture::services(backend).await;
-    let dir = t.tdb.dir.take();
-    start(t, dir).await
+    spawn_behind_proxies(backend, 0).await
 }
 
-async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
+/// A server configured with `TRUSTED_PROXIES = n` (the test client plays the proxies).
+pub async fn spawn_behind_proxies(backend: Backend, n: u8) -> TestApp {
+    let mut t = fixture::services(backend).await;
+    let dir = t.tdb.dir.take();
+    start(t, dir, n).await
+}
+
+async fn start(mut t: TestServices, dir: Option<fixture::TempDir>, trusted_proxies: u8) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
@@ -67,7 +72,7 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>) -> TestApp {
         log_format: LogFormat::Text,
         db_max_connections: 8,
         session_idle_minutes: 60,
-        trusted_proxies: 0,
+        trusted_proxies,
         max_connections: 2048,
         mail_url: format!("file://{}", outbox.display()),
         mail_from: "Portal <no-reply@example.test>".into(),

@@ -631,3 +631,45 @@ app_test!(
         assert_eq!(closed, 200, "every silent connection was cut off");
     }
 );
+
+/// Behind one proxy of ours, the client is the right-most `X-Forwarded-For` entry: changing the
+/// client-written entries to its left does not buy new attempts.
+async fn forwarded_for_is_read_from_the_right(backend: portal_core::Backend) {
+    let mut app = spawn_behind_proxies(backend, 1).await;
+    let _dir = app._dir.take();
+    deadline(async {
+        admin(&app, "Acme", "a@acme.test").await;
+        let login = |xff: String, pw: &'static str| {
+            let req = app
+                .http
+                .post(format!("{}/api/admin_login", app.url))
+                .header("Origin", &app.url)
+                .header("Sec-Fetch-Site", "same-origin")
+                .header("Accept", "application/json")
+                .header("X-Forwarded-For", xff)
+                .form(&[("email", "a@acme.test"), ("password", pw)]);
+            async move { sent(req, "POST", "/api/admin_login").await.status() }
+        };
+        for i in 0..5 {
+            let status = login(format!("198.51.100.{i}, 203.0.113.7"), "wrong password!").await;
+            assert_eq!(status, 401);
+        }
+        // A fresh left-most (client-written) entry is still the same client.
+        let status = login("192.0.2.99, 203.0.113.7".into(), PW).await;
+        assert_eq!(status, 429);
+        // Another client (the proxy saw another address) is not held back.
+        let status = login("198.51.100.1, 203.0.113.8".into(), PW).await;
+        assert!(status.is_success() || status.is_redirection(), "{status}");
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_read_from_the_right_sqlite() {
+    forwarded_for_is_read_from_the_right(portal_core::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_is_read_from_the_right_postgres() {
+    forwarded_for_is_read_from_the_right(portal_core::Backend::Postgres).await;
+}
