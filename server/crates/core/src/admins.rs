@@ -223,18 +223,10 @@ pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Or
 
 /// A successful sign-in: the admin and, when the browser was not yet a trusted device of this
 /// account, the device token to give it (as a long-lived cookie).
+#[derive(Debug)]
 pub struct SignedIn {
     pub admin: Admin,
     pub new_device: Option<crate::secret::Secret>,
-}
-
-impl std::fmt::Debug for SignedIn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SignedIn")
-            .field("admin", &self.admin)
-            .field("new_device", &self.new_device.is_some())
-            .finish()
-    }
 }
 
 /// Devices remembered per admin; older ones are forgotten.
@@ -278,7 +270,7 @@ pub async fn authenticate_device(
     let now = svc.now();
     let policy = svc.settings.throttle;
     let email_key = email.to_lowercase();
-    let device_hash = match device.filter(|d| !d.is_empty() && d.len() <= 100) {
+    let device_hash = match device.filter(|d| crate::secret::is_well_formed(d)) {
         Some(d) => {
             let hash = crate::secret::sha256_hex(d);
             let row = sqlx::query(

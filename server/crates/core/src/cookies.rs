@@ -21,12 +21,9 @@ pub fn is_hex_256(v: &str) -> bool {
     v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// A `Secret` as the server hands them out: URL-safe base64, at most 100 characters.
+/// A `Secret` as the server hands them out (`secret::is_well_formed`).
 pub fn is_token(v: &str) -> bool {
-    !v.is_empty()
-        && v.len() <= 100
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    crate::secret::is_well_formed(v)
 }
 
 #[cfg(test)]

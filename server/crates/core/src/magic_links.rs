@@ -204,17 +204,9 @@ fn html_escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn plausible(token: &str) -> bool {
-    !token.is_empty()
-        && token.len() <= 100
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
 /// Whether the landing page should offer the Sign in button (does not consume the link).
 pub async fn is_valid(svc: &Services, token: &str) -> CoreResult<bool> {
-    if !plausible(token) {
+    if !crate::secret::is_well_formed(token) {
         return Ok(false);
     }
     let row = sqlx::query("SELECT 1 AS one FROM magic_links WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2")
@@ -228,7 +220,7 @@ pub async fn is_valid(svc: &Services, token: &str) -> CoreResult<bool> {
 /// Consumes the link and returns who signs in. Used, expired, unknown or tampered links, and links
 /// of users who are no longer active, all fail the same way.
 pub async fn redeem(svc: &Services, token: &str) -> CoreResult<Employee> {
-    if !plausible(token) {
+    if !crate::secret::is_well_formed(token) {
         return Err(CoreError::LinkInvalid);
     }
     let now = svc.now();

@@ -30,6 +30,15 @@ impl Secret {
     }
 }
 
+/// Whether a presented string could be one of our secrets (URL-safe base64, at most 100
+/// characters): anything else is refused before it reaches a hash or a query.
+pub fn is_well_formed(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 100
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(***)")
