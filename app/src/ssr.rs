@@ -1,8 +1,9 @@
 //! Server-side helpers for the server functions: the services, the session, the signed-in admin.
 
 use leptos::prelude::*;
+pub use portal_core::admins::{Permission, Role};
 use portal_core::session::EmployeeSession;
-pub use portal_core::session::SignInMethod;
+pub use portal_core::session::{AdminSignInMethod, SignInMethod};
 use portal_core::{CoreError, Services};
 use tower_sessions::Session;
 
@@ -165,6 +166,8 @@ pub struct CurrentAdmin {
     pub admin_id: String,
     pub org_id: String,
     pub email: String,
+    /// Read from the database on every request: a role changed by an Owner applies at once.
+    pub role: Role,
 }
 
 impl CurrentAdmin {
@@ -174,8 +177,35 @@ impl CurrentAdmin {
             id: self.admin_id.clone(),
             org_id: self.org_id.clone(),
             email: self.email.clone(),
+            role: self.role,
         }
     }
+
+    /// `Ok` when this admin's role allows `needed`; otherwise the 403 every server function and
+    /// route answers (the screens hide what the role cannot do, and this refuses it anyway).
+    pub fn allowed(self, needed: Permission) -> Result<Self, AppError> {
+        if self.role.allows(needed) {
+            Ok(self)
+        } else {
+            Err(fail(
+                http::StatusCode::FORBIDDEN,
+                forbidden_message(self.role, needed),
+            ))
+        }
+    }
+}
+
+/// What a refused admin is told.
+pub fn forbidden_message(role: Role, needed: Permission) -> String {
+    let what = match needed {
+        Permission::Read => "see this",
+        Permission::Manage => "change single sign-on, provisioning or users",
+        Permission::Own => "change the admin team or the organisation's settings",
+    };
+    format!(
+        "Your role ({}) cannot {what}. Ask an Owner of your organisation.",
+        role.label()
+    )
 }
 
 /// The signed-in employee of a request, re-checked against the user (active, not deleted) on
@@ -252,6 +282,7 @@ impl From<portal_core::admins::Admin> for CurrentAdmin {
             admin_id: admin.id,
             org_id: admin.org_id,
             email: admin.email,
+            role: admin.role,
         }
     }
 }
@@ -317,15 +348,18 @@ pub async fn current_admin() -> Result<Option<CurrentAdmin>, AppError> {
     caller().await
 }
 
-/// Every admin server function starts here: no admin, no access. The org id always comes from
-/// the session, never from the client.
-pub async fn require_admin() -> Result<CurrentAdmin, AppError> {
-    current_admin().await?.ok_or_else(|| {
-        fail(
-            http::StatusCode::UNAUTHORIZED,
-            "Your session has ended. Sign in again.",
-        )
-    })
+/// Every admin server function starts here: no admin, no access; a role that does not allow
+/// `needed`, a 403. The org id always comes from the session, never from the client.
+pub async fn require(needed: Permission) -> Result<CurrentAdmin, AppError> {
+    current_admin()
+        .await?
+        .ok_or_else(|| {
+            fail::<AppError>(
+                http::StatusCode::UNAUTHORIZED,
+                "Your session has ended. Sign in again.",
+            )
+        })?
+        .allowed(needed)
 }
 
 /// The signed-in employee, if the session holds one who is still active.
@@ -393,11 +427,38 @@ pub fn set_device_cookie(svc: &Services, token: &str) {
 }
 
 /// Signs the admin in on this session: a fresh session id, so a planted id is useless.
-pub async fn start_admin_session(admin_id: &str) -> Result<(), AppError> {
+pub async fn start_admin_session(
+    admin_id: &str,
+    method: AdminSignInMethod,
+) -> Result<(), AppError> {
     let session = session().await?;
-    portal_core::session::start_admin(&session, admin_id)
+    let svc = services()?;
+    let meta = portal_core::session::AdminSessionMeta {
+        method,
+        client: client_description().await,
+        started_at: svc.now(),
+    };
+    portal_core::session::start_admin(&session, admin_id, meta)
         .await
         .map_err(to_client)
+}
+
+/// "Chrome on Linux · 203.0.113.7": the browser and address a session started from, as "Your
+/// sessions" shows them.
+pub async fn client_description() -> String {
+    let ua = use_context::<http::request::Parts>()
+        .and_then(|p| {
+            p.headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    format!(
+        "{} · {}",
+        portal_core::session::describe_user_agent(&ua),
+        client_addr().await
+    )
 }
 
 /// Signs the employee in on this session: a fresh session id, so a planted id is useless.

@@ -25,7 +25,7 @@ pub async fn admin_login(email: String, password: String) -> Result<(), AppError
     if let Some(token) = signed_in.new_device {
         set_device_cookie(&svc, token.expose());
     }
-    start_admin_session(&signed_in.admin.id).await?;
+    start_admin_session(&signed_in.admin.id, crate::ssr::AdminSignInMethod::Password).await?;
     leptos_axum::redirect("/admin");
     Ok(())
 }

@@ -37,7 +37,7 @@ pub async fn complete_setup(#[server(flatten)] form: SetupForm) -> Result<(), Ap
     )
     .await
     .map_err(to_client)?;
-    start_admin_session(&admin.id).await?;
+    start_admin_session(&admin.id, crate::ssr::AdminSignInMethod::Password).await?;
     leptos_axum::redirect("/admin");
     Ok(())
 }

@@ -16,7 +16,7 @@ use axum::Router;
 use portal_core::CoreError;
 
 use app::routes::admin::provisioning::{REPLACES_FIELD, TOKEN_FORM_PATH};
-use app::ssr::{CallerRejection, CurrentAdmin};
+use app::ssr::{forbidden_message, CallerRejection, CurrentAdmin, Permission};
 
 use crate::http::saml::page;
 use crate::AppState;
@@ -98,6 +98,17 @@ async fn generate(
         Err(CallerRejection::SignedOut) => return see_other("/admin/login"),
         Err(CallerRejection::Unavailable(e)) => return failure(e),
     };
+    if !admin.role.allows(Permission::Manage) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Token not generated",
+            &format!(
+                "<p class=\"alert error\" role=\"alert\">{}</p>{}",
+                forbidden_message(admin.role, Permission::Manage),
+                back_link()
+            ),
+        );
+    }
     let svc = &state.services;
     // A resubmitted form (a reload of this page, Back then Confirm) must not replace the token the
     // admin has just been shown. The check and the replacement are not one transaction: this

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use app::ssr::{CallerRejection, CurrentAdmin};
+use app::ssr::{CallerRejection, CurrentAdmin, Permission};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -272,7 +272,7 @@ async fn test_sign_in(
     headers: HeaderMap,
 ) -> Response {
     match admin {
-        Ok(a) if a.org_id == org_id => {
+        Ok(a) if a.org_id == org_id && a.role.allows(Permission::Manage) => {
             redirect_to_idp(
                 &state,
                 &headers,
@@ -288,7 +288,7 @@ async fn test_sign_in(
         _ => page(
             StatusCode::FORBIDDEN,
             "Sign in as an administrator",
-            "<p>Test sign-in is for the administrators of this organisation.</p>\
+            "<p>Test sign-in is for the Owners and Admins of this organisation.</p>\
              <p><a href=\"/admin/login\">Admin sign-in</a></p>",
         ),
     }

@@ -11,8 +11,8 @@ use crate::time_fmt::utc;
 
 #[server(endpoint = "list_events")]
 pub async fn list_events(q: EventsQuery) -> Result<EventsPage, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     portal_core::admin_views::list_events(&svc, &admin.org_id, &q.into())
         .await

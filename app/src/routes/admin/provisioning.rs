@@ -26,8 +26,8 @@ pub const REPLACES_FIELD: &str = "replaces";
 
 #[server(endpoint = "load_provisioning")]
 pub async fn load_provisioning() -> Result<ProvisioningView, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     let status = portal_core::admin_views::provisioning_status(&svc, &admin.org_id)
         .await
@@ -41,8 +41,8 @@ pub async fn load_provisioning() -> Result<ProvisioningView, AppError> {
 
 #[server(endpoint = "generate_scim_token")]
 pub async fn generate_scim_token() -> Result<NewScimToken, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?;
     let svc = services()?;
     let token = portal_core::scim_tokens::generate(&svc, &admin.org_id, &admin.email)
         .await
@@ -54,8 +54,8 @@ pub async fn generate_scim_token() -> Result<NewScimToken, AppError> {
 
 #[server(endpoint = "revoke_scim_token")]
 pub async fn revoke_scim_token() -> Result<(), AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?;
     let svc = services()?;
     portal_core::scim_tokens::revoke(&svc, &admin.org_id, &admin.email)
         .await

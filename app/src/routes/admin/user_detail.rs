@@ -14,8 +14,8 @@ use crate::time_fmt::{date, opt, utc};
 
 #[server(endpoint = "load_user_detail")]
 pub async fn load_user_detail(id: String) -> Result<Option<UserDetail>, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     if id.len() > 64 {
         return Ok(None);
@@ -33,8 +33,8 @@ pub async fn admin_edit_user(
     version: i64,
     #[server(flatten)] user: UserFormInput,
 ) -> Result<(), AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?.actor();
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?.actor();
     let svc = services()?;
     let form = portal_core::manage::UserForm::from(user);
     portal_core::manage::edit_user(&svc, &admin, &id, version, &form)
@@ -48,9 +48,9 @@ pub async fn admin_user_action(
     version: i64,
     action: UserAction,
 ) -> Result<(), AppError> {
-    use crate::ssr::{fail, require_admin, services, to_client};
+    use crate::ssr::{fail, require, services, to_client, Permission};
     use portal_core::manage;
-    let admin = require_admin().await?.actor();
+    let admin = require(Permission::Manage).await?.actor();
     let svc = services()?;
     let r = match action {
         UserAction::Deactivate => manage::set_active(&svc, &admin, &id, version, false).await,

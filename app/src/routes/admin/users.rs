@@ -14,8 +14,8 @@ use crate::time_fmt::{date, opt};
 
 #[server(endpoint = "list_users")]
 pub async fn list_users(q: UsersQuery) -> Result<UsersPage, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     portal_core::admin_views::list_users(&svc, &admin.org_id, &q.into())
         .await
@@ -25,8 +25,8 @@ pub async fn list_users(q: UsersQuery) -> Result<UsersPage, AppError> {
 
 #[server(endpoint = "admin_add_user")]
 pub async fn admin_add_user(#[server(flatten)] user: UserFormInput) -> Result<String, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?.actor();
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?.actor();
     let svc = services()?;
     let form = portal_core::manage::UserForm::from(user);
     let id = portal_core::manage::add_user(&svc, &admin, &form)

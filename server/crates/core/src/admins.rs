@@ -26,6 +26,74 @@ pub struct Admin {
     pub id: String,
     pub org_id: String,
     pub email: String,
+    pub role: Role,
+}
+
+/// What an admin may do in their organisation. Stored as `owner` / `admin` / `viewer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, including the admin team and the organisation's settings.
+    Owner,
+    /// Single sign-on, provisioning and users.
+    Admin,
+    /// Reads every screen and exports; changes nothing, never sees or generates a token.
+    Viewer,
+}
+
+/// What an action needs. Every server function and route names one (`app::ssr::require`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Permission {
+    /// Read any screen of the org, export.
+    Read,
+    /// Change SSO, provisioning (SCIM tokens, setup links) and users.
+    Manage,
+    /// Change the admin team (invite, roles, remove) and the organisation's settings.
+    Own,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Owner, Role::Admin, Role::Viewer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Owner => "owner",
+            Self::Admin => "admin",
+            Self::Viewer => "viewer",
+        }
+    }
+
+    /// What the screens show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Owner => "Owner",
+            Self::Admin => "Admin",
+            Self::Viewer => "Viewer",
+        }
+    }
+
+    /// Reads a stored or submitted role; anything else is refused.
+    pub fn parse(raw: &str) -> CoreResult<Self> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "owner" => Ok(Self::Owner),
+            "admin" => Ok(Self::Admin),
+            "viewer" => Ok(Self::Viewer),
+            _ => Err(CoreError::invalid("Choose a role: Owner, Admin or Viewer.")),
+        }
+    }
+
+    pub fn allows(self, needed: Permission) -> bool {
+        match needed {
+            Permission::Read => true,
+            Permission::Manage => matches!(self, Self::Owner | Self::Admin),
+            Permission::Own => self == Self::Owner,
+        }
+    }
+}
+
+/// A role read from the database. A value this version does not know gives the least access.
+pub fn stored_role(raw: &str) -> Role {
+    Role::parse(raw).unwrap_or(Role::Viewer)
 }
 
 /// Normalises and checks an email address; the message says what is wrong.
@@ -102,17 +170,20 @@ pub async fn org_count(db: &Db) -> CoreResult<i64> {
 }
 
 pub async fn admin_by_id(db: &Db, admin_id: &str) -> CoreResult<Option<Admin>> {
-    let row = sqlx::query("SELECT id, org_id, email FROM admins WHERE id = $1")
+    let row = sqlx::query("SELECT id, org_id, email, role FROM admins WHERE id = $1")
         .bind(admin_id)
         .fetch_optional(&db.pool)
         .await?;
-    Ok(match row {
-        Some(r) => Some(Admin {
-            id: r.try_get("id")?,
-            org_id: r.try_get("org_id")?,
-            email: r.try_get("email")?,
-        }),
-        None => None,
+    row.as_ref().map(admin_from_row).transpose()
+}
+
+/// An `admins` row selected with at least `id, org_id, email, role`.
+pub fn admin_from_row(r: &sqlx::any::AnyRow) -> CoreResult<Admin> {
+    Ok(Admin {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        email: r.try_get("email")?,
+        role: stored_role(&r.try_get::<String, _>("role")?),
     })
 }
 
@@ -174,19 +245,23 @@ pub async fn create_admin_in_tx(
             (org, true)
         }
     };
+    // The first admin of an organisation owns it; `create-admin` into an existing organisation
+    // (an operator's act) adds another owner, as before roles existed.
     let admin = Admin {
         id: new_id(),
         org_id: org.id.clone(),
         email: email.to_string(),
+        role: Role::Owner,
     };
     sqlx::query(
-        "INSERT INTO admins (id, org_id, email, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO admins (id, org_id, email, password_hash, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&admin.id)
     .bind(&admin.org_id)
     .bind(&admin.email)
     .bind(hash.as_str())
     .bind(now)
+    .bind(admin.role.as_str())
     .execute(&mut **tx)
     .await
     .map_err(|e| {
@@ -208,6 +283,46 @@ pub async fn create_admin_in_tx(
     )
     .await?;
     Ok((org, admin, created))
+}
+
+/// Adds an admin with `role` to an existing organisation (an accepted invitation; tests). The
+/// caller validated the email and records the event.
+pub async fn insert_member_in_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: &str,
+    email: &str,
+    hash: &PasswordHash,
+    role: Role,
+    invited_by: Option<&str>,
+    now: i64,
+) -> CoreResult<Admin> {
+    let admin = Admin {
+        id: new_id(),
+        org_id: org_id.to_string(),
+        email: email.to_string(),
+        role,
+    };
+    sqlx::query(
+        "INSERT INTO admins (id, org_id, email, password_hash, created_at, role, invited_by, password_changed_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5)",
+    )
+    .bind(&admin.id)
+    .bind(&admin.org_id)
+    .bind(&admin.email)
+    .bind(hash.as_str())
+    .bind(now)
+    .bind(role.as_str())
+    .bind(invited_by)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if CoreError::is_unique_violation(&e) {
+            CoreError::Conflict("An admin with that email address already exists.".into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(admin)
 }
 
 /// `create-admin` for operators: creates the organisation when missing, then the admin.
@@ -316,18 +431,14 @@ pub async fn authenticate_device(
         }
     };
     let row = sqlx::query(
-        "SELECT id, org_id, email, password_hash FROM admins WHERE lower(email) = lower($1)",
+        "SELECT id, org_id, email, role, password_hash FROM admins WHERE lower(email) = lower($1)",
     )
     .bind(email)
     .fetch_optional(&svc.db.pool)
     .await?;
     let (admin, stored) = match row {
         Some(r) => (
-            Some(Admin {
-                id: r.try_get("id")?,
-                org_id: r.try_get("org_id")?,
-                email: r.try_get("email")?,
-            }),
+            Some(admin_from_row(&r)?),
             PasswordHash::from_stored(r.try_get("password_hash")?),
         ),
         None => (None, password::dummy_hash().clone()),

@@ -16,8 +16,106 @@ use crate::Services;
 
 /// The signed-in admin's id.
 pub const ADMIN_ID_KEY: &str = "admin_id";
+/// How and from where the admin signed in ([`AdminSessionMeta`]); the session store copies it
+/// into the `sessions` row for "Your sessions".
+pub const ADMIN_META_KEY: &str = "admin_meta";
 /// Employee sign-ins live under their own key, apart from the admin's.
 pub const EMPLOYEE_KEY: &str = "employee";
+
+/// How an admin signed in. Stored in the session and the `sessions` row in snake_case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminSignInMethod {
+    Password,
+    /// Password, then a code from an authenticator app.
+    PasswordTotp,
+    /// Password, then a single-use recovery code.
+    PasswordRecoveryCode,
+    /// Password, then a passkey.
+    PasswordPasskey,
+    /// An invitation or password-reset link, after which the admin chose a password.
+    Link,
+    /// A SAML assertion from the organisation's identity provider.
+    Sso,
+}
+
+impl AdminSignInMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::PasswordTotp => "password_totp",
+            Self::PasswordRecoveryCode => "password_recovery_code",
+            Self::PasswordPasskey => "password_passkey",
+            Self::Link => "link",
+            Self::Sso => "sso",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(raw.to_string())).ok()
+    }
+
+    /// What "Your sessions" shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Password => "Password",
+            Self::PasswordTotp => "Password + authenticator app",
+            Self::PasswordRecoveryCode => "Password + recovery code",
+            Self::PasswordPasskey => "Password + passkey",
+            Self::Link => "Invitation or reset link",
+            Self::Sso => "Single sign-on",
+        }
+    }
+}
+
+/// The value stored under [`ADMIN_META_KEY`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminSessionMeta {
+    pub method: AdminSignInMethod,
+    /// The browser (User-Agent, shortened) and address it signed in from.
+    pub client: String,
+    pub started_at: i64,
+}
+
+/// "Firefox on Windows": a short, human description of a User-Agent header (never the raw
+/// header, which the client controls and can make arbitrarily long).
+pub fn describe_user_agent(ua: &str) -> String {
+    let browser = if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") {
+        "Opera"
+    } else if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        "Unknown browser"
+    } else {
+        "Other browser"
+    };
+    let os = if ua.contains("Windows") {
+        Some("Windows")
+    } else if ua.contains("Android") {
+        Some("Android")
+    } else if ua.contains("iPhone") || ua.contains("iPad") {
+        Some("iOS")
+    } else if ua.contains("Mac OS X") || ua.contains("Macintosh") {
+        Some("macOS")
+    } else if ua.contains("Linux") || ua.contains("X11") {
+        Some("Linux")
+    } else {
+        None
+    };
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_string(),
+    }
+}
+
+/// How often a request refreshes its session's `last_seen_at` (and no more often).
+pub const LAST_SEEN_RESOLUTION_MS: i64 = 60_000;
 
 /// How an employee signed in. Stored in the session as `"magic_link"` / `"sso"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +172,21 @@ pub async fn admin(svc: &Services, session: &Session) -> CoreResult<Option<Admin
         return Ok(None);
     };
     match crate::admins::admin_by_id(&svc.db, &admin_id).await? {
-        Some(admin) => Ok(Some(admin)),
+        Some(admin) => {
+            if let Some(id) = session.id() {
+                let now = svc.now();
+                sqlx::query(
+                    "UPDATE sessions SET last_seen_at = $1 WHERE id = $2 \
+                     AND (last_seen_at IS NULL OR last_seen_at < $3)",
+                )
+                .bind(now)
+                .bind(id.to_string())
+                .bind(now - LAST_SEEN_RESOLUTION_MS)
+                .execute(&svc.db.pool)
+                .await?;
+            }
+            Ok(Some(admin))
+        }
         None => {
             session.flush().await.map_err(session_error)?;
             Ok(None)
@@ -102,8 +214,16 @@ pub async fn employee(
 }
 
 /// Signs the admin in on this session, under a fresh session id (a planted id is useless).
-pub async fn start_admin(session: &Session, admin_id: &str) -> CoreResult<()> {
+pub async fn start_admin(
+    session: &Session,
+    admin_id: &str,
+    meta: AdminSessionMeta,
+) -> CoreResult<()> {
     session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(ADMIN_META_KEY, meta)
+        .await
+        .map_err(session_error)?;
     session
         .insert(ADMIN_ID_KEY, admin_id.to_string())
         .await

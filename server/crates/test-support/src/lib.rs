@@ -25,7 +25,7 @@ pub use db::{
     deadline, services, settings, temp_dir, test_db, TempDir, TestDb, TestServices, T0,
     TEST_DEADLINE,
 };
-pub use org::{org_with_admin, PW};
+pub use org::{add_admin, org_with_admin, PW};
 /// Re-exported for `db_test!`, so a test crate needs no `portal_core::Backend` import.
 pub use portal_core::Backend;
 

@@ -81,8 +81,8 @@ mod convert {
 #[server(endpoint = "load_sso")]
 pub async fn load_sso() -> Result<SsoView, AppError> {
     use crate::dto::SsoFailureView;
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     let now = svc.now();
     let urls = portal_core::sso::sp_urls(&svc, &admin.org_id);
@@ -112,8 +112,8 @@ pub async fn load_sso() -> Result<SsoView, AppError> {
 
 #[server(endpoint = "save_sso")]
 pub async fn save_sso(#[server(flatten)] form: SsoSettingsForm) -> Result<(), AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?;
     let svc = services()?;
     let input = portal_core::sso::SsoInput {
         sso_url: form.sso_url,
@@ -133,8 +133,8 @@ pub async fn save_sso(#[server(flatten)] form: SsoSettingsForm) -> Result<(), Ap
 
 #[server(endpoint = "preview_sso_metadata")]
 pub async fn preview_sso_metadata(xml: String) -> Result<MetadataPreviewView, AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?;
     let svc = services()?;
     let now = svc.now();
     let p = portal_core::sso::preview_metadata(&svc, &admin.org_id, &xml)
@@ -151,8 +151,8 @@ pub async fn preview_sso_metadata(xml: String) -> Result<MetadataPreviewView, Ap
 
 #[server(endpoint = "sso_certificate_action")]
 pub async fn sso_certificate_action(action: CertificateAction) -> Result<(), AppError> {
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Manage).await?;
     let svc = services()?;
     let r = match action {
         CertificateAction::Promote => {

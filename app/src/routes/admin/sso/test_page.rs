@@ -11,8 +11,8 @@ use crate::time_fmt::{opt, utc};
 #[server(endpoint = "load_sso_test")]
 pub async fn load_sso_test(id: String) -> Result<Option<SsoTestView>, AppError> {
     use crate::dto::FieldView;
-    use crate::ssr::{require_admin, services, to_client};
-    let admin = require_admin().await?;
+    use crate::ssr::{require, services, to_client, Permission};
+    let admin = require(Permission::Read).await?;
     let svc = services()?;
     if id.len() > 64 {
         return Ok(None);
