@@ -67,6 +67,7 @@ pub fn to_client(err: CoreError) -> AppError {
         }
         CoreError::Conflict(_) | CoreError::Stale => http::StatusCode::CONFLICT,
         CoreError::NotFound => http::StatusCode::NOT_FOUND,
+        CoreError::Forbidden(_) => http::StatusCode::FORBIDDEN,
     };
     let field = err.field().map(field_name);
     let err: AppError = fail(status, err.to_string());

@@ -1,6 +1,19 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
+use leptos_router::hooks::use_query_map;
+
+/// Percent-encodes a query value (an Org ID is plain, but the URL is the visitor's input).
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
 
 use crate::components::{error_of, FormError, SubmitButton};
 use crate::errors::AppError;
@@ -30,6 +43,22 @@ pub async fn admin_login(email: String, password: String) -> Result<(), AppError
     Ok(())
 }
 
+/// Whether `org` has single sign-on set up, so `/admin/login?org=…` can offer "Sign in with SSO".
+/// Anyone may ask: `/saml/{org}/login` and `/saml/{org}/metadata` say as much already.
+#[server(endpoint = "admin_sso_available")]
+pub async fn admin_sso_available(org: String) -> Result<bool, AppError> {
+    use crate::ssr::{services, to_client};
+    let org = org.trim();
+    if org.is_empty() || org.len() > 100 {
+        return Ok(false);
+    }
+    let svc = services()?;
+    Ok(portal_core::sso::get(&svc, org)
+        .await
+        .map_err(to_client)?
+        .is_some())
+}
+
 #[server(endpoint = "admin_signed_in")]
 pub async fn admin_signed_in() -> Result<bool, AppError> {
     Ok(crate::ssr::current_admin().await?.is_some())
@@ -39,6 +68,15 @@ pub async fn admin_signed_in() -> Result<bool, AppError> {
 pub fn AdminLogin() -> impl IntoView {
     let login = ServerAction::<AdminLogin>::new();
     let signed_in = Resource::new(|| (), |_| admin_signed_in());
+    let query = use_query_map();
+    let org = move || query.with(|q| q.get("org")).unwrap_or_default();
+    let sso = Resource::new(org, |org| async move {
+        if org.is_empty() {
+            Ok(false)
+        } else {
+            admin_sso_available(org).await
+        }
+    });
     view! {
         <Title text="Administrator sign-in" />
         <main class="centered">
@@ -57,6 +95,35 @@ pub fn AdminLogin() -> impl IntoView {
                     <input id="password" type="password" name="password" autocomplete="current-password" required maxlength="256" />
                     <SubmitButton pending=login.pending() label="Sign in" pending_label="Signing in…" />
                 </ActionForm>
+                <Suspense>
+                    {move || {
+                        let offered = sso.get().and_then(|r| r.ok()).unwrap_or(false);
+                        let org = org();
+                        if offered {
+                            view! {
+                                <div class="sso-offer">
+                                    <p class="muted">"Your organisation uses single sign-on."</p>
+                                    <a class="button" data-testid="admin-sso" href=format!("/admin/sso-login?org={}", urlencode(&org))>
+                                        "Sign in with SSO"
+                                    </a>
+                                </div>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <details class="sso-offer">
+                                    <summary>"Sign in with single sign-on"</summary>
+                                    <form method="get" action="/admin/sso-login" class="stack">
+                                        <label for="sso-org">"Org ID"</label>
+                                        <input id="sso-org" name="org" required maxlength="100" value=org />
+                                        <button type="submit">"Continue with SSO"</button>
+                                    </form>
+                                </details>
+                            }
+                                .into_any()
+                        }
+                    }}
+                </Suspense>
             </div>
         </main>
     }

@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use portal_core::session::SignInMethod;
+use portal_core::session::{AdminSignInMethod, SignInMethod};
 use portal_core::sso::{self, AcsOutcome, Purpose};
 use portal_core::CoreError;
 use rand::RngCore;
@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/saml/{org_id}/metadata", get(metadata))
         .route("/saml/{org_id}/login", get(login))
         .route("/saml/{org_id}/test", get(test_sign_in))
+        .route("/admin/sso-login", get(admin_sso_login))
         .route(
             "/saml/{org_id}/acs",
             post(acs).layer(DefaultBodyLimit::max(ACS_BODY_LIMIT)),
@@ -263,6 +264,45 @@ async fn login(
     .await
 }
 
+#[derive(Deserialize)]
+struct AdminSsoQuery {
+    org: Option<String>,
+}
+
+/// "Sign in with SSO" on `/admin/login?org=…` (a plain GET form, so it works without JavaScript):
+/// an SP-initiated request whose answer signs in an admin of that organisation.
+async fn admin_sso_login(
+    State(state): State<AppState>,
+    Query(q): Query<AdminSsoQuery>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    let org_id = q.org.unwrap_or_default().trim().to_string();
+    if org_id.is_empty()
+        || org_id.len() > 100
+        || !org_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Sign in with SSO",
+            "<p>Enter your organisation's Org ID (your Owner can find it on the Overview).</p>\
+             <p><a href=\"/admin/login\">Back to sign-in</a></p>",
+        );
+    }
+    redirect_to_idp(
+        &state,
+        &headers,
+        peer,
+        &org_id,
+        None,
+        Purpose::AdminLogin,
+        None,
+    )
+    .await
+}
+
 /// Test sign-in: an SP-initiated login whose result is shown to the admin instead of signing in.
 async fn test_sign_in(
     State(state): State<AppState>,
@@ -345,16 +385,36 @@ async fn acs(
                 Err(e) => Err(e),
             }
         }
+        Ok(AcsOutcome::AdminSignedIn { admin }) => {
+            let ua = headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let meta = portal_core::session::AdminSessionMeta {
+                method: AdminSignInMethod::Sso,
+                client: format!(
+                    "{} · {}",
+                    portal_core::session::describe_user_agent(ua),
+                    client_addr(&state, &headers, peer)
+                ),
+                started_at: state.services.now(),
+            };
+            match portal_core::session::start_admin(&session, &admin.id, meta).await {
+                Ok(()) => Ok(AcsOutcome::AdminSignedIn { admin }),
+                Err(e) => Err(e),
+            }
+        }
         other => other,
     };
     state.metrics.record_saml(match &outcome {
-        Ok(AcsOutcome::SignedIn { .. }) => SamlOutcome::SignedIn,
+        Ok(AcsOutcome::SignedIn { .. } | AcsOutcome::AdminSignedIn { .. }) => SamlOutcome::SignedIn,
         Ok(AcsOutcome::Tested { .. }) => SamlOutcome::Tested,
         Ok(AcsOutcome::Refused { .. }) => SamlOutcome::Refused,
         Err(_) => SamlOutcome::Error,
     });
     match outcome {
         Ok(AcsOutcome::SignedIn { redirect, .. }) => Redirect::to(&redirect).into_response(),
+        Ok(AcsOutcome::AdminSignedIn { .. }) => Redirect::to("/admin").into_response(),
         Ok(AcsOutcome::Tested { request_id }) => {
             Redirect::to(&format!("/admin/sso/test/{request_id}")).into_response()
         }

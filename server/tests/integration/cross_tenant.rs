@@ -61,6 +61,12 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
          user a link is its purpose, so it cannot sit in a matrix that asserts B unchanged. \
          Cross-org matching of addresses has its own test (the lead's, issue 10)",
     ),
+    (
+        "admin_sso_available",
+        "takes any org id from anyone by design and answers only whether SSO is set up, which \
+         /saml/{org_id}/login and /metadata (rows below) already say; the admin sign-in through \
+         SSO itself has its own hostile tests (admin_sso.rs: another org's IdP, JIT, browsers)",
+    ),
     ("GET /healthz", "no identifier, no credential"),
     (
         "GET /metrics",
@@ -573,6 +579,9 @@ static ROWS: &[Row] = &[
         |w| get(format!("/saml/{}/metadata", w.b.id)), &[200], Body::Has("EntityDescriptor")),
     row("SAML login start at B (public)", "GET /saml/{org_id}/login", AEmployee,
         |w| get(format!("/saml/{}/login?RelayState=/app", w.b.id)), &[303], Body::Any),
+    row("Admin SSO sign-in start at B (public, like B's login start)", "GET /admin/sso-login", AAdmin,
+        |w| get(format!("/admin/sso-login?org={}", w.b.id)), &[303], Body::Any)
+        .ok(AAdmin, |w| get(format!("/admin/sso-login?org={}", w.a.id)), &[303], Body::RedirectsTo("https://idp.alpha-secret.test/sso")),
     row("SAML Test sign-in of B with A's admin session", "GET /saml/{org_id}/test", AAdmin,
         |w| get(format!("/saml/{}/test", w.b.id)), &[403], Body::Any)
         .ok(AAdmin, |w| get(format!("/saml/{}/test", w.a.id)), &[303], Body::RedirectsTo("https://idp.alpha-secret.test/sso")),

@@ -336,6 +336,20 @@ pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Or
     Ok(out)
 }
 
+/// What an Admin or Viewer of an organisation that requires SSO for admins is told at the
+/// password form.
+pub const SSO_REQUIRED: &str = "Your organisation requires single sign-on for administrators. \
+     Use \"Sign in with SSO\" with your Org ID.";
+
+/// Whether the organisation's Owners turned on "Require single sign-on for admins".
+pub async fn requires_sso_for_admins(db: &Db, org_id: &str) -> CoreResult<bool> {
+    let v: Option<(i64,)> = sqlx::query_as("SELECT require_sso_for_admins FROM orgs WHERE id = $1")
+        .bind(org_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    Ok(v.is_some_and(|(v,)| v != 0))
+}
+
 /// A successful sign-in: the admin and, when the browser was not yet a trusted device of this
 /// account, the device token to give it (as a long-lived cookie).
 #[derive(Debug)]
@@ -455,6 +469,11 @@ pub async fn authenticate_device(
     let Some(admin) = admin.filter(|_| ok) else {
         return Err(CoreError::BadCredentials);
     };
+    // An organisation that requires SSO for admins keeps the password for its Owners only (the
+    // break-glass path when the IdP is down). Said only after the password was right.
+    if admin.role != Role::Owner && requires_sso_for_admins(&svc.db, &admin.org_id).await? {
+        return Err(CoreError::Forbidden(SSO_REQUIRED.to_string()));
+    }
     // Only this client's count for the account is forgotten: the account-wide window keeps
     // sliding, so the real admin signing in does not hand a distributed guesser a fresh budget.
     crate::throttle::clear(&svc.db, &acct_client_key).await?;

@@ -14,6 +14,9 @@ pub enum CoreError {
     Conflict(String),
     #[error("not found")]
     NotFound,
+    /// The caller may not do this; the message says why and what to do instead.
+    #[error("{0}")]
+    Forbidden(String),
     /// Credentials did not match. Deliberately says nothing about which part was wrong.
     #[error("The email or password is incorrect.")]
     BadCredentials,

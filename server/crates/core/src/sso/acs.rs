@@ -44,6 +44,8 @@ pub enum AcsOutcome {
     },
     /// An admin's Test sign-in finished; its result is stored under the request ID.
     Tested { request_id: String },
+    /// An admin of the organisation signed in through SSO (their role is unchanged).
+    AdminSignedIn { admin: crate::admins::Admin },
     /// Refused; the message is for the employee's page (the admin sees the detail in Recent SSO
     /// failures).
     Refused { message: String },
@@ -284,6 +286,13 @@ async fn consume(
     };
     let prof = profile(&verified.name_id, &verified.attributes);
 
+    if pending
+        .as_ref()
+        .is_some_and(|p| p.purpose == Purpose::AdminLogin.as_str())
+    {
+        return admin_sign_in(tx, org_id, &prof, &used_cert.fingerprint, now).await;
+    }
+
     if let Some(p) = pending.as_ref().filter(|p| p.purpose == "test") {
         let result = TestResult {
             success: true,
@@ -415,6 +424,72 @@ async fn consume(
         .or_else(|| local_path(posted_relay_state))
         .unwrap_or_else(|| "/app".to_string());
     Ok(Ok(AcsOutcome::SignedIn { employee, redirect }))
+}
+
+/// An admin's SSO sign-in: the asserted address must be an admin of this organisation (JIT never
+/// creates admins); the role stays what the Owners made it.
+async fn admin_sign_in(
+    mut tx: crate::db::WriteTx,
+    org_id: &str,
+    prof: &Profile,
+    fingerprint: &str,
+    now: i64,
+) -> CoreResult<Result<AcsOutcome, Refusal>> {
+    const NOT_AN_ADMIN: &str = "Your identity provider signed you in, but your address is not an \
+         administrator of this organisation. Ask an Owner to invite you.";
+    if prof.email_conflict {
+        return Ok(Err(Refusal::new(
+            None,
+            "admin sign-in: the assertion carried several different email addresses and no \
+             email NameID",
+        )));
+    }
+    let Some(email) = prof.email.clone() else {
+        return Ok(Err(Refusal::new(
+            None,
+            "admin sign-in: the assertion carried no email address",
+        )));
+    };
+    let row = sqlx::query(
+        "SELECT id, org_id, email, role FROM admins WHERE org_id = $1 AND lower(email) = lower($2)",
+    )
+    .bind(org_id)
+    .bind(&email)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(admin) = row
+        .as_ref()
+        .map(crate::admins::admin_from_row)
+        .transpose()?
+    else {
+        return Ok(Err(Refusal::new(
+            None,
+            format!("admin sign-in: {email} is not an administrator of this organisation"),
+        )
+        .telling(NOT_AN_ADMIN)));
+    };
+    sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&admin.id)
+        .execute(&mut **tx)
+        .await?;
+    mark_success(&mut tx, org_id, fingerprint, now).await?;
+    events::record_in_tx(
+        &mut tx,
+        NewEvent::admin(
+            org_id,
+            &admin.email,
+            "admin_sign_in",
+            &format!(
+                "Admin signed in with SSO (certificate {})",
+                short_fp(fingerprint)
+            ),
+        ),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(AcsOutcome::AdminSignedIn { admin }))
 }
 
 fn short_fp(fp: &str) -> String {

@@ -28,8 +28,24 @@ pub fn local_path(relay: Option<&str>) -> Option<String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
+    /// An employee's sign-in.
     Login,
+    /// An admin's Test sign-in: the result is shown, nobody is signed in.
     Test,
+    /// An admin of the organisation signing in to the portal (`/admin/sso-login`). Only an
+    /// SP-initiated response answering such a request of the same browser signs an admin in.
+    AdminLogin,
+}
+
+impl Purpose {
+    /// As stored in `saml_requests.purpose`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "login",
+            Self::Test => "test",
+            Self::AdminLogin => "admin_login",
+        }
+    }
 }
 
 /// Starts SP-initiated sign-in: stores the request (single use, bound to the browser) and returns
@@ -59,7 +75,11 @@ pub async fn start(
         });
     }
     let id = portal_saml::authn::new_request_id();
-    let relay = local_path(relay_state);
+    // An admin's sign-in always lands in the admin shell.
+    let relay = match purpose {
+        Purpose::AdminLogin => None,
+        _ => local_path(relay_state),
+    };
     let xml = portal_saml::authn::authn_request_xml(
         &id,
         &crate::clock::rfc3339(now),
@@ -77,10 +97,7 @@ pub async fn start(
     .bind(&id)
     .bind(org_id)
     .bind(browser_hash(browser_secret))
-    .bind(match purpose {
-        Purpose::Login => "login",
-        Purpose::Test => "test",
-    })
+    .bind(purpose.as_str())
     .bind(admin_id)
     .bind(&relay)
     .bind(now)
