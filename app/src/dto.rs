@@ -219,6 +219,42 @@ pub struct AdminView {
     pub admin_email: String,
     pub org_id: String,
     pub org_name: String,
+    pub role: AdminRole,
+}
+
+/// The signed-in admin's role, for showing only the controls it allows (the server refuses the
+/// rest anyway: `portal_core::admins::Role`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AdminRole {
+    Owner,
+    Admin,
+    Viewer,
+}
+
+/// What a control needs, mirroring `portal_core::admins::Permission`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Change SSO, provisioning, users.
+    Manage,
+    /// Change the admin team and the organisation's settings.
+    Own,
+}
+
+impl AdminRole {
+    pub fn allows(self, need: Need) -> bool {
+        match need {
+            Need::Manage => matches!(self, Self::Owner | Self::Admin),
+            Need::Own => self == Self::Owner,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Owner => "Owner",
+            Self::Admin => "Admin",
+            Self::Viewer => "Viewer",
+        }
+    }
 }
 
 /// The provisioning screen: the SCIM base URL and the token's status (never the token).

@@ -384,6 +384,11 @@ pub async fn admin_view(admin: &CurrentAdmin) -> Result<AdminView, AppError> {
         admin_email: admin.email.clone(),
         org_id: org.id,
         org_name: org.name,
+        role: match admin.role {
+            Role::Owner => crate::dto::AdminRole::Owner,
+            Role::Admin => crate::dto::AdminRole::Admin,
+            Role::Viewer => crate::dto::AdminRole::Viewer,
+        },
     })
 }
 

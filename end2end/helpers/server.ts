@@ -97,9 +97,10 @@ export function setupUrl(server: Server): string {
   return m[1];
 }
 
-/** Creates an organisation and admin through the CLI; returns the Org ID (last stdout line). */
-export function createAdmin(server: Server, orgName: string, email: string, password: string): string {
-  const r = server.cli(["create-admin", "--org-name", orgName, "--email", email], password + "\n");
+/** Creates an organisation and admin through the CLI; returns the Org ID (last stdout line).
+ *  `role` (owner, admin, viewer) adds an admin of that role to an existing organisation. */
+export function createAdmin(server: Server, orgName: string, email: string, password: string, role = "owner"): string {
+  const r = server.cli(["create-admin", "--org-name", orgName, "--email", email, "--role", role], password + "\n");
   if (r.status !== 0) throw new Error(`create-admin failed: ${r.stderr}`);
   const lines = r.stdout.trim().split("\n");
   return lines[lines.length - 1];

@@ -28,6 +28,10 @@ pub enum Command {
         org_name: String,
         #[arg(long)]
         email: String,
+        /// owner (everything), admin (SSO, provisioning, users) or viewer (reads only). A new
+        /// organisation's first admin is its owner.
+        #[arg(long, default_value = "owner")]
+        role: String,
     },
     /// Replace the organisation's SCIM token (the old one stops working at once; recorded as an
     /// event) and print only the new token on stdout.

@@ -85,20 +85,27 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             };
             portal_server::serve(state, addr).await
         }
-        Command::CreateAdmin { org_name, email } => {
+        Command::CreateAdmin {
+            org_name,
+            email,
+            role,
+        } => {
+            let role = portal_core::admins::Role::parse(&role)
+                .map_err(|e| anyhow::anyhow!("--role: {e}"))?;
             let mut password = String::new();
             std::io::stdin()
                 .take(4096)
                 .read_to_string(&mut password)
                 .map_err(|e| anyhow::anyhow!("cannot read the password from stdin: {e}"))?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let (org, admin, created) = portal_core::admins::create_admin(
+            let (org, admin, created) = portal_core::admins::create_admin_as(
                 &svc,
                 NewAdmin {
                     org_name: &org_name,
                     email: &email,
                     password,
                 },
+                role,
             )
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -2,6 +2,8 @@
 
 mod copy_field;
 mod form_error;
+mod role_gate;
 
 pub use copy_field::CopyField;
 pub use form_error::{error_of, failure_of, FieldError, FormError, FormErrors, SubmitButton};
+pub use role_gate::{current_role, IfCan, ReadOnlyNotice};

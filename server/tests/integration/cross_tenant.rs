@@ -26,7 +26,7 @@
 //! request is matched against the same list at run time, so a row cannot claim what it does not
 //! exercise.
 
-mod support;
+pub(crate) mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -18,6 +18,7 @@ mod scim_http;
 mod trust_boundaries;
 // Issue 12 (lead): admins through SSO.
 mod admin_sso;
+mod roles;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

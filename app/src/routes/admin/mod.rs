@@ -63,6 +63,7 @@ pub fn AdminLayout() -> impl IntoView {
                                         <div class="who">
                                             <span class="muted">"Signed in as "</span>
                                             <strong data-testid="admin-email">{view.admin_email.clone()}</strong>
+                                            <span class="badge role-badge" data-testid="admin-role">{view.role.label()}</span>
                                             <ActionForm action=logout attr:class="inline">
                                                 <SubmitButton pending=logout.pending() class="link-button" label="Sign out" pending_label="Signing out…" />
                                             </ActionForm>

@@ -10,7 +10,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{error_of, CopyField, FormError, SubmitButton};
+use crate::components::{error_of, CopyField, FormError, IfCan, ReadOnlyNotice, SubmitButton};
+use crate::dto::Need;
 use crate::dto::{NewScimToken, ProvisioningView};
 use crate::errors::AppError;
 use crate::time_fmt::{opt, utc};
@@ -81,6 +82,7 @@ pub fn ProvisioningPage() -> impl IntoView {
     view! {
         <Title text="Automated user provisioning · Identity portal" />
         <h1>"Automated user provisioning"</h1>
+        <ReadOnlyNotice needs=Need::Manage />
         <p class="muted">
             "Your identity provider creates, updates, deactivates and deletes users here through SCIM 2.0. Paste the base URL and a token into its Identity Management settings."
         </p>
@@ -209,6 +211,7 @@ fn Status(
             }}
             <FormError error=Signal::derive(move || generate.value().with(error_of)) />
             <FormError error=Signal::derive(move || revoke.value().with(error_of)) />
+            <IfCan needs=Need::Manage>
             <div class="actions">
                 <details class="confirm">
                     <summary class="button-like">"Generate new token"</summary>
@@ -221,7 +224,7 @@ fn Status(
                             }}
                         </p>
                         <form method="post" action=TOKEN_FORM_PATH on:submit=confirm_generate>
-                            <input type="hidden" name=REPLACES_FIELD value=replaces />
+                            <input type="hidden" name=REPLACES_FIELD value=replaces.clone() />
                             <SubmitButton pending=generate.pending() label="Confirm" pending_label="Generating…" />
                         </form>
                     </div>
@@ -241,6 +244,7 @@ fn Status(
                         }
                     })}
             </div>
+            </IfCan>
         </section>
     }
 }

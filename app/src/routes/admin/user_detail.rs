@@ -5,7 +5,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::{error_of, FormError, FormErrors, SubmitButton};
+use crate::components::{error_of, FormError, FormErrors, IfCan, SubmitButton};
+use crate::dto::Need;
 use crate::dto::{UserAction, UserDetail, UserFormInput};
 use crate::errors::AppError;
 use crate::routes::admin::activity::EventList;
@@ -121,12 +122,21 @@ pub fn UserDetailPage() -> impl IntoView {
     }
 }
 
+/// The edit form and status actions, for the roles that may change users.
 #[component]
 fn Manage(
     u: UserDetail,
     edit: ServerAction<AdminEditUser>,
     act: ServerAction<AdminUserAction>,
 ) -> impl IntoView {
+    view! { <IfCan needs=Need::Manage>{manage_card(u.clone(), edit, act)}</IfCan> }
+}
+
+fn manage_card(
+    u: UserDetail,
+    edit: ServerAction<AdminEditUser>,
+    act: ServerAction<AdminUserAction>,
+) -> AnyView {
     if u.scim_managed {
         return view! {
             <p class="alert warn" data-testid="scim-managed">

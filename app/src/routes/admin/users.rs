@@ -5,7 +5,8 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormError, FormErrors, SubmitButton};
+use crate::components::{FieldError, FormError, FormErrors, IfCan, ReadOnlyNotice, SubmitButton};
+use crate::dto::Need;
 use crate::dto::{
     UserEdit, UserFormInput, UserSort, UserSource, UserStatus, UsersPage, UsersQuery,
 };
@@ -209,6 +210,7 @@ pub fn UsersPageView() -> impl IntoView {
     view! {
         <Title text="Users · Identity portal" />
         <h1>"Users"</h1>
+        <ReadOnlyNotice needs=Need::Manage />
         <form method="GET" action="/admin/users" class="filters" role="search" aria-label="Filter users">
             <label for="users-q">"Search"</label>
             <input id="users-q" type="search" name="q" placeholder="Name or email" prop:value=move || q.get().search />
@@ -229,6 +231,7 @@ pub fn UsersPageView() -> impl IntoView {
             <button type="submit">"Apply"</button>
         </form>
         // Open after a refused add, also when the form was posted without JavaScript.
+        <IfCan needs=Need::Manage>
         <details class="confirm add-user" open=add_errors.refused_at_render(None)>
             <summary class="button-like">"Add user"</summary>
             <div class="confirm-body">
@@ -239,6 +242,7 @@ pub fn UsersPageView() -> impl IntoView {
                 </ActionForm>
             </div>
         </details>
+        </IfCan>
         {move || add.value().get().and_then(|r| r.ok()).map(|_| view! { <p class="alert ok" role="status">"User added."</p> })}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {

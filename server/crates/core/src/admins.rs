@@ -211,6 +211,19 @@ pub async fn create_admin_in_tx(
     hash: &PasswordHash,
     now: i64,
 ) -> CoreResult<(Org, Admin, bool)> {
+    create_admin_in_tx_as(tx, org_name, email, hash, Role::Owner, now).await
+}
+
+/// As [`create_admin_in_tx`], with the role of the new admin. A new organisation's first admin
+/// is always its Owner (an organisation always keeps one).
+pub async fn create_admin_in_tx_as(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_name: &str,
+    email: &str,
+    hash: &PasswordHash,
+    role: Role,
+    now: i64,
+) -> CoreResult<(Org, Admin, bool)> {
     let existing = sqlx::query(
         "SELECT id, name, retention_days, created_at FROM orgs WHERE lower(name) = lower($1)",
     )
@@ -245,13 +258,17 @@ pub async fn create_admin_in_tx(
             (org, true)
         }
     };
-    // The first admin of an organisation owns it; `create-admin` into an existing organisation
-    // (an operator's act) adds another owner, as before roles existed.
+    if created && role != Role::Owner {
+        return Err(CoreError::invalid(
+            "A new organisation's first admin is its Owner: create the Owner first, then add \
+             Admins and Viewers.",
+        ));
+    }
     let admin = Admin {
         id: new_id(),
         org_id: org.id.clone(),
         email: email.to_string(),
-        role: Role::Owner,
+        role,
     };
     sqlx::query(
         "INSERT INTO admins (id, org_id, email, password_hash, created_at, role) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -277,7 +294,7 @@ pub async fn create_admin_in_tx(
             &org.id,
             &admin.email,
             "admin_create",
-            "Admin account created",
+            &format!("Admin account created ({})", admin.role.label()),
         ),
         now,
     )
@@ -325,13 +342,23 @@ pub async fn insert_member_in_tx(
     Ok(admin)
 }
 
-/// `create-admin` for operators: creates the organisation when missing, then the admin.
+/// `create-admin` for operators: creates the organisation when missing, then the admin (an
+/// Owner).
 pub async fn create_admin(svc: &Services, input: NewAdmin<'_>) -> CoreResult<(Org, Admin, bool)> {
+    create_admin_as(svc, input, Role::Owner).await
+}
+
+/// `create-admin --role …`: as [`create_admin`], with the new admin's role.
+pub async fn create_admin_as(
+    svc: &Services,
+    input: NewAdmin<'_>,
+    role: Role,
+) -> CoreResult<(Org, Admin, bool)> {
     let (org_name, email) = validate_new_admin(&input)?;
     let hash = svc.argon2.hash(input.password.to_string()).await?;
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    let out = create_admin_in_tx(&mut tx, &org_name, &email, &hash, now).await?;
+    let out = create_admin_in_tx_as(&mut tx, &org_name, &email, &hash, role, now).await?;
     tx.commit().await?;
     Ok(out)
 }

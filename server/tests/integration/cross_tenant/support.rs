@@ -977,7 +977,7 @@ pub fn b_changes(before: &Snapshot, after: &Snapshot, sso_failures: usize) -> Ve
 // ---- what exists: server functions and routes, read from the sources ------------------------
 
 /// The repository root (this crate is `server/`).
-fn root() -> PathBuf {
+pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("repository root")
@@ -999,7 +999,7 @@ fn rs_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
+pub fn sources(dir: &Path) -> Vec<(PathBuf, String)> {
     let mut files = Vec::new();
     rs_files(dir, &mut files);
     files

@@ -16,7 +16,8 @@ pub use test_page::*;
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{error_of, CopyField, FormError, SubmitButton};
+use crate::components::{error_of, CopyField, FormError, IfCan, ReadOnlyNotice, SubmitButton};
+use crate::dto::Need;
 use crate::dto::{CertificateAction, MetadataPreviewView, SsoSettingsForm, SsoView};
 use crate::errors::AppError;
 use crate::time_fmt::utc;
@@ -190,6 +191,7 @@ pub fn SsoPage() -> impl IntoView {
     view! {
         <Title text="Single Sign-On · Identity portal" />
         <h1>"Single Sign-On"</h1>
+        <ReadOnlyNotice needs=Need::Manage />
         <p class="muted">
             "Employees sign in through your identity provider with SAML 2.0. Copy these details into the IdP's SAML application, then paste its endpoint and certificate below."
         </p>
@@ -224,6 +226,7 @@ fn SsoScreen(
         let next = c.next_certificate.clone().map(|n| {
             view! {
                 <CertDetails c=n title="Next certificate" testid="next-cert" />
+                <IfCan needs=Need::Manage>
                 <div class="actions">
                     <ActionForm action=cert_action>
                         <input type="hidden" name="action" value=CertificateAction::Promote.as_str() />
@@ -234,6 +237,7 @@ fn SsoScreen(
                         <SubmitButton pending class="secondary" label="Remove next certificate" pending_label="Removing…" />
                     </ActionForm>
                 </div>
+                </IfCan>
             }
         });
         view! {
@@ -259,6 +263,7 @@ fn SsoScreen(
                 <p data-testid="last-success">{last}</p>
                 <CertDetails c=c.certificate.clone() title="Public certificate" testid="current-cert" />
                 {next}
+                <IfCan needs=Need::Manage>
                 <div class="actions">
                     <a class="button-like" href=test_href.clone() target="_blank" rel="external noopener" data-testid="test-sign-in">"Test sign-in"</a>
                     <details class="confirm">
@@ -272,6 +277,7 @@ fn SsoScreen(
                         </div>
                     </details>
                 </div>
+                </IfCan>
                 <FormError error=Signal::derive(move || cert_action.value().with(error_of)) />
             </section>
         }
@@ -292,7 +298,9 @@ fn SsoScreen(
             </p>
         </section>
         {status}
-        <SsoForm config=configured save />
+        <IfCan needs=Need::Manage>
+            <SsoForm config=configured.clone() save />
+        </IfCan>
         <section class="card" aria-labelledby="sso-failures">
             <h2 id="sso-failures">"Recent SSO failures"</h2>
             {if failures.is_empty() {
