@@ -19,7 +19,15 @@ pub async fn list_events(q: EventsQuery) -> Result<EventsPage, AppError> {
     let svc = services()?;
     // The one parser of the filters (the exports use it too): a bad value is a 400 that says
     // what to fix.
-    let query = portal_core::audit::ActivityQuery::parse(pairs(&q)).map_err(to_client)?;
+    let query = portal_core::audit::ActivityQuery::parse(pairs(&q)).map_err(|e| {
+        // Rendering the page (a shared link, a reload): the page itself answers 400 too.
+        if !crate::ssr::in_server_fn_call() {
+            if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+                res.set_status(http::StatusCode::BAD_REQUEST);
+            }
+        }
+        to_client(e)
+    })?;
     portal_core::audit::list(&svc, &admin.org_id, &query)
         .await
         .map(Into::into)
