@@ -554,7 +554,7 @@ app_test!(
         let v = overview(&app, &cookie).await;
         assert_eq!(v["certificates"][0]["state"], "expired");
         let page = app.get("/admin", Some(&cookie)).await.text().await.unwrap();
-        assert!(page.contains("class=\"cert expired\""));
+        assert!(page.contains("class=\"overview-cert expired\""));
 
         // Signed out: 401.
         let res = app.post_fn("load_overview", &[], None).await;

@@ -144,7 +144,7 @@ fn Checklist(o: OverviewView) -> impl IntoView {
         <section class="card next-step" aria-labelledby="next-heading" data-testid="next-step" data-step=step>
             <h2 id="next-heading">"What to do next"</h2>
             <p>{text}</p>
-            <p><A href=href attr:class="button">{label}</A></p>
+            <p><A href=href attr:class="button-like">{label}</A></p>
         </section>
         <section class="card" aria-labelledby="setup-heading">
             <h2 id="setup-heading">"Setup"</h2>
@@ -179,9 +179,9 @@ fn Checklist(o: OverviewView) -> impl IntoView {
                         <ul class="certs">
                             {certificates.iter().map(|c| {
                                 let (cls, words) = match c.state.as_str() {
-                                    "expired" => ("cert expired", "expired"),
-                                    "expires_soon" => ("cert expiring", "expires soon"),
-                                    _ => ("cert", "valid"),
+                                    "expired" => ("overview-cert expired", "expired"),
+                                    "expires_soon" => ("overview-cert expiring", "expires soon"),
+                                    _ => ("overview-cert", "valid"),
                                 };
                                 view! {
                                     <li class=cls data-state=c.state.clone()>
