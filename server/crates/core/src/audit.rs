@@ -435,6 +435,18 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow, sqlx::Error> {
     })
 }
 
+/// The statement of one page of the Activity screen (public for the query-plan test).
+pub fn page_sql(org_id: &str, f: &ActivityFilter, page: i64) -> SqlBuilder {
+    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} {FROM} WHERE "));
+    push_where(&mut b, org_id, f);
+    b.push(ORDER)
+        .push(" LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page - 1) * PAGE_SIZE);
+    b
+}
+
 /// One page of the Activity screen (newest first), with the total for the pager.
 pub async fn list(svc: &Services, org_id: &str, q: &ActivityQuery) -> CoreResult<EventsPage> {
     let mut count = SqlBuilder::new("SELECT COUNT(*) FROM events e WHERE ");
@@ -442,13 +454,7 @@ pub async fn list(svc: &Services, org_id: &str, q: &ActivityQuery) -> CoreResult
     let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = q.page.clamp(1, pages);
-    let mut b = SqlBuilder::new(&format!("SELECT {COLUMNS} {FROM} WHERE "));
-    push_where(&mut b, org_id, &q.filter);
-    b.push(ORDER)
-        .push(" LIMIT ")
-        .push_bind(PAGE_SIZE)
-        .push(" OFFSET ")
-        .push_bind((page - 1) * PAGE_SIZE);
+    let b = page_sql(org_id, &q.filter, page);
     let rows = b.query().fetch_all(&svc.db.pool).await?;
     let rows = rows
         .iter()

@@ -464,3 +464,55 @@ db_test!(overview_of_a_seeded_org, |t: TestServices| async move {
     let o = overview::overview(&t.svc, &org.id).await.unwrap();
     assert_eq!(o.scim.unwrap().last_success_at, Some(now - 5000));
 });
+
+db_test!(
+    the_activity_page_reads_the_org_and_time_index,
+    |t: TestServices| async move {
+        use portal_core::sql::SqlBuilder;
+        use sqlx::Row;
+        let sqlite = t.svc.db.backend == portal_core::Backend::Sqlite;
+        if !sqlite {
+            // Realistic statistics: 40,000 events in 20 orgs over 40 days.
+            for sql in [
+                "INSERT INTO orgs (id, name, retention_days, created_at) SELECT 'o' || g, 'Org ' || g, 30, 0 FROM generate_series(1, 20) g",
+                "INSERT INTO events (id, org_id, at, seq, name, success, user_id, actor, scim_type, message, detail) \
+                 SELECT 'e' || g, 'o' || (g % 20 + 1), 1767225600000 + g::bigint * 86400, g, 'user_update_provision', 1, NULL, 'scim:x', NULL, 'm', NULL \
+                 FROM generate_series(1, 40000) g",
+                "ANALYZE",
+            ] {
+                sqlx::query(sql).execute(&t.svc.db.pool).await.unwrap();
+            }
+        }
+        let filter = ActivityQuery::parse([
+            ("from", "2026-01-05"),
+            ("to", "2026-01-06"),
+            ("kind", "scim"),
+            ("result", "success"),
+            ("actor", "scim"),
+        ])
+        .unwrap()
+        .filter;
+        let page = audit::page_sql("o1", &filter, 1);
+        let mut explain = SqlBuilder::new(if sqlite {
+            "EXPLAIN QUERY PLAN "
+        } else {
+            "EXPLAIN "
+        });
+        explain.push_numbered(page.sql(), page.params().to_vec());
+        let rows = explain.query().fetch_all(&t.svc.db.pool).await.unwrap();
+        let plan = rows
+            .iter()
+            .map(|r| {
+                r.try_get::<String, _>(if sqlite { "detail" } else { "QUERY PLAN" })
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(plan.contains("events_org_at"), "uses (org_id, at):\n{plan}");
+        assert!(
+            !plan.contains("SCAN e\n") && !plan.ends_with("SCAN e"),
+            "{plan}"
+        );
+        assert!(!plan.contains("Seq Scan on events"), "{plan}");
+    }
+);
