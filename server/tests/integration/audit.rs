@@ -561,3 +561,23 @@ app_test!(
         assert_eq!(res.status().as_u16(), 401);
     }
 );
+
+app_test!(
+    signed_out_overview_and_activity_pages_redirect,
+    |app: TestApp| async move {
+        for path in ["/admin", "/admin/activity?kind=sso&from=2026-01-01"] {
+            for accept in ["*/*", "text/html"] {
+                let res = sent(
+                    app.http
+                        .get(format!("{}{path}", app.url))
+                        .header("Accept", accept),
+                    "GET",
+                    path,
+                )
+                .await;
+                assert_eq!(res.status(), 302, "{path} {accept}");
+                assert_eq!(res.headers()["location"], "/admin/login", "{path} {accept}");
+            }
+        }
+    }
+);

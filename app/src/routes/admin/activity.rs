@@ -14,8 +14,8 @@ use crate::time_fmt::utc;
 
 #[server(endpoint = "list_events")]
 pub async fn list_events(q: EventsQuery) -> Result<EventsPage, AppError> {
-    use crate::ssr::{require, services, to_client, Permission};
-    let admin = require(Permission::Read).await?;
+    use crate::ssr::{services, to_client};
+    let admin = super::overview::require_read().await?;
     let svc = services()?;
     // The one parser of the filters (the exports use it too): a bad value is a 400 that says
     // what to fix.

@@ -14,10 +14,22 @@ use crate::errors::AppError;
 use crate::routes::admin::activity::kind_label;
 use crate::time_fmt::{date, opt, utc};
 
+/// `crate::ssr::require(Permission::Read)` for a screen's loader, except that while the page
+/// itself renders for a signed-out visitor it leaves the response status alone: the layout
+/// answers with its redirect to the sign-in page (302), which a 401 would replace.
+#[cfg(feature = "ssr")]
+pub(crate) async fn require_read() -> Result<crate::ssr::CurrentAdmin, AppError> {
+    use crate::ssr::{current_admin, in_server_fn_call, require, Permission};
+    if !in_server_fn_call() && current_admin().await?.is_none() {
+        return Err(AppError::new(401, "Your session has ended. Sign in again."));
+    }
+    require(Permission::Read).await
+}
+
 #[server(endpoint = "load_overview")]
 pub async fn load_overview() -> Result<OverviewView, AppError> {
-    use crate::ssr::{require, services, to_client, Permission};
-    let admin = require(Permission::Read).await?;
+    use crate::ssr::{services, to_client};
+    let admin = require_read().await?;
     let svc = services()?;
     portal_core::overview::overview(&svc, &admin.org_id)
         .await
