@@ -209,7 +209,7 @@ impl Default for ActivityQuery {
     }
 }
 
-/// At most `n` characters of a client's value, for an error message.
+/// At most 40 characters of a client's value, for an error message.
 fn shown(v: &str) -> String {
     let mut s: String = v.chars().take(40).collect();
     if v.chars().count() > 40 {
