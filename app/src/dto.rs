@@ -132,6 +132,8 @@ pub struct UsersPage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventRow {
     pub at: i64,
+    /// The event's kind, as the Activity filter names it (`admin`, `sso`, …).
+    pub kind: String,
     pub name: String,
     pub success: bool,
     pub user_id: Option<String>,
@@ -143,13 +145,23 @@ pub struct EventRow {
     pub fix: Option<String>,
 }
 
+/// The Activity screen's filters as the URL carries them, unparsed: the server reads them with the
+/// one parser the exports use too (`portal_core::audit::ActivityQuery::parse`), so a bad value
+/// gets the same message everywhere. Empty means "any".
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct EventsQuery {
-    /// None: successes and failures.
-    pub result: Option<EventResult>,
+    /// Kinds, comma-separated.
+    pub kind: String,
+    pub result: String,
     pub name: String,
-    pub user_id: String,
-    pub page: i64,
+    pub actor: String,
+    /// A user id or a userName.
+    pub user: String,
+    /// UTC dates `YYYY-MM-DD`, inclusive.
+    pub from: String,
+    pub to: String,
+    pub page: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -555,4 +567,48 @@ mod tests {
         assert!(q.desc);
         assert_eq!(q.page, 1);
     }
+}
+
+// --- Issue 12, audit trail and overview: the Overview checklist ---------------------------------
+
+/// One IdP certificate as the Overview shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewCert {
+    /// The certificate in use (false: the next one, for rollover).
+    pub current: bool,
+    pub subject: String,
+    pub not_after: i64,
+    /// `valid`, `expires_soon` (within 30 days) or `expired`.
+    pub state: String,
+}
+
+/// Failed events of one kind in the Overview's window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewFailures {
+    /// The Activity filter's kind (`sso`, `scim`, …).
+    pub kind: String,
+    pub count: i64,
+}
+
+/// The Overview: the organisation's setup as a checklist.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverviewView {
+    pub sso_configured: bool,
+    pub sso_last_success_at: Option<i64>,
+    pub certificates: Vec<OverviewCert>,
+    pub scim_active: bool,
+    pub scim_token_created_at: Option<i64>,
+    /// The IdP's last authenticated SCIM request.
+    pub scim_last_request_at: Option<i64>,
+    /// The IdP's last successful change.
+    pub scim_last_success_at: Option<i64>,
+    pub users_active: i64,
+    pub users_deactivated: i64,
+    pub users_deleted: i64,
+    pub failures: Vec<OverviewFailures>,
+    /// Start of the failure window (the last 24 hours).
+    pub failures_since: i64,
+    /// `configure_sso`, `test_sso`, `generate_scim_token`, `connect_idp`, `renew_certificate`,
+    /// `review_failures` or `done`.
+    pub next_step: String,
 }

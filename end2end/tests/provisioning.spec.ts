@@ -149,7 +149,6 @@ test.describe("automated user provisioning", () => {
     expect(bad.status).toBe(400);
     await page.goto(`${server.url}/admin/activity?result=failure`);
     await expect(page.getByText("map both from Company Email in JumpCloud")).toBeVisible();
-    await page.screenshot({ path: "screenshots/activity.png", fullPage: true });
 
     // Revoke turns SCIM off.
     await page.goto(`${server.url}/admin/provisioning`);

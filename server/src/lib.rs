@@ -114,6 +114,8 @@ pub fn router(state: AppState) -> Router {
         .merge(http::export::routes())
         .merge(http::saml::routes())
         .merge(http::provisioning::routes())
+        // Issue 12, audit trail: the Activity exports.
+        .merge(http::audit_export::routes())
         .leptos_routes_with_context(&state, routes, ctx, shell)
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,

@@ -7,3 +7,5 @@ pub mod provisioning;
 pub mod saml;
 pub mod scim;
 pub mod security;
+// Issue 12, audit trail: the Activity exports (CSV, JSON Lines).
+pub mod audit_export;

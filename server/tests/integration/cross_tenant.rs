@@ -247,7 +247,7 @@ fn events_query(user_id: &str) -> Req {
         &[
             ("q[result]", ""),
             ("q[name]", ""),
-            ("q[user_id]", user_id),
+            ("q[user]", user_id),
             ("q[page]", "1"),
         ],
     )
@@ -643,6 +643,31 @@ static ROWS: &[Row] = &[
         |w| get(format!("/setup?token={}", w.a.scim_token)), &[200], Body::Has("This setup link is invalid")),
     row("page /app?org=B", "PAGE /app", AEmployee,
         |w| get(format!("/app?org={0}&user_id={1}", w.b.id, w.b.users.emp)), &[200], Body::Has("alpha-emp@alpha.test")),
+
+    // ---- Issue 12, audit trail and overview ----
+    row("list_events: B's user's userName", "list_events", AAdmin,
+        |w| events_query(&w.b.user_name("emp")), &[200], Body::NoResults)
+        .ok(AAdmin, |w| events_query(&w.a.user_name("emp")), &[200], Body::SomeResults),
+    row("load_overview: B's org id smuggled", "load_overview", AAdmin,
+        |w| fb(w, "load_overview", &[]), &[200], Body::Has("next_step")),
+    row("load_overview as A's employee", "load_overview", AEmployee,
+        |w| fb(w, "load_overview", &[]), &[401], Body::Any),
+    row("activity export.csv: B's org id in the query", "GET /admin/activity/export.csv", AAdmin,
+        |w| get(format!("/admin/activity/export.csv?org_id={0}&org={0}", w.b.id)), &[200], Body::Has("admin@alpha-secret.test")),
+    row("activity export.csv: B's user id", "GET /admin/activity/export.csv", AAdmin,
+        |w| get(format!("/admin/activity/export.csv?user={}", w.b.users.emp)), &[200], Body::Any)
+        .ok(AAdmin, |w| get(format!("/admin/activity/export.csv?user={}", w.a.users.emp)), &[200], Body::Has("alpha-emp@alpha.test")),
+    row("activity export.csv with A's employee session", "GET /admin/activity/export.csv", AEmployee,
+        |w| get(format!("/admin/activity/export.csv?org_id={}", w.b.id)), &[401], Body::Any),
+    row("activity export.jsonl: B's org id in the query", "GET /admin/activity/export.jsonl", AAdmin,
+        |w| get(format!("/admin/activity/export.jsonl?org_id={0}&org={0}", w.b.id)), &[200], Body::Has("admin@alpha-secret.test")),
+    row("activity export.jsonl: B's userName", "GET /admin/activity/export.jsonl", AAdmin,
+        |w| get(format!("/admin/activity/export.jsonl?user={}", w.b.user_name("emp"))), &[200], Body::Any)
+        .ok(AAdmin, |w| get(format!("/admin/activity/export.jsonl?user={}", w.a.user_name("emp"))), &[200], Body::Has("alpha-emp@alpha.test")),
+    row("activity export.jsonl with A's SCIM token", "GET /admin/activity/export.jsonl", AScim,
+        |w| get(format!("/admin/activity/export.jsonl?org_id={}", w.b.id)), &[401], Body::Any),
+    row("page /admin/activity?user={B's userName}", "PAGE /admin/activity", AAdmin,
+        |w| get(format!("/admin/activity?user={}", w.b.user_name("emp"))), &[200], Body::Has("No events match these filters")),
 ];
 
 // ---- running it -------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ mod trust_boundaries;
 // Issue 12 (lead): admins through SSO.
 mod admin_sso;
 mod roles;
+// Issue 12, audit trail and overview:
+mod audit;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

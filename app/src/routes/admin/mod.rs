@@ -5,12 +5,14 @@ pub mod provisioning;
 pub mod sso;
 pub mod user_detail;
 pub mod users;
+// Issue 12, audit trail and overview: the Overview checklist (`AdminHome`) lives in overview.rs.
+pub mod overview;
+pub use overview::AdminHome;
 
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect, A};
 
-use crate::components::{CopyField, SubmitButton};
+use crate::components::SubmitButton;
 use crate::dto::AdminView;
 use crate::errors::AppError;
 
@@ -101,34 +103,5 @@ pub fn AdminLayout() -> impl IntoView {
                 </main>
             </div>
         </div>
-    }
-}
-
-#[component]
-pub fn AdminHome() -> impl IntoView {
-    let admin = expect_context::<AdminResource>().0;
-    view! {
-        <Title text="Overview · Identity portal" />
-        <h1>"Overview"</h1>
-        <Suspense>
-            {move || admin.get().and_then(|r| r.ok()).flatten().map(|view| view! { <OrgCard view /> })}
-        </Suspense>
-    }
-}
-
-#[component]
-fn OrgCard(view: AdminView) -> impl IntoView {
-    view! {
-        <section class="card" aria-labelledby="org-heading">
-            <h2 id="org-heading">"Your organisation"</h2>
-            <p>
-                "Your identity provider needs the Org ID below when you configure single sign-on and user provisioning."
-            </p>
-            <dl class="facts">
-                <dt>"Name"</dt>
-                <dd data-testid="org-name">{view.org_name.clone()}</dd>
-            </dl>
-            <CopyField label="Org ID" id="org-id" value=view.org_id.clone() />
-        </section>
     }
 }

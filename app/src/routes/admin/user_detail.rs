@@ -113,6 +113,8 @@ pub fn UserDetailPage() -> impl IntoView {
                             <section class="card" aria-labelledby="timeline">
                                 <h2 id="timeline">"Timeline"</h2>
                                 <EventList rows=u.timeline.clone() />
+                                // Issue 12, audit trail: every event of this user, filterable and exportable.
+                                <p><A href=format!("/admin/activity?user={}", u.id) attr:data-testid="user-activity-link">"All activity of this user →"</A></p>
                             </section>
                         }.into_any()
                     }

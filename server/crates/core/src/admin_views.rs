@@ -141,7 +141,10 @@ pub struct UsersPage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventRow {
+    pub id: String,
     pub at: i64,
+    /// From the name (`crate::audit::kind_of`).
+    pub kind: crate::audit::EventKind,
     pub name: String,
     pub success: bool,
     pub user_id: Option<String>,
@@ -404,71 +407,22 @@ pub fn fix_for(scim_type: Option<&str>, message: &str) -> Option<String> {
     Some(s.to_string())
 }
 
+/// A user's timeline and the other fixed lists: the Activity screen's query with these filters.
 pub async fn list_events(svc: &Services, org_id: &str, q: &EventsQuery) -> CoreResult<EventsPage> {
-    let push_where = |b: &mut SqlBuilder| {
-        b.push("e.org_id = ").push_bind(org_id);
-        match q.result {
-            Some(EventResult::Success) => {
-                b.push(" AND e.success = 1");
-            }
-            Some(EventResult::Failure) => {
-                b.push(" AND e.success = 0");
-            }
-            None => {}
-        }
-        if !q.name.trim().is_empty() {
-            b.push(" AND e.name = ")
-                .push_bind(q.name.trim().chars().take(64).collect::<String>());
-        }
-        if !q.user_id.trim().is_empty() {
-            b.push(" AND e.user_id = ")
-                .push_bind(q.user_id.trim().chars().take(64).collect::<String>());
-        }
+    let non_empty = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()).then(|| s.chars().take(64).collect::<String>())
     };
-    let mut count = SqlBuilder::new("SELECT COUNT(*) FROM events e WHERE ");
-    push_where(&mut count);
-    let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = q.page.clamp(1, pages);
-    let mut b = SqlBuilder::new(
-        "SELECT e.at, e.name, e.success, e.user_id, u.user_name, e.actor, e.scim_type, e.message \
-         FROM events e LEFT JOIN users u ON u.id = e.user_id AND u.org_id = e.org_id WHERE ",
-    );
-    push_where(&mut b);
-    b.push(" ORDER BY e.at DESC, e.seq DESC LIMIT ")
-        .push_bind(PAGE_SIZE)
-        .push(" OFFSET ")
-        .push_bind((page - 1) * PAGE_SIZE);
-    let rows = b.query().fetch_all(&svc.db.pool).await?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            let success = r.try_get::<i64, _>("success")? != 0;
-            let scim_type: Option<String> = r.try_get("scim_type")?;
-            let message: String = r.try_get("message")?;
-            Ok(EventRow {
-                at: r.try_get("at")?,
-                name: r.try_get("name")?,
-                success,
-                user_id: r.try_get("user_id")?,
-                user_name: r.try_get("user_name")?,
-                actor: r.try_get("actor")?,
-                fix: if success {
-                    None
-                } else {
-                    fix_for(scim_type.as_deref(), &message)
-                },
-                scim_type,
-                message,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(EventsPage {
-        rows,
-        total,
-        page,
-        pages,
-    })
+    let query = crate::audit::ActivityQuery {
+        filter: crate::audit::ActivityFilter {
+            result: q.result,
+            name: non_empty(&q.name),
+            user: non_empty(&q.user_id),
+            ..Default::default()
+        },
+        page: q.page,
+    };
+    crate::audit::list(svc, org_id, &query).await
 }
 
 fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<(String, String)>) {

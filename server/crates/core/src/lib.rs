@@ -29,6 +29,9 @@ pub mod sql;
 pub mod sso;
 pub mod throttle;
 pub mod users;
+// Issue 12, audit trail and overview:
+pub mod audit;
+pub mod overview;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};
