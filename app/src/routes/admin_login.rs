@@ -39,6 +39,9 @@ pub async fn admin_signed_in() -> Result<bool, AppError> {
 pub fn AdminLogin() -> impl IntoView {
     let login = ServerAction::<AdminLogin>::new();
     let signed_in = Resource::new(|| (), |_| admin_signed_in());
+    // Issue 12, your account: where a password reset lands.
+    let query = leptos_router::hooks::use_query_map();
+    let after_reset = move || query.with(|q| q.get("reset").is_some());
     view! {
         <Title text="Administrator sign-in" />
         <main class="centered">
@@ -49,6 +52,9 @@ pub fn AdminLogin() -> impl IntoView {
             </Suspense>
             <div class="card narrow">
                 <h1>"Administrator sign-in"</h1>
+                {move || after_reset().then(|| view! {
+                    <p class="alert ok" role="status" data-testid="reset-done">{crate::routes::password_reset::RESET_DONE}</p>
+                })}
                 <ActionForm action=login attr:class="stack" attr:aria-label="Administrator sign-in">
                     <FormError error=Signal::derive(move || login.value().with(error_of)) />
                     <label for="email">"Email"</label>
@@ -57,6 +63,7 @@ pub fn AdminLogin() -> impl IntoView {
                     <input id="password" type="password" name="password" autocomplete="current-password" required maxlength="256" />
                     <SubmitButton pending=login.pending() label="Sign in" pending_label="Signing in…" />
                 </ActionForm>
+                <p><a href="/admin/forgot-password">"Forgot your password?"</a></p>
             </div>
         </main>
     }

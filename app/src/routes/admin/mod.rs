@@ -5,6 +5,8 @@ pub mod provisioning;
 pub mod sso;
 pub mod user_detail;
 pub mod users;
+// Issue 12, your account.
+pub mod account;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -92,6 +94,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/activity">"Activity"</A>
+                        </li>
+                        // Issue 12, your account.
+                        <li>
+                            <A href="/admin/account">"Your account"</A>
                         </li>
                     </ul>
                 </nav>

@@ -30,6 +30,9 @@ pub mod sso;
 pub mod throttle;
 pub mod users;
 
+// Issue 12: the admin's own account (password change and reset, "Your sessions").
+pub mod account;
+
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};
 pub use error::{CoreError, Field};
