@@ -102,13 +102,8 @@ pub async fn account_end_session(reference: String) -> Result<(), AppError> {
     let svc = services()?;
     let session = session().await?;
     let current = session.id().map(|id| id.to_string());
-    match portal_core::account::end_session(
-        &svc,
-        &admin.actor(),
-        &reference,
-        current.as_deref(),
-    )
-    .await
+    match portal_core::account::end_session(&svc, &admin.actor(), &reference, current.as_deref())
+        .await
     {
         Ok(Ended::Other) => Ok(()),
         Ok(Ended::This) => {

@@ -286,9 +286,8 @@ pub async fn change_password(
             "Choose a new password that differs from the current one.",
         ));
     }
-    let wrong_current = || {
-        CoreError::invalid_field(Field::CurrentPassword, "The current password is incorrect.")
-    };
+    let wrong_current =
+        || CoreError::invalid_field(Field::CurrentPassword, "The current password is incorrect.");
     if current_password.chars().count() > password::MAX_PASSWORD_LEN {
         return Err(wrong_current());
     }
@@ -308,7 +307,11 @@ pub async fn change_password(
         }
     };
     let stored = stored_hash(svc, &admin.id).await?;
-    let ok = match svc.argon2.verify(current_password.to_string(), stored).await {
+    let ok = match svc
+        .argon2
+        .verify(current_password.to_string(), stored)
+        .await
+    {
         Ok(ok) => ok,
         Err(busy @ CoreError::Busy { .. }) => {
             crate::throttle::give_back(&svc.db, &hits).await?;
@@ -358,13 +361,11 @@ pub async fn change_password(
             .execute(&mut **tx)
             .await?
             .rows_affected();
-    sqlx::query(
-        "UPDATE password_resets SET used_at = $1 WHERE admin_id = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(&admin.id)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE admin_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(&admin.id)
+        .execute(&mut **tx)
+        .await?;
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(
@@ -415,7 +416,11 @@ pub async fn request_reset(svc: &Services, email: &str, client: &str) -> CoreRes
             RESET_MAX_PER_ADDRESS_PER_HOUR,
             HOUR,
         ),
-        Limit::new(format!("pr-ip:{client}"), RESET_MAX_PER_CLIENT_PER_HOUR, HOUR),
+        Limit::new(
+            format!("pr-ip:{client}"),
+            RESET_MAX_PER_CLIENT_PER_HOUR,
+            HOUR,
+        ),
     ];
     if crate::throttle::take(&svc.db, &limits, now)
         .await?
@@ -571,13 +576,11 @@ pub async fn reset_password(svc: &Services, token: &str, new_password: &str) -> 
         .bind(&admin.id)
         .execute(&mut **tx)
         .await?;
-    sqlx::query(
-        "UPDATE password_resets SET used_at = $1 WHERE admin_id = $2 AND used_at IS NULL",
-    )
-    .bind(now)
-    .bind(&admin.id)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE admin_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(&admin.id)
+        .execute(&mut **tx)
+        .await?;
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

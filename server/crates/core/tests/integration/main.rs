@@ -6,3 +6,5 @@ mod migrations;
 mod query_plans;
 mod retention;
 mod storage;
+// Issue 12, your account.
+mod account;
