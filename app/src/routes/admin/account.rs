@@ -193,42 +193,46 @@ fn ChangePasswordCard(change: ServerAction<AccountChangePassword>) -> impl IntoV
             .with(|q| q.get(CHANGED_PARAM).is_some())
             .then(|| "Your password was changed. Your other sessions were signed out.".to_string()),
     };
+    // After a change, no password stays in the fields (in the browser; a plain form post gets a
+    // fresh page anyway).
+    let form = NodeRef::<leptos::html::Form>::new();
+    Effect::new(move |_| {
+        if change.value().with(|v| matches!(v, Some(Ok(_)))) {
+            if let Some(form) = form.get_untracked() {
+                form.reset();
+            }
+        }
+    });
     view! {
         <section class="card" aria-labelledby="password-heading">
             <h2 id="password-heading">"Change password"</h2>
             <p class="muted">"Changing your password signs out your other sessions. This browser stays signed in."</p>
             {move || done().map(|msg| view! { <p class="alert ok" role="status" data-testid="password-changed">{msg}</p> })}
-            // Drawn again after each submission, so no password stays in the fields.
-            {move || {
-                change.version().track();
-                view! {
-                    <ActionForm action=change attr:class="stack narrow-form" attr:aria-label="Change password">
-                        <FormError error=errors.summary() />
-                        <label for="current_password">"Current password"</label>
-                        <input
-                            id="current_password" type="password" name="current_password" required maxlength="256" autocomplete="current-password"
-                            aria-invalid=errors.invalid(FieldName::CurrentPassword)
-                            aria-describedby=errors.described_by(FieldName::CurrentPassword, "current_password-error")
-                        />
-                        <FieldError errors field=FieldName::CurrentPassword id="current_password-error" />
-                        <label for="new_password">"New password (at least 12 characters)"</label>
-                        <input
-                            id="new_password" type="password" name="new_password" required minlength="12" maxlength="256" autocomplete="new-password"
-                            aria-invalid=errors.invalid(FieldName::Password)
-                            aria-describedby=errors.described_by(FieldName::Password, "new_password-error")
-                        />
-                        <FieldError errors field=FieldName::Password id="new_password-error" />
-                        <label for="new_password_confirm">"Repeat the new password"</label>
-                        <input
-                            id="new_password_confirm" type="password" name="new_password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
-                            aria-invalid=errors.invalid(FieldName::PasswordConfirm)
-                            aria-describedby=errors.described_by(FieldName::PasswordConfirm, "new_password_confirm-error")
-                        />
-                        <FieldError errors field=FieldName::PasswordConfirm id="new_password_confirm-error" />
-                        <SubmitButton pending=change.pending() label="Change password" pending_label="Changing…" />
-                    </ActionForm>
-                }
-            }}
+            <ActionForm action=change node_ref=form attr:class="stack narrow-form" attr:aria-label="Change password">
+                <FormError error=errors.summary() />
+                <label for="current_password">"Current password"</label>
+                <input
+                    id="current_password" type="password" name="current_password" required maxlength="256" autocomplete="current-password"
+                    aria-invalid=errors.invalid(FieldName::CurrentPassword)
+                    aria-describedby=errors.described_by(FieldName::CurrentPassword, "current_password-error")
+                />
+                <FieldError errors field=FieldName::CurrentPassword id="current_password-error" />
+                <label for="new_password">"New password (at least 12 characters)"</label>
+                <input
+                    id="new_password" type="password" name="new_password" required minlength="12" maxlength="256" autocomplete="new-password"
+                    aria-invalid=errors.invalid(FieldName::Password)
+                    aria-describedby=errors.described_by(FieldName::Password, "new_password-error")
+                />
+                <FieldError errors field=FieldName::Password id="new_password-error" />
+                <label for="new_password_confirm">"Repeat the new password"</label>
+                <input
+                    id="new_password_confirm" type="password" name="new_password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
+                    aria-invalid=errors.invalid(FieldName::PasswordConfirm)
+                    aria-describedby=errors.described_by(FieldName::PasswordConfirm, "new_password_confirm-error")
+                />
+                <FieldError errors field=FieldName::PasswordConfirm id="new_password_confirm-error" />
+                <SubmitButton pending=change.pending() label="Change password" pending_label="Changing…" />
+            </ActionForm>
         </section>
     }
 }
