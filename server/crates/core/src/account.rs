@@ -2,7 +2,8 @@
 //! (list, end one, sign out everywhere).
 //!
 //! Sessions are found through the `sessions.admin_id` column the session store fills from the
-//! session's data (`session_store`). A session is named to the browser only by its *reference*,
+//! session's data (`session_store`), and rows written before that column existed by the admin id
+//! in their data ([`OWNED_BY`]). A session is named to the browser only by its *reference*,
 //! a SHA-256 of its id: the id itself is the bearer credential in the cookie and never leaves the
 //! server. Ending a session deletes its row; the store's `save` only updates, so a request of
 //! that session still in flight cannot bring it back.
@@ -73,6 +74,23 @@ pub struct AdminSession {
     pub current: bool,
 }
 
+/// The rows of `admin_id`'s sessions, with `$1` the admin's id and `$2` [`data_pattern`]: by the
+/// owner column the store fills, and rows written before that column existed (their owner is only
+/// in the session's data) so that a password reset or "Sign out everywhere" ends those too.
+const OWNED_BY: &str = "(admin_id = $1 OR (admin_id IS NULL AND data LIKE $2))";
+
+/// How the admin's id appears in a session's stored data (JSON, as the store writes it). Admin
+/// ids are UUIDs: no `%` or `_` to escape.
+fn data_pattern(admin_id: &str) -> String {
+    format!(
+        "%{}%",
+        serde_json::json!({ crate::session::ADMIN_ID_KEY: admin_id })
+            .to_string()
+            .trim_start_matches('{')
+            .trim_end_matches('}')
+    )
+}
+
 /// The session store writes `expires_at` from the system clock, so live sessions are told
 /// apart by the system clock too (the services' clock is manual in tests).
 fn wall_clock_ms() -> i64 {
@@ -81,12 +99,14 @@ fn wall_clock_ms() -> i64 {
 
 /// Ids of the admin's live sessions.
 async fn session_ids(svc: &Services, admin_id: &str) -> CoreResult<Vec<String>> {
-    let rows: Vec<(String,)> =
-        sqlx::query_as("SELECT id FROM sessions WHERE admin_id = $1 AND expires_at > $2")
-            .bind(admin_id)
-            .bind(wall_clock_ms())
-            .fetch_all(&svc.db.pool)
-            .await?;
+    let rows: Vec<(String,)> = sqlx::query_as(&format!(
+        "SELECT id FROM sessions WHERE {OWNED_BY} AND expires_at > $3"
+    ))
+    .bind(admin_id)
+    .bind(data_pattern(admin_id))
+    .bind(wall_clock_ms())
+    .fetch_all(&svc.db.pool)
+    .await?;
     Ok(rows.into_iter().map(|(id,)| id).collect())
 }
 
@@ -96,11 +116,12 @@ pub async fn sessions(
     admin_id: &str,
     current_session_id: Option<&str>,
 ) -> CoreResult<Vec<AdminSession>> {
-    let rows = sqlx::query(
+    let rows = sqlx::query(&format!(
         "SELECT id, created_at, last_seen_at, client, method FROM sessions \
-         WHERE admin_id = $1 AND expires_at > $2",
-    )
+         WHERE {OWNED_BY} AND expires_at > $3"
+    ))
     .bind(admin_id)
+    .bind(data_pattern(admin_id))
     .bind(wall_clock_ms())
     .fetch_all(&svc.db.pool)
     .await?;
@@ -165,12 +186,15 @@ pub async fn end_session(
     };
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    let deleted = sqlx::query("DELETE FROM sessions WHERE id = $1 AND admin_id = $2")
-        .bind(&id)
-        .bind(&admin.id)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let deleted = sqlx::query(&format!(
+        "DELETE FROM sessions WHERE {OWNED_BY} AND id = $3"
+    ))
+    .bind(&admin.id)
+    .bind(data_pattern(&admin.id))
+    .bind(&id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     if deleted != 1 {
         // Ended meanwhile (by another request, or it expired): nothing to record.
         return Err(CoreError::NotFound);
@@ -199,8 +223,9 @@ pub async fn end_session(
 pub async fn sign_out_everywhere(svc: &Services, admin: &Admin) -> CoreResult<u64> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    let ended = sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+    let ended = sqlx::query(&format!("DELETE FROM sessions WHERE {OWNED_BY}"))
         .bind(&admin.id)
+        .bind(data_pattern(&admin.id))
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -348,12 +373,15 @@ pub async fn change_password(
         .bind(&admin.id)
         .execute(&mut **tx)
         .await?;
-    let sessions_ended = sqlx::query("DELETE FROM sessions WHERE admin_id = $1 AND id <> $2")
-        .bind(&admin.id)
-        .bind(this_session_id.unwrap_or(""))
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    let sessions_ended = sqlx::query(&format!(
+        "DELETE FROM sessions WHERE {OWNED_BY} AND id <> $3"
+    ))
+    .bind(&admin.id)
+    .bind(data_pattern(&admin.id))
+    .bind(this_session_id.unwrap_or(""))
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
     let devices_forgotten =
         sqlx::query("DELETE FROM admin_devices WHERE admin_id = $1 AND token_hash <> $2")
             .bind(&admin.id)
@@ -567,8 +595,9 @@ pub async fn reset_password(svc: &Services, token: &str, new_password: &str) -> 
         .bind(&admin.id)
         .execute(&mut **tx)
         .await?;
-    let sessions_ended = sqlx::query("DELETE FROM sessions WHERE admin_id = $1")
+    let sessions_ended = sqlx::query(&format!("DELETE FROM sessions WHERE {OWNED_BY}"))
         .bind(&admin.id)
+        .bind(data_pattern(&admin.id))
         .execute(&mut **tx)
         .await?
         .rows_affected();
@@ -623,5 +652,17 @@ mod tests {
         assert!(!is_reference(&r.to_uppercase()));
         assert!(!is_reference(&r[1..]));
         assert!(!is_reference("abc"));
+    }
+
+    #[test]
+    fn the_data_pattern_matches_what_the_store_writes() {
+        let id = "0b7c6f0e-1b2a-4c3d-9e8f-0123456789ab";
+        let mut data = std::collections::HashMap::new();
+        data.insert("admin_meta", serde_json::json!({"method": "password"}));
+        data.insert(crate::session::ADMIN_ID_KEY, serde_json::json!(id));
+        let stored = serde_json::to_string(&data).unwrap();
+        let pattern = data_pattern(id);
+        assert_eq!(pattern, format!("%\"admin_id\":\"{id}\"%"));
+        assert!(stored.contains(pattern.trim_matches('%')), "{stored}");
     }
 }

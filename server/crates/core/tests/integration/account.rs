@@ -45,6 +45,22 @@ async fn session_of(
     record.id.to_string()
 }
 
+/// A session row as stored before migration 0009: no owner columns, the admin only in the data.
+async fn legacy_session_of(t: &TestServices, admin: &Admin) -> String {
+    let id = Id::default().to_string();
+    let data = serde_json::json!({ ADMIN_ID_KEY: admin.id }).to_string();
+    let expires =
+        (tower_sessions::cookie::time::OffsetDateTime::now_utc().unix_timestamp() + 3600) * 1000;
+    sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
+        .bind(&id)
+        .bind(data)
+        .bind(expires)
+        .execute(&t.svc.db.pool)
+        .await
+        .unwrap();
+    id
+}
+
 async fn session_exists(t: &TestServices, id: &str) -> bool {
     let store = DbSessionStore::new(t.svc.db.clone());
     store
@@ -458,6 +474,7 @@ db_test!(
             "Edge on Windows · 10.0.0.4",
         )
         .await;
+        let s3 = legacy_session_of(&t, &admin).await;
         trusted_device(&t, &admin).await;
         let viewer_device = trusted_device(&t, &viewer).await;
 
@@ -512,6 +529,7 @@ db_test!(
         assert_eq!(who.id, admin.id);
         assert!(!session_exists(&t, &s1).await);
         assert!(!session_exists(&t, &s2).await);
+        assert!(!session_exists(&t, &s3).await);
         assert!(
             session_exists(&t, &viewers).await,
             "another admin's session is not touched"
@@ -539,7 +557,7 @@ db_test!(
                 .any(|(n, ok, actor, m)| n == "admin_password_reset"
                     && *ok
                     && actor == "owner@acme.test"
-                    && m.contains("2 session(s) ended")),
+                    && m.contains("3 session(s) ended")),
             "{ev:?}"
         );
         // Only hashes were ever stored.
@@ -689,14 +707,26 @@ db_test!(
             "{ev:?}"
         );
 
-        // Sign out everywhere: all of this admin's sessions, nobody else's.
+        // Sign out everywhere: all of this admin's sessions, nobody else's — rows written before
+        // the owner column existed included (their owner is only in the data).
         let again = session_of(&t, &admin, AdminSignInMethod::Password, "Opera · 10.0.0.5").await;
+        let legacy = legacy_session_of(&t, &admin).await;
+        let their_legacy = legacy_session_of(&t, &colleague).await;
+        let listed = account::sessions(&t.svc, &admin.id, Some(&this))
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 3, "{listed:?}");
+        assert!(listed
+            .iter()
+            .any(|s| s.reference == account::session_reference(&legacy) && s.method.is_none()));
         assert_eq!(
             account::sign_out_everywhere(&t.svc, &admin).await.unwrap(),
-            2
+            3
         );
         assert!(!session_exists(&t, &this).await);
         assert!(!session_exists(&t, &again).await);
+        assert!(!session_exists(&t, &legacy).await);
+        assert!(session_exists(&t, &their_legacy).await);
         assert!(session_exists(&t, &theirs).await);
         assert!(session_exists(&t, &strangers).await);
         assert!(account::sessions(&t.svc, &admin.id, None)
@@ -708,7 +738,7 @@ db_test!(
             ev.iter()
                 .any(|(n, _, actor, m)| n == "admin_sign_out_everywhere"
                     && actor == "owner@acme.test"
-                    && m.contains("2 session(s)")),
+                    && m.contains("3 session(s)")),
             "{ev:?}"
         );
     }
