@@ -492,7 +492,7 @@ pub async fn request_reset(svc: &Services, email: &str, client: &str) -> CoreRes
             &admin.org_id,
             &admin.email,
             "admin_password_reset_requested",
-            "A password reset link was requested and mailed to the admin",
+            "Someone asked for a password reset link for this admin; it was mailed to the admin's own address",
         ),
         now,
     )
