@@ -498,6 +498,50 @@ mod checkbox {
     }
 }
 
+// ---- Issue 12, your account: password change and reset, "Your sessions" ----------------------
+
+/// "Your account": who the admin is and their sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub email: String,
+    /// "Owner", "Admin" or "Viewer".
+    pub role: String,
+    pub created_at: i64,
+    pub password_changed_at: Option<i64>,
+    pub sessions: Vec<AdminSessionView>,
+}
+
+/// One of the admin's sessions. `reference` is a one-way hash of the session id (never the id,
+/// which is the cookie's bearer credential): what "End" sends back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminSessionView {
+    pub reference: String,
+    pub started_at: Option<i64>,
+    pub last_seen_at: Option<i64>,
+    /// "Chrome on Linux · 203.0.113.7".
+    pub client: String,
+    /// How it signed in ("Password", "Password + authenticator app", …).
+    pub method: String,
+    /// The session of this browser.
+    pub current: bool,
+}
+
+/// The change-password form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChangeForm {
+    pub current_password: String,
+    pub new_password: String,
+    pub new_password_confirm: String,
+}
+
+/// The form of `/admin/reset-password`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordResetForm {
+    pub token: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,8 @@ pub enum FieldName {
     OrgName,
     Password,
     PasswordConfirm,
+    // Issue 12, your account: the current password when changing it.
+    CurrentPassword,
 }
 
 /// What a failed server function tells the page. Travels as JSON: in the error response's body,

@@ -28,6 +28,9 @@ use routes::admin_login::AdminLogin;
 use routes::employee::{EmployeeHome, LinkPage, LoginPage};
 use routes::home::Home;
 use routes::setup::Setup;
+// Issue 12, your account.
+use routes::admin::account::AccountPage;
+use routes::password_reset::{ForgotPasswordPage, ResetPasswordPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -63,6 +66,9 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/login/link") view=LinkPage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=EmployeeHome ssr=SsrMode::Async />
+                // Issue 12, your account: forgotten admin passwords.
+                <Route path=path!("/admin/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
+                <Route path=path!("/admin/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async />
@@ -71,6 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=UsersPageView ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async />
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
+                    // Issue 12, your account.
+                    <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

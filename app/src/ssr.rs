@@ -90,6 +90,8 @@ fn field_name(field: portal_core::Field) -> FieldName {
         Field::Locality => FieldName::Locality,
         Field::OrgName => FieldName::OrgName,
         Field::Password => FieldName::Password,
+        // Issue 12, your account.
+        Field::CurrentPassword => FieldName::CurrentPassword,
     }
 }
 

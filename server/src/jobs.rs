@@ -28,6 +28,10 @@ pub fn spawn_housekeeping(svc: Services) {
             if let Err(e) = portal_core::throttle::prune(&svc.db, svc.now()).await {
                 tracing::warn!(error = %e, "throttle cleanup failed");
             }
+            // Issue 12, your account: used and expired password reset links.
+            if let Err(e) = portal_core::account::prune_resets(&svc, svc.now()).await {
+                tracing::warn!(error = %e, "password reset cleanup failed");
+            }
         }
     });
 }

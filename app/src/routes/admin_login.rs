@@ -77,6 +77,8 @@ pub fn AdminLogin() -> impl IntoView {
             admin_sso_available(org).await
         }
     });
+    // Issue 12, your account: where a password reset lands.
+    let after_reset = move || query.with(|q| q.get("reset").is_some());
     view! {
         <Title text="Administrator sign-in" />
         <main class="centered">
@@ -87,6 +89,9 @@ pub fn AdminLogin() -> impl IntoView {
             </Suspense>
             <div class="card narrow">
                 <h1>"Administrator sign-in"</h1>
+                {move || after_reset().then(|| view! {
+                    <p class="alert ok" role="status" data-testid="reset-done">{crate::routes::password_reset::RESET_DONE}</p>
+                })}
                 <ActionForm action=login attr:class="stack" attr:aria-label="Administrator sign-in">
                     <FormError error=Signal::derive(move || login.value().with(error_of)) />
                     <label for="email">"Email"</label>
@@ -124,6 +129,7 @@ pub fn AdminLogin() -> impl IntoView {
                         }
                     }}
                 </Suspense>
+                <p><a href="/admin/forgot-password">"Forgot your password?"</a></p>
             </div>
         </main>
     }

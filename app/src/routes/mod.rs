@@ -3,3 +3,5 @@ pub mod admin_login;
 pub mod employee;
 pub mod home;
 pub mod setup;
+// Issue 12, your account: forgotten admin passwords.
+pub mod password_reset;

@@ -78,6 +78,23 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
         "PAGE /admin/login",
         "the sign-in form; its credentials go to admin_login, which has rows",
     ),
+    // ---- Issue 12, your account ----
+    (
+        "account_sign_out_everywhere",
+        "ends the sessions of the caller's own admin (from the session), takes nothing; that it \
+         leaves other admins' sessions alone is tested in account.rs \
+         (your_sessions_lists_ends_only_ones_own_and_signs_out_everywhere)",
+    ),
+    (
+        "admin_request_password_reset",
+        "takes an address from anyone by design and mails that admin's own address; asking for \
+         B's admin's address mails B's admin and records it in B's activity, which this matrix \
+         forbids. Same answer for every address, throttled: account.rs in both test crates",
+    ),
+    (
+        "PAGE /admin/forgot-password",
+        "the request form; its address goes to admin_request_password_reset",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -668,7 +685,46 @@ static ROWS: &[Row] = &[
         |w| get(format!("/admin/activity/export.jsonl?org_id={}", w.b.id)), &[401], Body::Any),
     row("page /admin/activity?user={B's userName}", "PAGE /admin/activity", AAdmin,
         |w| get(format!("/admin/activity?user={}", w.b.user_name("emp"))), &[200], Body::Has("No events match these filters")),
+    // ---- Issue 12, your account: B's admin's sessions by reference and by raw id, B's password, B's link ----
+    row("account_end_session: B's admin's session reference", "account_end_session", AAdmin,
+        |w| f("account_end_session", &[("reference", &session_reference(session_id(&w.b.admin_cookie)))]), &[404], Body::Any),
+    row("account_end_session: B's admin's raw session id", "account_end_session", AAdmin,
+        |w| f("account_end_session", &[("reference", session_id(&w.b.admin_cookie))]), &[404], Body::Any),
+    row("account_end_session as A's employee: B's admin's session reference", "account_end_session", AEmployee,
+        |w| f("account_end_session", &[("reference", &session_reference(session_id(&w.b.admin_cookie)))]), &[401], Body::Any),
+    row("account_load: B's org id smuggled", "account_load", AAdmin,
+        |w| fb(w, "account_load", &[]), &[200], Body::Has("admin@alpha-secret.test")),
+    row("account_load as A's employee", "account_load", AEmployee,
+        |w| fb(w, "account_load", &[]), &[401], Body::Any),
+    row("account_change_password: B's admin's password as the current one, B's org id smuggled", "account_change_password", AAdmin,
+        |w| fb(w, "account_change_password", &[("current_password", BRAVO.password), ("new_password", "alpha's next long passphrase"), ("new_password_confirm", "alpha's next long passphrase")]),
+        &[400], Body::Has("current_password")),
+    row("account_change_password as A's employee", "account_change_password", AEmployee,
+        |w| fb(w, "account_change_password", &[("current_password", BRAVO.password), ("new_password", "alpha's next long passphrase"), ("new_password_confirm", "alpha's next long passphrase")]),
+        &[401], Body::Any),
+    row("admin_password_reset_valid: B's magic link", "admin_password_reset_valid", AEmployee,
+        |w| f("admin_password_reset_valid", &[("token", &w.b.link)]), &[200], Body::Has("false")),
+    row("admin_password_reset_valid: A's SCIM token", "admin_password_reset_valid", AEmployee,
+        |w| f("admin_password_reset_valid", &[("token", &w.a.scim_token)]), &[200], Body::Has("false")),
+    row("admin_reset_password: B's magic link as the reset token", "admin_reset_password", AEmployee,
+        |w| f("admin_reset_password", &[("token", &w.b.link), ("password", "alpha's next long passphrase"), ("password_confirm", "alpha's next long passphrase")]),
+        &[400], Body::Has("password reset link is invalid")),
+    row("admin_reset_password: A's SCIM token as the reset token", "admin_reset_password", AAdmin,
+        |w| f("admin_reset_password", &[("token", &w.a.scim_token), ("password", "alpha's next long passphrase"), ("password_confirm", "alpha's next long passphrase")]),
+        &[400], Body::Has("password reset link is invalid")),
+    row("page /admin/account?org=B", "PAGE /admin/account", AAdmin,
+        |w| get(format!("/admin/account?org={0}&org_id={0}", w.b.id)), &[200], Body::Has("admin@alpha-secret.test")),
+    row("page /admin/reset-password with B's magic link", "PAGE /admin/reset-password", AEmployee,
+        |w| get(format!("/admin/reset-password?token={}", w.b.link)), &[200], Body::Has("This password reset link is invalid")),
 ];
+
+// Issue 12, your account: a session is named by a one-way reference of its id.
+use portal_core::account::session_reference;
+
+/// The session id in a `portal_session=ID` cookie.
+fn session_id(cookie: &str) -> &str {
+    cookie.split_once('=').map_or("", |(_, v)| v)
+}
 
 // ---- running it -------------------------------------------------------------------------------
 

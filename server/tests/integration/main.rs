@@ -21,6 +21,8 @@ mod admin_sso;
 mod roles;
 // Issue 12, audit trail and overview:
 mod audit;
+// Issue 12, your account.
+mod account;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

@@ -8,6 +8,8 @@ pub mod users;
 // Issue 12, audit trail and overview: the Overview checklist (`AdminHome`) lives in overview.rs.
 pub mod overview;
 pub use overview::AdminHome;
+// Issue 12, your account.
+pub mod account;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -95,6 +97,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/activity">"Activity"</A>
+                        </li>
+                        // Issue 12, your account.
+                        <li>
+                            <A href="/admin/account">"Your account"</A>
                         </li>
                     </ul>
                 </nav>

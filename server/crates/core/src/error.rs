@@ -105,6 +105,8 @@ pub enum Field {
     Locality,
     OrgName,
     Password,
+    // Issue 12, your account: the current password when changing it.
+    CurrentPassword,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

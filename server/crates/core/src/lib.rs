@@ -33,6 +33,9 @@ pub mod users;
 pub mod audit;
 pub mod overview;
 
+// Issue 12: the admin's own account (password change and reset, "Your sessions").
+pub mod account;
+
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};
 pub use error::{CoreError, Field};

@@ -847,6 +847,23 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
         &["id", "purpose", "consumed_at", "result"],
         "org_id = $1 AND purpose = 'test'",
     ),
+    // Issue 12, your account: B's admins' sessions must not end, their reset links not be used.
+    (
+        "sessions",
+        &["id", "admin_id", "created_at"],
+        "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    (
+        "password_resets",
+        &[
+            "token_hash",
+            "admin_id",
+            "created_at",
+            "expires_at",
+            "used_at",
+        ],
+        "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
 ];
 
 async fn text_rows(

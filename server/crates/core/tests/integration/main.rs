@@ -8,3 +8,5 @@ mod retention;
 mod storage;
 // Issue 12, audit trail and overview:
 mod audit;
+// Issue 12, your account.
+mod account;
