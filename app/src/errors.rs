@@ -24,6 +24,10 @@ pub enum FieldName {
     OrgName,
     Password,
     PasswordConfirm,
+    // Organisation settings (issue 12, settings).
+    UserRetentionDays,
+    EventRetentionDays,
+    AllowedDomains,
 }
 
 /// What a failed server function tells the page. Travels as JSON: in the error response's body,

@@ -89,6 +89,10 @@ fn field_name(field: portal_core::Field) -> FieldName {
         Field::Locality => FieldName::Locality,
         Field::OrgName => FieldName::OrgName,
         Field::Password => FieldName::Password,
+        // Organisation settings (issue 12, settings).
+        Field::UserRetentionDays => FieldName::UserRetentionDays,
+        Field::EventRetentionDays => FieldName::EventRetentionDays,
+        Field::AllowedDomains => FieldName::AllowedDomains,
     }
 }
 

@@ -5,6 +5,8 @@ pub mod provisioning;
 pub mod sso;
 pub mod user_detail;
 pub mod users;
+// Organisation settings (issue 12, settings).
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -92,6 +94,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/activity">"Activity"</A>
+                        </li>
+                        // Organisation settings (issue 12, settings).
+                        <li>
+                            <A href="/admin/settings">"Organisation settings"</A>
                         </li>
                     </ul>
                 </nav>

@@ -102,6 +102,10 @@ pub enum Field {
     Locality,
     OrgName,
     Password,
+    // Organisation settings (issue 12, settings).
+    UserRetentionDays,
+    EventRetentionDays,
+    AllowedDomains,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

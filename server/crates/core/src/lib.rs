@@ -29,6 +29,8 @@ pub mod sql;
 pub mod sso;
 pub mod throttle;
 pub mod users;
+// Organisation settings (issue 12, settings).
+pub mod org_settings;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};
