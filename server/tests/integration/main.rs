@@ -16,6 +16,8 @@ mod saml_http;
 mod scale_out;
 mod scim_http;
 mod trust_boundaries;
+// Organisation settings (issue 12, settings).
+mod settings;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

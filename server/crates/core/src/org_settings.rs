@@ -491,12 +491,11 @@ impl UserPolicy {
 
 /// The user rules of `org_id` (the defaults when the organisation does not exist).
 pub async fn user_policy(conn: &mut sqlx::AnyConnection, org_id: &str) -> CoreResult<UserPolicy> {
-    let row = sqlx::query(
-        "SELECT allowed_domains, username_equals_work_email FROM orgs WHERE id = $1",
-    )
-    .bind(org_id)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let row =
+        sqlx::query("SELECT allowed_domains, username_equals_work_email FROM orgs WHERE id = $1")
+            .bind(org_id)
+            .fetch_optional(&mut *conn)
+            .await?;
     match row {
         Some(r) => Ok(UserPolicy {
             allowed_domains: split_stored(&r.try_get::<String, _>("allowed_domains")?),

@@ -6,3 +6,5 @@ mod migrations;
 mod query_plans;
 mod retention;
 mod storage;
+// Organisation settings (issue 12, settings).
+mod settings;
