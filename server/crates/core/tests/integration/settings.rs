@@ -450,3 +450,30 @@ db_test!(
         assert_eq!(left, [(ub,)]);
     }
 );
+
+/// SSO's work-email lookup (the userName rule off) is served by its index, not a scan.
+#[tokio::test]
+async fn work_email_lookup_uses_its_index() {
+    portal_test_support::deadline(async {
+        let mut t = portal_test_support::services(portal_core::Backend::Sqlite).await;
+        let _dir = t.tdb.dir.take();
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT u.id FROM users u WHERE {}",
+            portal_core::users::BY_WORK_EMAIL
+        );
+        let rows = sqlx::query(&sql)
+            .bind("o1")
+            .bind("a@b.test")
+            .fetch_all(&t.svc.db.pool)
+            .await
+            .unwrap();
+        let plan: Vec<String> = rows
+            .iter()
+            .map(|r| sqlx::Row::try_get::<String, _>(r, "detail").unwrap())
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("users_org_email_ci"), "{plan}");
+        assert!(!plan.contains("SCAN u"), "{plan}");
+    })
+    .await;
+}
