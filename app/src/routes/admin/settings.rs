@@ -142,6 +142,9 @@ fn SettingsForm(v: OrgSettingsView, save: ServerAction<SaveOrgSettings>) -> impl
         })
     };
     let domains = v.allowed_domains.join("\n");
+    let domains_now = domains.clone();
+    // `value` / `checked` render the page; the `prop:` twins set the live values when a save's
+    // reload re-renders this form in place over what the Owner typed.
     view! {
         <section class="card" aria-labelledby="settings-heading">
             <h2 id="settings-heading">"Settings"</h2>
@@ -155,6 +158,7 @@ fn SettingsForm(v: OrgSettingsView, save: ServerAction<SaveOrgSettings>) -> impl
                     maxlength="100"
                     required
                     value=v.name.clone()
+                    prop:value=v.name.clone()
                     aria-invalid=errors.invalid(FieldName::OrgName)
                     aria-describedby=errors.described_by(FieldName::OrgName, "org-name-error")
                 />
@@ -168,6 +172,7 @@ fn SettingsForm(v: OrgSettingsView, save: ServerAction<SaveOrgSettings>) -> impl
                     max=v.max_user_retention_days.to_string()
                     required
                     value=v.user_retention_days.to_string()
+                    prop:value=v.user_retention_days.to_string()
                     aria-invalid=errors.invalid(FieldName::UserRetentionDays)
                     aria-describedby=errors.described_by(FieldName::UserRetentionDays, "user-retention-error")
                 />
@@ -182,6 +187,7 @@ fn SettingsForm(v: OrgSettingsView, save: ServerAction<SaveOrgSettings>) -> impl
                     max=v.max_event_retention_days.to_string()
                     required
                     value=v.event_retention_days.to_string()
+                    prop:value=v.event_retention_days.to_string()
                     aria-invalid=errors.invalid(FieldName::EventRetentionDays)
                     aria-describedby=errors.described_by(FieldName::EventRetentionDays, "event-retention-error")
                 />
@@ -195,20 +201,21 @@ fn SettingsForm(v: OrgSettingsView, save: ServerAction<SaveOrgSettings>) -> impl
                     placeholder="example.com, example.org"
                     aria-invalid=errors.invalid(FieldName::AllowedDomains)
                     aria-describedby=errors.described_by(FieldName::AllowedDomains, "allowed-domains-error")
+                    prop:value=domains_now
                 >{domains}</textarea>
                 <p class="muted">"Separate domains with commas or line breaks; leave empty to allow every domain. Each domain is matched exactly (list subdomains separately). SCIM, SSO sign-up (JIT) and manual adds are refused for addresses outside the list; existing users are not changed."</p>
                 <FieldError errors field=FieldName::AllowedDomains id="allowed-domains-error" />
                 <label class="check">
-                    <input type="checkbox" name="username_equals_work_email" value="on" checked=v.username_equals_work_email />
+                    <input type="checkbox" name="username_equals_work_email" value="on" checked=v.username_equals_work_email prop:checked=v.username_equals_work_email />
                     " userName must equal the work email"
                 </label>
                 <p class="muted">{USERNAME_HELP}</p>
                 <label class="check">
-                    <input type="checkbox" name="require_2fa" value="on" checked=v.require_2fa />
+                    <input type="checkbox" name="require_2fa" value="on" checked=v.require_2fa prop:checked=v.require_2fa />
                     " Require two-factor authentication for every admin"
                 </label>
                 <label class="check">
-                    <input type="checkbox" name="require_sso_for_admins" value="on" checked=v.require_sso_for_admins />
+                    <input type="checkbox" name="require_sso_for_admins" value="on" checked=v.require_sso_for_admins prop:checked=v.require_sso_for_admins />
                     " Require single sign-on for admins (Owners keep password + 2FA)"
                 </label>
                 {saved}
