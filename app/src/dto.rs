@@ -429,8 +429,6 @@ impl std::fmt::Debug for SetupForm {
     }
 }
 
-/// An HTML checkbox as a `bool`: a form sends `on` when it is ticked and nothing when it is not;
-/// the hydrated page serialises it the same way.
 // ---- Organisation settings (issue 12, settings) ----
 
 /// The Organisation settings screen. `can_edit`: the caller is an Owner (others see the values
@@ -470,6 +468,8 @@ pub struct OrgSettingsSaved {
     pub changes: Vec<String>,
 }
 
+/// An HTML checkbox as a `bool`: a form sends `on` when it is ticked and nothing when it is not;
+/// the hydrated page serialises it the same way.
 mod checkbox {
     use serde::{de, Deserialize, Deserializer, Serializer};
 

@@ -54,6 +54,9 @@ async fn events_named(app: &TestApp, org: &str, name: &str) -> Vec<portal_core::
         .collect()
 }
 
+/// Form fields to replace, the field the refusal must name, words it must contain.
+type BadCase<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str);
+
 /// The complete form the screen posts, with `over` replacing fields.
 fn form<'a>(over: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut f: Vec<(&str, &str)> = vec![
@@ -172,7 +175,7 @@ app_test!(
         let before = settings_of(&app, &org).await;
         let long_name = "x".repeat(101);
         let many: String = (0..51).map(|i| format!("d{i}.test,")).collect();
-        let cases: Vec<(Vec<(&str, &str)>, &str, &str)> = vec![
+        let cases: Vec<BadCase> = vec![
             (vec![("name", "   ")], "org_name", "name"),
             (vec![("name", &long_name)], "org_name", "100"),
             (vec![("name", "Acme\u{7}")], "org_name", "control"),

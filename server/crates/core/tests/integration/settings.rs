@@ -112,6 +112,17 @@ fn validation_bounds_domains_and_names() {
             .len(),
         50
     );
+    // Huge inputs: a long list is refused at its 51st domain, repeats collapse.
+    let huge: String = (0..200_000).map(|i| format!("d{i}.test,")).collect();
+    let e = ok(&|i| i.allowed_domains = huge.clone()).unwrap_err();
+    assert_eq!(e.field(), Some(Field::AllowedDomains));
+    let repeated = "a.test,".repeat(100_000);
+    assert_eq!(
+        ok(&|i| i.allowed_domains = repeated.clone())
+            .unwrap()
+            .allowed_domains,
+        ["a.test"]
+    );
     let e = ok(&|i| i.allowed_domains = format!("{fifty} d50.test")).unwrap_err();
     assert!(e.to_string().contains("At most 50"), "{e}");
 }
