@@ -477,6 +477,45 @@ impl std::fmt::Debug for SetupForm {
     }
 }
 
+// ---- Organisation settings (issue 12, settings) ----
+
+/// The Organisation settings screen. `can_edit`: the caller is an Owner (others see the values
+/// without inputs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettingsView {
+    pub can_edit: bool,
+    pub name: String,
+    pub user_retention_days: i64,
+    pub event_retention_days: i64,
+    pub allowed_domains: Vec<String>,
+    pub username_equals_work_email: bool,
+    pub require_2fa: bool,
+    pub require_sso_for_admins: bool,
+    pub max_user_retention_days: i64,
+    pub max_event_retention_days: i64,
+}
+
+/// The Organisation settings form (flattened like [`SsoSettingsForm`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettingsForm {
+    pub name: String,
+    pub user_retention_days: String,
+    pub event_retention_days: String,
+    pub allowed_domains: String,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub username_equals_work_email: bool,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub require_2fa: bool,
+    #[serde(default, with = "checkbox", skip_serializing_if = "std::ops::Not::not")]
+    pub require_sso_for_admins: bool,
+}
+
+/// What a save changed, in words ("retention for events 365 → 90 days"); empty: nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgSettingsSaved {
+    pub changes: Vec<String>,
+}
+
 /// An HTML checkbox as a `bool`: a form sends `on` when it is ticked and nothing when it is not;
 /// the hydrated page serialises it the same way.
 mod checkbox {

@@ -26,6 +26,10 @@ pub enum FieldName {
     PasswordConfirm,
     // Issue 12, your account: the current password when changing it.
     CurrentPassword,
+    // Organisation settings (issue 12, settings).
+    UserRetentionDays,
+    EventRetentionDays,
+    AllowedDomains,
 }
 
 /// What a failed server function tells the page. Travels as JSON: in the error response's body,

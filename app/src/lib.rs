@@ -24,6 +24,8 @@ use routes::admin::sso::{SsoPage, SsoTestPage};
 use routes::admin::user_detail::UserDetailPage;
 use routes::admin::users::UsersPageView;
 use routes::admin::{AdminHome, AdminLayout};
+// Organisation settings (issue 12, settings).
+use routes::admin::settings::SettingsPage;
 use routes::admin_login::AdminLogin;
 use routes::employee::{EmployeeHome, LinkPage, LoginPage};
 use routes::home::Home;
@@ -79,6 +81,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
                     // Issue 12, your account.
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
+                    // Organisation settings (issue 12, settings).
+                    <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

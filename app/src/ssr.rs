@@ -92,6 +92,10 @@ fn field_name(field: portal_core::Field) -> FieldName {
         Field::Password => FieldName::Password,
         // Issue 12, your account.
         Field::CurrentPassword => FieldName::CurrentPassword,
+        // Organisation settings (issue 12, settings).
+        Field::UserRetentionDays => FieldName::UserRetentionDays,
+        Field::EventRetentionDays => FieldName::EventRetentionDays,
+        Field::AllowedDomains => FieldName::AllowedDomains,
     }
 }
 

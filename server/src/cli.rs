@@ -1,4 +1,5 @@
-//! Command line: `server [serve]`, `server create-admin`, `server scim-token`.
+//! Command line: `server [serve]`, `server create-admin`, `server scim-token`, `server sso-config`,
+//! `server org-settings`.
 
 use clap::{Parser, Subcommand};
 
@@ -66,6 +67,30 @@ pub enum Command {
         /// Save even though a certificate has expired.
         #[arg(long)]
         accept_expired: bool,
+    },
+    // Organisation settings (issue 12, settings).
+    /// Change the organisation's settings, validated exactly as the Organisation settings screen
+    /// validates them; flags not given keep their value. Prints the resulting settings.
+    OrgSettings {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Days a deleted user stays restorable (1–365).
+        #[arg(long)]
+        user_retention_days: Option<String>,
+        /// Days an activity event is kept (1–3650).
+        #[arg(long)]
+        event_retention_days: Option<String>,
+        /// Comma-separated email domains users may have; "" allows every domain.
+        #[arg(long)]
+        allowed_domains: Option<String>,
+        #[arg(long, value_enum)]
+        username_equals_work_email: Option<OnOff>,
+        #[arg(long = "require-2fa", value_enum)]
+        require_2fa: Option<OnOff>,
+        #[arg(long, value_enum)]
+        require_sso_for_admins: Option<OnOff>,
     },
 }
 

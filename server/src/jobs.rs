@@ -1,4 +1,5 @@
-//! Background housekeeping: expired sessions and old throttling rows.
+//! Background housekeeping: expired sessions, old throttling rows, and the retention purges
+//! (deleted users and activity events, each by its organisation's setting).
 
 use std::time::Duration;
 
@@ -21,6 +22,19 @@ pub fn spawn_housekeeping(svc: Services) {
                     "purged soft-deleted users past their retention period"
                 ),
                 Err(e) => tracing::warn!(error = %e, "retention purge failed"),
+            }
+            // Organisation settings (issue 12, settings): each org's event retention.
+            match portal_core::org_settings::purge_old_events(&svc).await {
+                Ok(purged) => {
+                    for (org_id, events) in purged {
+                        tracing::info!(
+                            org_id = %org_id,
+                            events,
+                            "purged activity events past the organisation's event retention"
+                        );
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "event retention purge failed"),
             }
             if let Err(e) = portal_core::sso::purge_expired(&svc).await {
                 tracing::warn!(error = %e, "SAML request/replay cleanup failed");

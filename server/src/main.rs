@@ -193,5 +193,71 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        // Organisation settings (issue 12, settings).
+        Command::OrgSettings {
+            org,
+            name,
+            user_retention_days,
+            event_retention_days,
+            allowed_domains,
+            username_equals_work_email,
+            require_2fa,
+            require_sso_for_admins,
+        } => {
+            use portal_server::cli::OnOff;
+            if !portal_core::ids::is_valid_org_id(&org) {
+                anyhow::bail!("--org must be an Org ID (32 hexadecimal characters)");
+            }
+            let on = |v: Option<OnOff>| v.map(|v| v == OnOff::On);
+            let change = portal_core::org_settings::SettingsChange {
+                name,
+                user_retention_days,
+                event_retention_days,
+                allowed_domains,
+                username_equals_work_email: on(username_equals_work_email),
+                require_2fa: on(require_2fa),
+                require_sso_for_admins: on(require_sso_for_admins),
+            };
+            let (s, changes) = portal_core::org_settings::update(
+                &svc,
+                &org,
+                "operator (server org-settings)",
+                &change,
+            )
+            .await
+            .map_err(|e| match e {
+                portal_core::CoreError::NotFound => {
+                    anyhow::anyhow!("no organisation with Org ID {org}")
+                }
+                other => anyhow::anyhow!("{other}"),
+            })?;
+            if changes.is_empty() {
+                println!("No change.");
+            } else {
+                println!("Changed: {}", changes.join("; "));
+            }
+            let on_off = |b: bool| if b { "on" } else { "off" };
+            println!("name                        {}", s.name);
+            println!("user retention days         {}", s.user_retention_days);
+            println!("event retention days        {}", s.event_retention_days);
+            println!(
+                "allowed domains             {}",
+                if s.allowed_domains.is_empty() {
+                    "(any)".to_string()
+                } else {
+                    s.allowed_domains.join(",")
+                }
+            );
+            println!(
+                "username equals work email  {}",
+                on_off(s.username_equals_work_email)
+            );
+            println!("require 2fa                 {}", on_off(s.require_2fa));
+            println!(
+                "require sso for admins      {}",
+                on_off(s.require_sso_for_admins)
+            );
+            Ok(())
+        }
     }
 }

@@ -716,6 +716,21 @@ static ROWS: &[Row] = &[
         |w| get(format!("/admin/account?org={0}&org_id={0}", w.b.id)), &[200], Body::Has("admin@alpha-secret.test")),
     row("page /admin/reset-password with B's magic link", "PAGE /admin/reset-password", AEmployee,
         |w| get(format!("/admin/reset-password?token={}", w.b.link)), &[200], Body::Has("This password reset link is invalid")),
+    // ---- Organisation settings (issue 12, settings): A's Owner, B's org id smuggled ----
+    row("load_org_settings: B's org id smuggled", "load_org_settings", AAdmin,
+        |w| fb(w, "load_org_settings", &[]), &[200], Body::Has("alpha-secret.test")),
+    row("save_org_settings: B's org id smuggled (saves A's)", "save_org_settings", AAdmin,
+        |w| fb(w, "save_org_settings", &[("name", "Alpha"), ("user_retention_days", "30"), ("event_retention_days", "300"), ("allowed_domains", "alpha.test, bravo.test, alpha-secret.test"), ("username_equals_work_email", "on"), ("require_2fa", "on")]),
+        &[200], Body::Has("retention for events 365 → 300 days")),
+    row("save_org_settings: A renamed to B's name", "save_org_settings", AAdmin,
+        |w| fb(w, "save_org_settings", &[("name", "bravo"), ("user_retention_days", "30"), ("event_retention_days", "300"), ("allowed_domains", "alpha.test, bravo.test, alpha-secret.test"), ("username_equals_work_email", "on")]),
+        &[400], Body::Has("Another organisation")),
+    row("save_org_settings as A's employee, B's org id smuggled", "save_org_settings", AEmployee,
+        |w| fb(w, "save_org_settings", &[("name", "Bravo"), ("user_retention_days", "1"), ("event_retention_days", "1"), ("allowed_domains", "")]), &[401], Body::Any),
+    row("load_org_settings as A's employee", "load_org_settings", AEmployee,
+        |w| fb(w, "load_org_settings", &[]), &[401], Body::Any),
+    row("page /admin/settings?org=B", "PAGE /admin/settings", AAdmin,
+        |w| get(format!("/admin/settings?org={0}&org_id={0}", w.b.id)), &[200], Body::Has("alpha-secret.test")),
 ];
 
 // Issue 12, your account: a session is named by a one-way reference of its id.

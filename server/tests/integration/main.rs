@@ -23,6 +23,8 @@ mod roles;
 mod audit;
 // Issue 12, your account.
 mod account;
+// Organisation settings (issue 12, settings).
+mod settings;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

@@ -194,6 +194,30 @@ const ROWS: &[Row] = &[
         &[200],
     ),
     row("load_sso", Permission::Read, |_| f("load_sso", &[]), &[200]),
+    // ---- the organisation's settings: Owners change, everyone reads ----
+    row(
+        "load_org_settings",
+        Permission::Read,
+        |_| f("load_org_settings", &[]),
+        &[200],
+    ),
+    row(
+        "save_org_settings",
+        Permission::Own,
+        |_| {
+            f(
+                "save_org_settings",
+                &[
+                    ("name", "Acme Renamed"),
+                    ("user_retention_days", "40"),
+                    ("event_retention_days", "300"),
+                    ("allowed_domains", "acme.test"),
+                    ("username_equals_work_email", "on"),
+                ],
+            )
+        },
+        &[200],
+    ),
     row(
         "load_overview",
         Permission::Read,

@@ -10,6 +10,8 @@ pub mod overview;
 pub use overview::AdminHome;
 // Issue 12, your account.
 pub mod account;
+// Organisation settings (issue 12, settings).
+pub mod settings;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -101,6 +103,10 @@ pub fn AdminLayout() -> impl IntoView {
                         // Issue 12, your account.
                         <li>
                             <A href="/admin/account">"Your account"</A>
+                        </li>
+                        // Organisation settings (issue 12, settings).
+                        <li>
+                            <A href="/admin/settings">"Organisation settings"</A>
                         </li>
                     </ul>
                 </nav>

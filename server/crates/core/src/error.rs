@@ -107,6 +107,10 @@ pub enum Field {
     Password,
     // Issue 12, your account: the current password when changing it.
     CurrentPassword,
+    // Organisation settings (issue 12, settings).
+    UserRetentionDays,
+    EventRetentionDays,
+    AllowedDomains,
 }
 
 pub type CoreResult<T> = Result<T, CoreError>;

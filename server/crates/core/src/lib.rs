@@ -35,6 +35,8 @@ pub mod overview;
 
 // Issue 12: the admin's own account (password change and reset, "Your sessions").
 pub mod account;
+// Organisation settings (issue 12, settings).
+pub mod org_settings;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -8,6 +8,7 @@ use crate::admins::Admin;
 use crate::error::{CoreError, CoreResult, Field};
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
+use crate::org_settings::{self, UserPolicy};
 use crate::users::{self, Source};
 use crate::Services;
 
@@ -42,11 +43,18 @@ fn field(field: Field, name: &str, v: &str, max: usize) -> CoreResult<Option<Str
 /// Builds the canonical SCIM attributes from the form (SSO JIT fills the same form from an
 /// assertion and reports only the message), keeping the other stored attributes.
 pub(crate) fn attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
-    form_attributes(form, base, active).map_err(CoreError::without_field)
+    form_attributes(form, base, active, &UserPolicy::default()).map_err(CoreError::without_field)
 }
 
-/// [`attributes`] for the admin's form: a refusal names the field to fix.
-fn form_attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreResult<Value> {
+/// [`attributes`] for the admin's form: a refusal names the field to fix. The organisation's
+/// `policy` decides whether an existing userName that differs from the email is kept (the
+/// userName = work-email rule off) and which email domains are allowed.
+fn form_attributes(
+    form: &UserForm,
+    base: Option<&Value>,
+    active: bool,
+    policy: &UserPolicy,
+) -> CoreResult<Value> {
     let email = crate::admins::validate_email(&form.email).map_err(|e| e.in_field(Field::Email))?;
     let given = field(Field::GivenName, "First name", &form.given_name, 200)?;
     let family = field(Field::FamilyName, "Last name", &form.family_name, 200)?;
@@ -54,7 +62,19 @@ fn form_attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreR
     let country = field(Field::Country, "Country", &form.country, 100)?;
     let city = field(Field::Locality, "City", &form.locality, 200)?;
     let mut r = base.cloned().unwrap_or_else(|| json!({}));
-    r["userName"] = json!(email);
+    // With the rule off, a userName that already differs from the work email (an Entra ID or
+    // Okta UPN) is the user's sign-in name and stays; otherwise the userName follows the email.
+    let keeps_user_name = !policy.username_equals_work_email
+        && base.is_some_and(|b| {
+            let c = users::columns(b);
+            !c.user_name.is_empty()
+                && c.email
+                    .as_deref()
+                    .is_none_or(|e| !e.eq_ignore_ascii_case(&c.user_name))
+        });
+    if !keeps_user_name {
+        r["userName"] = json!(email);
+    }
     r["active"] = json!(active);
     let mut name = serde_json::Map::new();
     if let Some(g) = given {
@@ -88,8 +108,18 @@ fn form_attributes(form: &UserForm, base: Option<&Value>, active: bool) -> CoreR
         }
     }
     // Re-validate through the same rules SCIM input follows.
-    let n = scim_core::normalize_user(&r).map_err(|e| CoreError::invalid(e.detail))?;
+    let n = scim_core::normalize_user_with(&r, policy.rules())
+        .map_err(|e| CoreError::invalid(e.detail))?;
     let mut out = n.resource;
+    if let Some((_, address)) = policy.refused_address(&out, base) {
+        return Err(CoreError::invalid_field(
+            Field::Email,
+            format!(
+                "{address} is outside this organisation's allowed email domains ({}).",
+                policy.allowed_words()
+            ),
+        ));
+    }
     out["active"] = json!(active);
     Ok(out)
 }
@@ -121,9 +151,10 @@ async fn finish(
 }
 
 pub async fn add_user(svc: &Services, admin: &Admin, form: &UserForm) -> CoreResult<String> {
-    let attrs = form_attributes(form, None, true)?;
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
+    let policy = org_settings::user_policy(&mut tx, &admin.org_id).await?;
+    let attrs = form_attributes(form, None, true, &policy)?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
     if let Some(existing) = users::find_by_user_name(&mut tx, &admin.org_id, &user_name).await? {
         return Err(CoreError::Conflict(if existing.deleted_at.is_some() {
@@ -183,7 +214,8 @@ pub async fn edit_user(
     if u.deleted_at.is_some() {
         return Err(CoreError::invalid("Restore this user before editing it."));
     }
-    let attrs = form_attributes(form, Some(&u.attributes), u.active)?;
+    let policy = org_settings::user_policy(&mut tx, &admin.org_id).await?;
+    let attrs = form_attributes(form, Some(&u.attributes), u.active, &policy)?;
     if !users::update(
         &mut tx,
         &admin.org_id,

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::error::CoreError;
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
+use crate::org_settings::{self, UserPolicy};
 use crate::sql::{SqlBuilder, SqlValue};
 use crate::users::{self, Source, StoredUser};
 use crate::Services;
@@ -140,8 +141,8 @@ async fn record(
     }
 }
 
-fn normalized(body: &Value, default_active: bool) -> Result<Value, ScimError> {
-    let n = scim_core::normalize_user(body)?;
+fn normalized(body: &Value, default_active: bool, policy: &UserPolicy) -> Result<Value, ScimError> {
+    let n = scim_core::normalize_user_with(body, policy.rules())?;
     // The portal has no password sign-in for employees: a password an IdP sends on create is
     // accepted and discarded, so it is never stored in any form.
     drop(n.password);
@@ -170,10 +171,14 @@ async fn create_inner(
     caller: &Caller,
     body: &Value,
 ) -> Result<(StoredUser, bool), ScimError> {
-    let attrs = normalized(body, true)?;
-    let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
     let now = svc.now();
     let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
+        .await
+        .map_err(db_err)?;
+    let attrs = normalized(body, true, &policy)?;
+    check_domains(&policy, &attrs, None)?;
+    let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
     let existing = users::find_by_user_name(&mut tx, &caller.org_id, &user_name)
         .await
         .map_err(db_err)?;
@@ -246,13 +251,27 @@ pub async fn get(svc: &Services, caller: &Caller, id: &str) -> Result<StoredUser
     r.ok_or_else(|| not_found(id))
 }
 
-/// PUT (replace) and PATCH share this: read, compute, write with the version checked.
+/// Refuses addresses outside the organisation's allowed email domains that the user did not
+/// already have (`before`: the stored attributes, None on create).
+fn check_domains(
+    policy: &UserPolicy,
+    attrs: &Value,
+    before: Option<&Value>,
+) -> Result<(), ScimError> {
+    match policy.refused_address(attrs, before) {
+        Some((attr, address)) => Err(ScimError::invalid_value(policy.refusal(attr, &address))),
+        None => Ok(()),
+    }
+}
+
+/// PUT (replace) and PATCH share this: read, compute, check the organisation's rules on the
+/// result (only the final state counts), write with the version checked.
 async fn modify(
     svc: &Services,
     caller: &Caller,
     id: &str,
     if_match: Option<i64>,
-    compute: impl FnOnce(&StoredUser) -> Result<Value, ScimError>,
+    compute: impl FnOnce(&StoredUser, &UserPolicy) -> Result<Value, ScimError>,
 ) -> Result<(StoredUser, StoredUser), ScimError> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
@@ -270,7 +289,11 @@ async fn modify(
             return Err(ScimError::precondition_failed());
         }
     }
-    let attrs = compute(&before)?;
+    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
+        .await
+        .map_err(db_err)?;
+    let attrs = compute(&before, &policy)?;
+    check_domains(&policy, &attrs, Some(&before.attributes))?;
     let ok = users::update(
         &mut tx,
         &caller.org_id,
@@ -378,8 +401,8 @@ pub async fn replace(
     body: &Value,
     if_match: Option<i64>,
 ) -> Result<StoredUser, ScimError> {
-    let result = modify(svc, caller, id, if_match, |before| {
-        let mut attrs = normalized(body, before.active)?;
+    let result = modify(svc, caller, id, if_match, |before, policy| {
+        let mut attrs = normalized(body, before.active, policy)?;
         if let (Some(Value::String(given)), true) = (body.get("id"), body.get("id").is_some()) {
             if given != &before.id {
                 return Err(ScimError::mutability(format!(
@@ -405,12 +428,12 @@ pub async fn patch(
     body: &Value,
     if_match: Option<i64>,
 ) -> Result<StoredUser, ScimError> {
-    let result = modify(svc, caller, id, if_match, |before| {
+    let result = modify(svc, caller, id, if_match, |before, policy| {
         let mut current = before.attributes.clone();
         current["id"] = Value::String(before.id.clone());
         current["active"] = Value::Bool(before.active);
         let patched = scim_core::apply_patch(&current, body)?;
-        normalized(&patched, before.active)
+        normalized(&patched, before.active, policy)
     })
     .await;
     finish_modify(svc, caller, id, result, body).await

@@ -267,6 +267,31 @@ pub async fn find_by_user_name(
     row.as_ref().map(from_row).transpose()
 }
 
+/// The work-email lookup's condition (org, address), served by the `users_org_email_ci` index
+/// (checked by the query-plan test).
+pub const BY_WORK_EMAIL: &str = "u.org_id = $1 AND lower(u.email) = lower($2)";
+
+/// Users (deleted or not) whose work email is `email` (case-insensitive), at most `limit`: SSO
+/// finds a user by it when no userName matches (the userName = work-email rule off).
+pub async fn find_by_work_email(
+    tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    email: &str,
+    limit: i64,
+) -> CoreResult<Vec<StoredUser>> {
+    let sql = format!(
+        "SELECT {SELECT_COLUMNS} FROM users u WHERE {BY_WORK_EMAIL} ORDER BY u.created_at, u.id \
+         LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(email)
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// A soft-deleted user with this externalId (re-provisioning brings it back).
 pub async fn find_deleted_by_external_id(
     tx: &mut Transaction<'_, Any>,

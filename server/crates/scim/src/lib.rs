@@ -9,7 +9,7 @@ pub mod user;
 
 pub use error::{ScimError, ScimType};
 pub use patch::apply_patch;
-pub use user::{normalize_user, project, NormalizedUser};
+pub use user::{normalize_user, normalize_user_with, project, NormalizedUser, Rules};
 
 pub const CORE_USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const ENTERPRISE_USER_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

@@ -242,6 +242,27 @@ fn set_path(
 /// `value`, `userName` required and single-line, and the work email must equal `userName`.
 /// `active` is left absent when the body has none; the caller decides the default.
 pub fn normalize_user(body: &Value) -> Result<NormalizedUser, ScimError> {
+    normalize_user_with(body, Rules::default())
+}
+
+/// The per-organisation rules [`normalize_user_with`] applies on top of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rules {
+    /// The work email must equal `userName` (the default). Off for tenants whose sign-in name
+    /// (e.g. an Entra ID or Okta UPN) differs from the mail address.
+    pub username_equals_work_email: bool,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            username_equals_work_email: true,
+        }
+    }
+}
+
+/// [`normalize_user`] with the organisation's [`Rules`].
+pub fn normalize_user_with(body: &Value, rules: Rules) -> Result<NormalizedUser, ScimError> {
     let Some(obj) = body.as_object() else {
         return Err(ScimError::invalid_syntax(
             "The request body must be a JSON object (a User resource).",
@@ -303,7 +324,7 @@ pub fn normalize_user(body: &Value) -> Result<NormalizedUser, ScimError> {
         }
     };
     out.insert("userName".into(), Value::String(user_name.clone()));
-    validate_emails(&out, &user_name)?;
+    validate_emails(&out, &user_name, rules)?;
     let mut schemas = vec![Value::String(CORE_USER_URN.into())];
     if out.contains_key(ENTERPRISE_USER_URN) {
         schemas.push(Value::String(ENTERPRISE_USER_URN.into()));
@@ -327,7 +348,11 @@ fn looks_like_email(s: &str) -> bool {
     }
 }
 
-fn validate_emails(out: &Map<String, Value>, user_name: &str) -> Result<(), ScimError> {
+fn validate_emails(
+    out: &Map<String, Value>,
+    user_name: &str,
+    rules: Rules,
+) -> Result<(), ScimError> {
     let Some(Value::Array(emails)) = out.get("emails") else {
         return Ok(());
     };
@@ -342,6 +367,9 @@ fn validate_emails(out: &Map<String, Value>, user_name: &str) -> Result<(), Scim
             }
             None => return Err(invalid("emails", "has an element without a value")),
         }
+    }
+    if !rules.username_equals_work_email {
+        return Ok(());
     }
     let typed = emails.iter().find(|e| {
         e.get("type")

@@ -752,3 +752,31 @@ fn null_elements_and_empty_objects_inside_arrays_are_ignored() {
         json!({ "schemas": [CORE], "userName": "a@x.io", "emails": [{ "value": "a@x.io", "type": "work" }] })
     );
 }
+
+/// The organisation's userName = work-email rule (issue 12, settings): off, the two may differ;
+/// every other check still applies.
+#[test]
+fn username_rule_off_lets_username_and_work_email_differ() {
+    use scim_core::{normalize_user_with, Rules};
+    let body = serde_json::json!({
+        "userName": "ann.upn@acme.onmicrosoft.test",
+        "emails": [{"value": "ann@acme.test", "type": "work", "primary": true}],
+    });
+    let on = normalize_user_with(&body, Rules::default()).unwrap_err();
+    assert_eq!(on.scim_type, Some(ScimType::InvalidValue));
+    assert!(on.detail.contains("must equal userName"), "{}", on.detail);
+    assert_eq!(normalize_user(&body).unwrap_err(), on, "the default is on");
+    let off = Rules {
+        username_equals_work_email: false,
+    };
+    let n = normalize_user_with(&body, off).unwrap();
+    assert_eq!(n.resource["userName"], "ann.upn@acme.onmicrosoft.test");
+    assert_eq!(n.resource["emails"][0]["value"], "ann@acme.test");
+    let bad = serde_json::json!({
+        "userName": "ann",
+        "emails": [{"value": "not an address", "type": "work"}],
+    });
+    let e = normalize_user_with(&bad, off).unwrap_err();
+    assert!(e.detail.contains("is not an email address"), "{}", e.detail);
+    assert!(normalize_user_with(&serde_json::json!({"emails": []}), off).is_err());
+}

@@ -424,6 +424,20 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         sso_fp,
     };
     load_versions(app, &mut o).await;
+    // Organisation settings (issue 12, settings): a marked domain list, so that a response
+    // showing B's settings is caught like any other of B's data. Both orgs' user domains stay
+    // allowed (rows create B's userNames in A on purpose).
+    portal_core::org_settings::update(
+        &app.t.svc,
+        &o.id,
+        "setup",
+        &portal_core::org_settings::SettingsChange {
+            allowed_domains: Some(format!("alpha.test, bravo.test, {p}-secret.test")),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("setup: organisation settings");
     o
 }
 
@@ -749,7 +763,18 @@ pub struct Snapshot {
 const B_TABLES: &[(&str, &[&str], &str)] = &[
     (
         "orgs",
-        &["id", "name", "retention_days", "created_at"],
+        &[
+            "id",
+            "name",
+            "retention_days",
+            "created_at",
+            // Organisation settings (issue 12, settings).
+            "event_retention_days",
+            "allowed_domains",
+            "username_equals_work_email",
+            "require_2fa",
+            "require_sso_for_admins",
+        ],
         "id = $1",
     ),
     (

@@ -345,7 +345,27 @@ async fn consume(
             ),
         )));
     };
-    let existing = users::find_by_user_name(&mut tx, org_id, &email).await?;
+    let policy = crate::org_settings::user_policy(&mut tx, org_id).await?;
+    // The account whose sign-in name (userName) is the address; else, for organisations whose
+    // userNames differ from the mail address (the userName = work-email rule off), the one
+    // account whose work email it is.
+    let existing = match users::find_by_user_name(&mut tx, org_id, &email).await? {
+        Some(u) => Some(u),
+        None => {
+            let mut by_email = users::find_by_work_email(&mut tx, org_id, &email, 2).await?;
+            if by_email.len() > 1 {
+                return Ok(Err(Refusal::new(
+                    None,
+                    format!(
+                        "no user has the userName {email} and several users have it as their \
+                         work email; give each user a distinct work email or send the userName \
+                         as NameID"
+                    ),
+                )));
+            }
+            by_email.pop()
+        }
+    };
     let user_id = match existing {
         Some(u) if u.deleted_at.is_some() => {
             return Ok(Err(Refusal::new(
@@ -373,6 +393,20 @@ async fn consume(
             )
             .telling(
                 "Your account has not been provisioned. Ask your administrator to add you.",
+            )));
+        }
+        None if !policy.allows(&email) => {
+            return Ok(Err(Refusal::new(
+                None,
+                format!(
+                    "JIT refused to create {email}: its domain is outside the organisation's \
+                     allowed email domains ({})",
+                    policy.allowed_words()
+                ),
+            )
+            .telling(
+                "Your email address is not in a domain this organisation allows, so no account \
+                 was created. Ask your administrator.",
             )));
         }
         None => match jit_create(&mut tx, org_id, &prof, &email, now).await {

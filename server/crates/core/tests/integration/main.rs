@@ -10,3 +10,5 @@ mod storage;
 mod audit;
 // Issue 12, your account.
 mod account;
+// Organisation settings (issue 12, settings).
+mod settings;
