@@ -45,6 +45,26 @@ const NOT_ROLE_GATED: &[(&str, &str)] = &[
         "org_sign_in_options",
         "employees: the sign-in page of an org",
     ),
+    // Issue 12, your account: every role manages its own account (tests: account.rs).
+    ("account_load", "the caller's own account, any role"),
+    (
+        "account_change_password",
+        "the caller's own password, any role",
+    ),
+    ("account_end_session", "the caller's own sessions, any role"),
+    (
+        "account_sign_out_everywhere",
+        "the caller's own sessions, any role",
+    ),
+    (
+        "admin_request_password_reset",
+        "signed out: a reset link by mail",
+    ),
+    (
+        "admin_password_reset_valid",
+        "signed out: checks a reset link",
+    ),
+    ("admin_reset_password", "signed out: uses a reset link"),
 ];
 
 /// Routes that are not admin actions (SCIM bearer tokens, SAML, health, pages, assets).
