@@ -29,6 +29,9 @@ pub mod sql;
 pub mod sso;
 pub mod throttle;
 pub mod users;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+pub mod invitations;
+pub mod team;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -6,3 +6,5 @@ mod migrations;
 mod query_plans;
 mod retention;
 mod storage;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+mod team;
