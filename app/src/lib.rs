@@ -28,6 +28,8 @@ use routes::admin_login::AdminLogin;
 use routes::employee::{EmployeeHome, LinkPage, LoginPage};
 use routes::home::Home;
 use routes::setup::Setup;
+// Admin team (issue 12, team).
+use routes::admin::team::{InvitePage, TeamPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -71,7 +73,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=UsersPageView ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async />
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
+                    // Admin team (issue 12, team).
+                    <Route path=path!("team") view=TeamPage ssr=SsrMode::Async />
                 </ParentRoute>
+                // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
+                <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

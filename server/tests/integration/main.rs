@@ -16,6 +16,8 @@ mod saml_http;
 mod scale_out;
 mod scim_http;
 mod trust_boundaries;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+mod team;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

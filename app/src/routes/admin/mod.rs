@@ -5,6 +5,8 @@ pub mod provisioning;
 pub mod sso;
 pub mod user_detail;
 pub mod users;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+pub mod team;
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -92,6 +94,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/activity">"Activity"</A>
+                        </li>
+                        // Admin team (issue 12, team).
+                        <li>
+                            <A href="/admin/team">"Admins"</A>
                         </li>
                     </ul>
                 </nav>
