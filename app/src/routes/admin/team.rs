@@ -213,33 +213,51 @@ pub fn TeamPage() -> impl IntoView {
         |_| load_team(),
     );
     let invite_errors = FormErrors::of(invite);
-    let acted = Signal::derive(move || {
-        error_of(&change.value().get())
-            .or_else(|| error_of(&remove.value().get()))
-            .or_else(|| error_of(&resend.value().get()))
-            .or_else(|| error_of(&cancel.value().get()))
-    });
-    let done = move || {
-        let ok = |v: Option<Result<(), AppError>>| v.is_some_and(|r| r.is_ok());
-        if let Some(Ok(email)) = invite.value().get() {
-            Some(format!("Invitation sent to {email}."))
-        } else if ok(change.value().get()) {
-            Some("Role changed. It applies from the admin's next request.".into())
-        } else if ok(remove.value().get()) {
-            Some("Admin removed; their sessions ended.".into())
-        } else if ok(resend.value().get()) {
-            Some("A new invitation link was sent; the previous link no longer works.".into())
-        } else if ok(cancel.value().get()) {
-            Some("Invitation cancelled.".into())
-        } else {
-            None
-        }
+    // The outcome of the last action that finished (a table action's refusal, or any success);
+    // the invite form shows its own refusals. Posted without JavaScript, a refusal comes back in
+    // the URL and is shown from the first render.
+    let notice = RwSignal::new(
+        error_of(&change.value().get_untracked())
+            .or_else(|| error_of(&remove.value().get_untracked()))
+            .or_else(|| error_of(&resend.value().get_untracked()))
+            .or_else(|| error_of(&cancel.value().get_untracked()))
+            .map(Err::<String, String>),
+    );
+    let report = move |v: Option<Result<(), AppError>>, ok: &'static str| match v {
+        Some(Ok(())) => notice.set(Some(Ok(ok.to_string()))),
+        Some(Err(e)) => notice.set(Some(Err(e.message))),
+        None => {}
     };
+    Effect::new(move |_| match invite.value().get() {
+        Some(Ok(email)) => notice.set(Some(Ok(format!("Invitation sent to {email}.")))),
+        Some(Err(_)) => notice.set(None),
+        None => {}
+    });
+    Effect::new(move |_| {
+        report(
+            change.value().get(),
+            "Role changed. It applies from the admin's next request.",
+        )
+    });
+    Effect::new(move |_| report(remove.value().get(), "Admin removed; their sessions ended."));
+    Effect::new(move |_| {
+        report(
+            resend.value().get(),
+            "A new invitation link was sent; the previous link no longer works.",
+        )
+    });
+    Effect::new(move |_| report(cancel.value().get(), "Invitation cancelled."));
     view! {
         <Title text="Admins · Identity portal" />
         <h1>"Admins"</h1>
-        <FormError error=acted />
-        {move || done().map(|msg| view! { <p class="alert ok" role="status">{msg}</p> })}
+        {move || {
+            notice
+                .get()
+                .map(|n| match n {
+                    Ok(msg) => view! { <p class="alert ok" role="status">{msg}</p> }.into_any(),
+                    Err(msg) => view! { <p class="alert error" role="alert">{msg}</p> }.into_any(),
+                })
+        }}
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 team.get()
@@ -357,6 +375,7 @@ fn MemberRow(
         let (change_id, remove_id) = (id.clone(), id.clone());
         view! {
             <td class="team-actions">
+                <div class="team-controls">
                 <ActionForm action=change attr:class="inline">
                     <input type="hidden" name="id" value=change_id />
                     <label for=select_id.clone() class="team-sr-only">{format!("Role of {email}")}</label>
@@ -378,6 +397,7 @@ fn MemberRow(
                         </ActionForm>
                     </div>
                 </details>
+                </div>
             </td>
         }
     });
