@@ -8,6 +8,9 @@ use serde_json::Value;
 
 use crate::common::*;
 
+/// id, token hash, expiry, accepted, cancelled.
+type InvitationRow = (String, String, i64, Option<i64>, Option<i64>);
+
 const NEW_PW: &str = "the invitee's own passphrase";
 
 async fn json(res: reqwest::Response) -> (u16, Value) {
@@ -74,7 +77,7 @@ async fn team_rows(app: &TestApp, org: &str) -> Vec<String> {
     .into_iter()
     .map(|r| format!("{r:?}"))
     .collect();
-    let invs: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let invs: Vec<InvitationRow> = sqlx::query_as(
         "SELECT id, token_hash, expires_at, accepted_at, cancelled_at FROM admin_invitations WHERE org_id = $1 ORDER BY id",
     )
     .bind(org)

@@ -16,6 +16,10 @@ use crate::Services;
 pub const INVITATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
 /// Pending (unexpired) invitations one organisation may have at a time.
 pub const MAX_PENDING_PER_ORG: i64 = 50;
+/// Invitation mails (invitations and resends) one address may receive from one org per hour: an
+/// Owner cannot turn invite / cancel / resend into a mail cannon aimed at someone's inbox.
+pub const MAX_MAILS_PER_ADDRESS_PER_HOUR: i64 = 5;
+const HOUR: i64 = 3_600_000;
 /// The one answer to an unknown, expired, cancelled, used or malformed invitation link.
 pub const INVALID_LINK: &str =
     "This invitation link is invalid, has expired, was cancelled or was already used. \
@@ -141,10 +145,67 @@ async fn ensure_not_an_admin(
     }
 }
 
+/// Takes one invitation mail to `email` from the org's budget; refused when it is spent. Returns
+/// the hit, to give back if nothing is sent after all.
+async fn take_mail_budget(
+    svc: &Services,
+    org_id: &str,
+    email: &str,
+    now: i64,
+) -> CoreResult<Vec<String>> {
+    let limit = crate::throttle::Limit::new(
+        format!("invite-mail:{org_id}:{}", email.to_lowercase()),
+        MAX_MAILS_PER_ADDRESS_PER_HOUR,
+        HOUR,
+    );
+    match crate::throttle::take_hits(&svc.db, &[limit], now).await? {
+        Ok(hits) => Ok(hits),
+        Err(secs) => Err(CoreError::invalid(format!(
+            "{email} was sent {MAX_MAILS_PER_ADDRESS_PER_HOUR} invitation emails in the last hour. \
+             Try again in {} minute(s).",
+            (secs + 59) / 60
+        ))),
+    }
+}
+
+/// Runs `work` with one mail taken from the budget of `email`; gives it back when `work` fails.
+async fn with_mail_budget<T>(
+    svc: &Services,
+    org_id: &str,
+    email: &str,
+    now: i64,
+    work: impl std::future::Future<Output = CoreResult<T>>,
+) -> CoreResult<T> {
+    let hits = take_mail_budget(svc, org_id, email, now).await?;
+    let out = work.await;
+    if out.is_err() {
+        crate::throttle::give_back(&svc.db, &hits).await?;
+    }
+    out
+}
+
 /// Invites `email` to the actor's org with `role` and mails the link. Returns the invitation id.
 pub async fn invite(svc: &Services, actor: &Admin, email: &str, role: Role) -> CoreResult<String> {
     let email = admins::validate_email(email).map_err(|e| e.in_field(Field::Email))?;
     let now = svc.now();
+    with_mail_budget(
+        svc,
+        &actor.org_id,
+        &email,
+        now,
+        invite_now(svc, actor, &email, role, now),
+    )
+    .await
+}
+
+async fn invite_now(
+    svc: &Services,
+    actor: &Admin,
+    email: &str,
+    role: Role,
+    now: i64,
+) -> CoreResult<String> {
+    let email = email.to_string();
     let mut tx = svc.db.begin_write().await?;
     lock_as_owner(&mut tx, svc, actor).await?;
     ensure_not_an_admin(&mut tx, &actor.org_id, &email).await?;
@@ -261,6 +322,29 @@ async fn open_invitation(
 /// stops working, the new one is valid for another 7 days.
 pub async fn resend(svc: &Services, actor: &Admin, id: &str) -> CoreResult<()> {
     let now = svc.now();
+    if id.is_empty() || id.len() > 64 {
+        return Err(CoreError::NotFound);
+    }
+    let email: Option<(String,)> =
+        sqlx::query_as("SELECT email FROM admin_invitations WHERE id = $1 AND org_id = $2")
+            .bind(id)
+            .bind(&actor.org_id)
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    let Some((email,)) = email else {
+        return Err(CoreError::NotFound);
+    };
+    with_mail_budget(
+        svc,
+        &actor.org_id,
+        &email,
+        now,
+        resend_now(svc, actor, id, now),
+    )
+    .await
+}
+
+async fn resend_now(svc: &Services, actor: &Admin, id: &str, now: i64) -> CoreResult<()> {
     let mut tx = svc.db.begin_write().await?;
     lock_as_owner(&mut tx, svc, actor).await?;
     let inv = open_invitation(&mut tx, &actor.org_id, id).await?;

@@ -2,11 +2,17 @@
 //! databases with a manual clock.
 
 use portal_core::admins::{self, Admin, Role};
-use portal_core::invitations::{self as inv, INVALID_LINK, INVITATION_TTL_MS, MAX_PENDING_PER_ORG};
+use portal_core::invitations::{
+    self as inv, INVALID_LINK, INVITATION_TTL_MS, MAX_MAILS_PER_ADDRESS_PER_HOUR,
+    MAX_PENDING_PER_ORG,
+};
 use portal_core::team::{self, LAST_OWNER, NO_LONGER_OWNER};
 use portal_core::{CoreError, Field};
 use portal_test_support::{add_admin, db_test, org_with_admin, TestServices, PW};
 use sqlx::Row;
+
+/// id, token hash, expiry, accepted, cancelled.
+type InvitationRow = (String, String, i64, Option<i64>, Option<i64>);
 
 const NEW_PW: &str = "the invitee's own passphrase";
 
@@ -78,7 +84,7 @@ async fn team_state(t: &TestServices, org: &str) -> Vec<String> {
     .into_iter()
     .map(|(a, b, c)| format!("admin {a} {b} {c}"))
     .collect();
-    let invs: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+    let invs: Vec<InvitationRow> = sqlx::query_as(
         "SELECT id, token_hash, expires_at, accepted_at, cancelled_at FROM admin_invitations WHERE org_id = $1 ORDER BY id",
     )
     .bind(org)
@@ -657,5 +663,53 @@ db_test!(
             ]
         );
         let _ = owner;
+    }
+);
+
+db_test!(
+    team_invitation_mails_to_one_address_are_capped,
+    |t: TestServices| async move {
+        let (org, owner) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
+        let id = inv::invite(&t.svc, &owner, "inbox@acme.test", Role::Viewer)
+            .await
+            .unwrap();
+        for _ in 1..MAX_MAILS_PER_ADDRESS_PER_HOUR {
+            inv::resend(&t.svc, &owner, &id).await.unwrap();
+        }
+        let before = team_state(&t, &org.id).await;
+        let e = inv::resend(&t.svc, &owner, &id).await.unwrap_err();
+        assert!(
+            matches!(&e, CoreError::Invalid(m) if m.contains("invitation emails in the last hour")),
+            "{e:?}"
+        );
+        // Cancel and invite again: the same budget.
+        inv::cancel(&t.svc, &owner, &id).await.unwrap();
+        let e = inv::invite(&t.svc, &owner, "INBOX@acme.test", Role::Viewer)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, CoreError::Invalid(_)), "{e:?}");
+        assert_eq!(
+            mails_to(&t, "inbox@acme.test").await,
+            MAX_MAILS_PER_ADDRESS_PER_HOUR
+        );
+        assert_ne!(team_state(&t, &org.id).await, before); // the cancel
+                                                           // A refused invitation gives its mail back: a duplicate does not spend the budget.
+        inv::invite(&t.svc, &owner, "other@acme.test", Role::Viewer)
+            .await
+            .unwrap();
+        for _ in 0..10 {
+            assert!(matches!(
+                inv::invite(&t.svc, &owner, "other@acme.test", Role::Viewer)
+                    .await
+                    .unwrap_err(),
+                CoreError::Conflict(_)
+            ));
+        }
+        let other = inv::pending(&t.svc, &org.id).await.unwrap()[0].id.clone();
+        inv::resend(&t.svc, &owner, &other).await.unwrap();
+        t.clock.advance_ms(3_600_000);
+        inv::invite(&t.svc, &owner, "inbox@acme.test", Role::Viewer)
+            .await
+            .unwrap();
     }
 );
