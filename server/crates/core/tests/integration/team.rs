@@ -298,7 +298,7 @@ db_test!(
     |t: TestServices| async move {
         let (org, owner) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
         let (_other, _) = org_with_admin(&t.svc, "Other", "boss@other.test").await;
-        let member = add_admin(&t.svc, &org.id, "member@acme.test", Role::Viewer).await;
+        add_admin(&t.svc, &org.id, "member@acme.test", Role::Viewer).await;
         let before = team_state(&t, &org.id).await;
         let e = inv::invite(&t.svc, &owner, "MEMBER@acme.test", Role::Admin)
             .await
@@ -367,7 +367,6 @@ db_test!(
             inv::resend(&t.svc, &owner, &id).await.unwrap_err(),
             CoreError::Conflict(_)
         ));
-        let _ = member;
     }
 );
 
@@ -522,7 +521,7 @@ db_test!(
         let gone = add_admin(&t.svc, &org.id, "gone@acme.test", Role::Admin).await;
         let s1 = add_session(&t, &gone.id).await;
         add_session(&t, &gone.id).await;
-        let mine = add_session(&t, &owner.id).await;
+        add_session(&t, &owner.id).await;
         assert_eq!(sessions_of(&t, &gone.id).await, 2);
         let removed = team::remove(&t.svc, &owner, &gone.id).await.unwrap();
         assert_eq!(removed.email, "gone@acme.test");
@@ -538,7 +537,6 @@ db_test!(
             .await
             .unwrap();
         assert!(left.is_none());
-        let _ = mine;
         assert!(
             admins::authenticate(&t.svc, "gone@acme.test", PW, "10.0.0.2")
                 .await
@@ -627,7 +625,7 @@ db_test!(
 db_test!(
     team_list_shows_second_factors,
     |t: TestServices| async move {
-        let (org, owner) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
+        let (org, _) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
         let totp = add_admin(&t.svc, &org.id, "totp@acme.test", Role::Admin).await;
         let pending_totp = add_admin(&t.svc, &org.id, "unconfirmed@acme.test", Role::Admin).await;
         let passkey = add_admin(&t.svc, &org.id, "passkey@acme.test", Role::Viewer).await;
@@ -662,7 +660,6 @@ db_test!(
                 ("unconfirmed@acme.test", false),
             ]
         );
-        let _ = owner;
     }
 );
 
