@@ -234,15 +234,6 @@ pub struct AdminView {
     pub role: AdminRole,
 }
 
-/// The signed-in admin's role, for showing only the controls it allows (the server refuses the
-/// rest anyway: `portal_core::admins::Role`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AdminRole {
-    Owner,
-    Admin,
-    Viewer,
-}
-
 /// What a control needs, mirroring `portal_core::admins::Permission`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
@@ -252,19 +243,13 @@ pub enum Need {
     Own,
 }
 
+/// Which controls the signed-in admin's role shows (the server refuses the rest anyway:
+/// `portal_core::admins::Role`).
 impl AdminRole {
     pub fn allows(self, need: Need) -> bool {
         match need {
             Need::Manage => matches!(self, Self::Owner | Self::Admin),
             Need::Own => self == Self::Owner,
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Owner => "Owner",
-            Self::Admin => "Admin",
-            Self::Viewer => "Viewer",
         }
     }
 }
@@ -694,4 +679,96 @@ pub struct OverviewView {
     /// `configure_sso`, `test_sso`, `generate_scim_token`, `connect_idp`, `renew_certificate`,
     /// `review_failures` or `done`.
     pub next_step: String,
+}
+
+// ---- Admin team: the admins list, roles, invitations (issue 12, team) ----------------------------
+
+str_enum!(
+    /// An admin's role (`portal_core::admins::Role` on the wire).
+    AdminRole {
+        Owner = "owner",
+        Admin = "admin",
+        Viewer = "viewer",
+    }
+);
+
+impl AdminRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Owner => "Owner",
+            Self::Admin => "Admin",
+            Self::Viewer => "Viewer",
+        }
+    }
+
+    /// What the role may do, in a few words.
+    pub fn summary(self) -> &'static str {
+        match self {
+            Self::Owner => "everything, including the admin team",
+            Self::Admin => "single sign-on, provisioning and users",
+            Self::Viewer => "reads every screen and exports; changes nothing",
+        }
+    }
+}
+
+/// One admin of the org on the Admins screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamMember {
+    pub id: String,
+    pub email: String,
+    pub role: AdminRole,
+    /// A confirmed authenticator app or a passkey.
+    pub two_factor: bool,
+    pub last_sign_in_at: Option<i64>,
+    pub invited_by: Option<String>,
+    pub created_at: i64,
+    /// The signed-in admin's own row.
+    pub is_me: bool,
+}
+
+/// An invitation not yet accepted or cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: AdminRole,
+    pub invited_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub expired: bool,
+}
+
+/// The Admins screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub my_role: AdminRole,
+    /// Whether the signed-in admin may invite, change roles and remove (an Owner).
+    pub can_manage: bool,
+    pub members: Vec<TeamMember>,
+    pub invitations: Vec<TeamInvitation>,
+}
+
+/// What the accept page shows about a valid invitation (never its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationInfo {
+    pub org_name: String,
+    pub email: String,
+    pub role: AdminRole,
+    pub invited_by: String,
+    pub expires_at: i64,
+}
+
+/// The accept page's form. Debug leaves the token and passwords out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptInvitationForm {
+    pub token: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
+impl std::fmt::Debug for AcceptInvitationForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AcceptInvitationForm")
+            .finish_non_exhaustive()
+    }
 }

@@ -33,6 +33,8 @@ use routes::setup::Setup;
 // Issue 12, your account.
 use routes::admin::account::AccountPage;
 use routes::password_reset::{ForgotPasswordPage, ResetPasswordPage};
+// Admin team (issue 12, team).
+use routes::admin::team::{InvitePage, TeamPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -83,7 +85,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("account") view=AccountPage ssr=SsrMode::Async />
                     // Organisation settings (issue 12, settings).
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
+                    // Admin team (issue 12, team).
+                    <Route path=path!("team") view=TeamPage ssr=SsrMode::Async />
                 </ParentRoute>
+                // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
+                <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

@@ -731,6 +731,66 @@ static ROWS: &[Row] = &[
         |w| fb(w, "load_org_settings", &[]), &[401], Body::Any),
     row("page /admin/settings?org=B", "PAGE /admin/settings", AAdmin,
         |w| get(format!("/admin/settings?org={0}&org_id={0}", w.b.id)), &[200], Body::Has("alpha-secret.test")),
+    // ---- Admin team (issue 12, team): B's admins, invitations and links ----
+    // Order matters a little: the accept and remove controls change A's admins, and the next row's
+    // refresh puts A's team back, so read-only rows close this block.
+    row("change_admin_role: B's Viewer made Owner", "change_admin_role", AAdmin,
+        |w| fb(w, "change_admin_role", &[("id", &w.b.team.member), ("role", "owner")]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("change_admin_role", &[("id", &w.a.team.member), ("role", "admin")]), &[200], Body::Any),
+    row("change_admin_role: B's Owner demoted", "change_admin_role", AAdmin,
+        |w| fb(w, "change_admin_role", &[("id", &w.b.team.owner), ("role", "viewer")]), &[404], Body::Any),
+    row("remove_admin: B's Owner", "remove_admin", AAdmin,
+        |w| fb(w, "remove_admin", &[("id", &w.b.team.owner)]), &[404], Body::Any),
+    row("remove_admin: B's Viewer", "remove_admin", AAdmin,
+        |w| fb(w, "remove_admin", &[("id", &w.b.team.member)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("remove_admin", &[("id", &w.a.team.member)]), &[200], Body::Any),
+    row("resend_invitation: B's invitation", "resend_invitation", AAdmin,
+        |w| fb(w, "resend_invitation", &[("id", &w.b.team.invitation)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("resend_invitation", &[("id", &w.a.team.invitation)]), &[200], Body::Any),
+    row("cancel_invitation: B's invitation", "cancel_invitation", AAdmin,
+        |w| fb(w, "cancel_invitation", &[("id", &w.b.team.invitation)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("cancel_invitation", &[("id", &w.a.team.invitation)]), &[200], Body::Any),
+    // Admin emails are unique across orgs: refused, without saying whose (the answer has no B data).
+    row("invite_admin: B's Owner's address, B's org id smuggled", "invite_admin", AAdmin,
+        |w| fb(w, "invite_admin", &[("email", &w.b.admin_email), ("role", "owner")]), &[409], Body::Any)
+        .ok(AAdmin, |w| fb(w, "invite_admin", &[("email", "invited@alpha-secret.test"), ("role", "viewer")]), &[200], Body::Has(A_MARK)),
+    // B's link is B's credential: whoever holds it joins B, by design, so no row presents it. What
+    // A can present instead — B's stored hash (a leaked database row), B's invitation id, A's
+    // own credentials of other kinds — opens nothing, and A's own link with B's org id smuggled
+    // makes an account in A (the control), never in B.
+    row("load_invitation: the stored hash of B's link", "load_invitation", AAdmin,
+        |w| f("load_invitation", &[("token", &portal_core::secret::sha256_hex(&w.b.team.join_token))]), &[200], Body::Null)
+        .ok(Nobody, |w| f("load_invitation", &[("token", &w.a.team.join_token)]), &[200], Body::Has(A_MARK)),
+    row("load_invitation: B's invitation id", "load_invitation", AEmployee,
+        |w| f("load_invitation", &[("token", &w.b.team.invitation)]), &[200], Body::Null),
+    row("accept_invitation: the stored hash of B's link", "accept_invitation", AAdmin,
+        |w| fb(w, "accept_invitation", &[("token", &portal_core::secret::sha256_hex(&w.b.team.join_token)), ("password", "alpha's joiner passphrase"), ("password_confirm", "alpha's joiner passphrase")]), &[400], Body::Any)
+        .ok_signs_in(Nobody, |w| fb(w, "accept_invitation", &[("token", &w.a.team.join_token), ("password", "alpha's joiner passphrase"), ("password_confirm", "alpha's joiner passphrase")]), &[200]),
+    row("accept_invitation: B's invitation id", "accept_invitation", AEmployee,
+        |w| f("accept_invitation", &[("token", &w.b.team.invitation), ("password", "alpha's joiner passphrase"), ("password_confirm", "alpha's joiner passphrase")]), &[400], Body::Any),
+    row("accept_invitation: A's SCIM token", "accept_invitation", AScim,
+        |w| f("accept_invitation", &[("token", &w.a.scim_token), ("password", "alpha's joiner passphrase"), ("password_confirm", "alpha's joiner passphrase")]), &[400], Body::Any),
+    row("page /admin/invite with the stored hash of B's link", "PAGE /admin/invite", AAdmin,
+        |w| get(format!("/admin/invite?token={}&org={}", portal_core::secret::sha256_hex(&w.b.team.join_token), w.b.id)), &[200], Body::Has("This invitation link is invalid"))
+        .ok(Nobody, |w| get(format!("/admin/invite?token={}", w.a.team.join_token)), &[200], Body::Has(A_MARK)),
+    row("change_admin_role as A's employee: B's Viewer", "change_admin_role", AEmployee,
+        |w| f("change_admin_role", &[("id", &w.b.team.member), ("role", "owner")]), &[401], Body::Any),
+    row("remove_admin as A's employee: B's Owner", "remove_admin", AEmployee,
+        |w| f("remove_admin", &[("id", &w.b.team.owner)]), &[401], Body::Any),
+    row("resend_invitation as A's employee: B's invitation", "resend_invitation", AEmployee,
+        |w| f("resend_invitation", &[("id", &w.b.team.invitation)]), &[401], Body::Any),
+    row("cancel_invitation as A's employee: B's invitation", "cancel_invitation", AEmployee,
+        |w| f("cancel_invitation", &[("id", &w.b.team.invitation)]), &[401], Body::Any),
+    row("invite_admin as A's employee, B's org id smuggled", "invite_admin", AEmployee,
+        |w| fb(w, "invite_admin", &[("email", "intruder@bravo.test"), ("role", "owner")]), &[401], Body::Any),
+    row("load_team as A's employee, B's org id smuggled", "load_team", AEmployee,
+        |w| fb(w, "load_team", &[]), &[401], Body::Any),
+    row("load_team: B's org id smuggled", "load_team", AAdmin,
+        |w| fb(w, "load_team", &[]), &[200], Body::Has(A_MARK)),
+    row("page /admin/team?org=B", "PAGE /admin/team", AAdmin,
+        |w| get(format!("/admin/team?org={0}&org_id={0}", w.b.id)), &[200], Body::Has(A_MARK)),
+    row("page /admin/team as A's employee", "PAGE /admin/team", AEmployee,
+        |w| get(format!("/admin/team?org={}", w.b.id)), &[302], Body::RedirectsTo("/admin/login")),
 ];
 
 // Issue 12, your account: a session is named by a one-way reference of its id.

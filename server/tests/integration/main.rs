@@ -25,6 +25,8 @@ mod audit;
 mod account;
 // Organisation settings (issue 12, settings).
 mod settings;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+mod team;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

@@ -45,6 +45,15 @@ const NOT_ROLE_GATED: &[(&str, &str)] = &[
         "org_sign_in_options",
         "employees: the sign-in page of an org",
     ),
+    // Issue 12, team: the invitation link is the credential (tests: team.rs).
+    (
+        "load_invitation",
+        "signed out: what an invitation link offers",
+    ),
+    (
+        "accept_invitation",
+        "signed out: the invitation link is the credential",
+    ),
     // Issue 12, your account: every role manages its own account (tests: account.rs).
     ("account_load", "the caller's own account, any role"),
     (
@@ -111,6 +120,10 @@ pub struct World {
     users: Vec<String>,
     versions: std::collections::BTreeMap<String, i64>,
     token_id: String,
+    /// Pending invitations (one resent, one cancelled by the positive controls) and two admins
+    /// (one whose role changes, one removed).
+    invitations: Vec<String>,
+    targets: Vec<String>,
 }
 
 impl World {
@@ -214,6 +227,53 @@ const ROWS: &[Row] = &[
         &[200],
     ),
     row("load_sso", Permission::Read, |_| f("load_sso", &[]), &[200]),
+    // ---- the admin team: Owners change, everyone reads ----
+    row(
+        "load_team",
+        Permission::Read,
+        |_| f("load_team", &[]),
+        &[200],
+    ),
+    row(
+        "invite_admin",
+        Permission::Own,
+        |_| {
+            f(
+                "invite_admin",
+                &[("email", "newcomer@acme.test"), ("role", "viewer")],
+            )
+        },
+        &[200],
+    ),
+    row(
+        "resend_invitation",
+        Permission::Own,
+        |w| f("resend_invitation", &[("id", &w.invitations[0])]),
+        &[200],
+    ),
+    row(
+        "cancel_invitation",
+        Permission::Own,
+        |w| f("cancel_invitation", &[("id", &w.invitations[1])]),
+        &[200],
+    ),
+    row(
+        "change_admin_role",
+        Permission::Own,
+        |w| {
+            f(
+                "change_admin_role",
+                &[("id", &w.targets[0]), ("role", "admin")],
+            )
+        },
+        &[200],
+    ),
+    row(
+        "remove_admin",
+        Permission::Own,
+        |w| f("remove_admin", &[("id", &w.targets[1])]),
+        &[200],
+    ),
     // ---- the organisation's settings: Owners change, everyone reads ----
     row(
         "load_org_settings",
@@ -487,6 +547,39 @@ async fn world(app: &TestApp) -> World {
         let id: Value = serde_json::from_str(&body).unwrap();
         users.push(id.as_str().unwrap().to_string());
     }
+    let owner_admin = portal_core::admins::admin_by_id(
+        &app.t.svc.db,
+        &portal_core::admins::authenticate(&app.t.svc, "owner@acme.test", pw, "10.9.9.9")
+            .await
+            .unwrap()
+            .id,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut invitations = Vec::new();
+    for who in ["resend", "cancel"] {
+        let id = portal_core::invitations::invite(
+            &app.t.svc,
+            &owner_admin,
+            &format!("{who}@acme.test"),
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+        invitations.push(id);
+    }
+    let mut targets = Vec::new();
+    for who in ["role", "remove"] {
+        let a = portal_test_support::add_admin(
+            &app.t.svc,
+            &org,
+            &format!("{who}@acme.test"),
+            Role::Viewer,
+        )
+        .await;
+        targets.push(a.id);
+    }
     let mut w = World {
         org,
         owner,
@@ -495,6 +588,8 @@ async fn world(app: &TestApp) -> World {
         users,
         versions: Default::default(),
         token_id: String::new(),
+        invitations,
+        targets,
     };
     refresh(app, &mut w).await;
     w

@@ -12,6 +12,8 @@ pub use overview::AdminHome;
 pub mod account;
 // Organisation settings (issue 12, settings).
 pub mod settings;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+pub mod team;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -100,13 +102,15 @@ pub fn AdminLayout() -> impl IntoView {
                         <li>
                             <A href="/admin/activity">"Activity"</A>
                         </li>
-                        // Issue 12, your account.
+                        // Issue 12: the team, the organisation, the admin's own account.
                         <li>
-                            <A href="/admin/account">"Your account"</A>
+                            <A href="/admin/team">"Admins"</A>
                         </li>
-                        // Organisation settings (issue 12, settings).
                         <li>
                             <A href="/admin/settings">"Organisation settings"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/account">"Your account"</A>
                         </li>
                     </ul>
                 </nav>

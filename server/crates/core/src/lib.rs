@@ -37,6 +37,9 @@ pub mod overview;
 pub mod account;
 // Organisation settings (issue 12, settings).
 pub mod org_settings;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+pub mod invitations;
+pub mod team;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

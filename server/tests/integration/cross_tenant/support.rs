@@ -94,6 +94,8 @@ pub struct Org {
     pub spare_link: String,
     /// Fingerprints of the current and next certificate as configured.
     pub sso_fp: (String, Option<String>),
+    /// Admin team (issue 12, team): its admins and invitations.
+    pub team: Team,
 }
 
 impl Org {
@@ -397,6 +399,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         .await;
     let employee_cookie = session_cookie(&res).expect("setup: employee session");
 
+    // Admin team (issue 12, team).
+    let team = setup_team(app, s, &id, &admin_email).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -422,6 +426,7 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         link: links[1].clone(),
         spare_link: links[2].clone(),
         sso_fp,
+        team,
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -502,6 +507,133 @@ pub async fn refresh(app: &TestApp, w: &mut World) {
             .expect("A's pending Test sign-in");
     if !matches!(pending, Some((None, None))) {
         (a.pending_test, a.pending_browser) = start_test(app, &a.id, &a.admin_cookie).await;
+    }
+    // Admin team (issue 12, team).
+    refresh_team(app, a).await;
+}
+
+// ---- the admin team (issue 12, team) ----------------------------------------------------------
+
+/// Each org's team besides its Owner (the org's admin): a Viewer, an open invitation (what
+/// resend and cancel aim at) and another open invitation whose link a control accepts.
+pub struct Team {
+    pub owner: String,
+    /// A Viewer's admin id.
+    pub member: String,
+    /// An open invitation's id.
+    pub invitation: String,
+    /// The link token of another open invitation (of `joiner@…`).
+    pub join_token: String,
+}
+
+async fn team_owner(app: &TestApp, email: &str) -> portal_core::admins::Admin {
+    let id: String = sqlx::query_scalar("SELECT id FROM admins WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.t.svc.db.pool)
+        .await
+        .expect("the org's Owner");
+    portal_core::admins::admin_by_id(&app.t.svc.db, &id)
+        .await
+        .expect("the org's Owner")
+        .expect("the org's Owner")
+}
+
+/// Invites `email` as an Admin; returns the invitation's id and the mailed link's token.
+async fn invite_with_token(
+    app: &TestApp,
+    owner: &portal_core::admins::Admin,
+    email: &str,
+) -> (String, String) {
+    let before = crate::common::mails_in(&[&app.outbox], email).len();
+    let id = portal_core::invitations::invite(
+        &app.t.svc,
+        owner,
+        email,
+        portal_core::admins::Role::Admin,
+    )
+    .await
+    .expect("setup: an invitation");
+    let mails = app.wait_mails(email, before + 1).await;
+    let token = mails
+        .last()
+        .map(|m| link_tokens(m))
+        .and_then(|t| t.last().cloned())
+        .expect("setup: the invitation link");
+    (id, token)
+}
+
+async fn setup_team(app: &TestApp, s: &Side, org_id: &str, admin_email: &str) -> Team {
+    let owner = team_owner(app, admin_email).await;
+    let member = portal_test_support::add_admin(
+        &app.t.svc,
+        org_id,
+        &format!("member@{}-secret.test", s.p),
+        portal_core::admins::Role::Viewer,
+    )
+    .await
+    .id;
+    let (invitation, _) =
+        invite_with_token(app, &owner, &format!("invitee@{}-secret.test", s.p)).await;
+    let (_, join_token) =
+        invite_with_token(app, &owner, &format!("joiner@{}-secret.test", s.p)).await;
+    Team {
+        owner: owner.id,
+        member,
+        invitation,
+        join_token,
+    }
+}
+
+/// Puts A's team back after controls that (acting on A, as they must) removed A's Viewer,
+/// cancelled A's invitation or accepted A's other invitation (whose account is removed again,
+/// so that the number of admins in the database is back where the matrix started).
+async fn refresh_team(app: &TestApp, a: &mut Org) {
+    let owner = team_owner(app, &a.admin_email).await;
+    let p = a.side.p;
+    let svc = &app.t.svc;
+    if portal_core::admins::admin_by_id(&svc.db, &a.team.member)
+        .await
+        .expect("A's Viewer")
+        .is_none()
+    {
+        a.team.member = portal_test_support::add_admin(
+            svc,
+            &a.id,
+            &format!("member@{p}-secret.test"),
+            portal_core::admins::Role::Viewer,
+        )
+        .await
+        .id;
+    }
+    let open: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM admin_invitations WHERE id = $1 AND accepted_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(&a.team.invitation)
+    .fetch_optional(&svc.db.pool)
+    .await
+    .expect("A's invitation");
+    if open.is_none() {
+        a.team.invitation = invite_with_token(app, &owner, &format!("invitee@{p}-secret.test"))
+            .await
+            .0;
+    }
+    let joiner = format!("joiner@{p}-secret.test");
+    if portal_core::invitations::lookup(svc, &a.team.join_token)
+        .await
+        .expect("A's link")
+        .is_none()
+    {
+        let joined: Option<(String,)> = sqlx::query_as("SELECT id FROM admins WHERE email = $1")
+            .bind(&joiner)
+            .fetch_optional(&svc.db.pool)
+            .await
+            .expect("A's joiner");
+        if let Some((id,)) = joined {
+            portal_core::team::remove(svc, &owner, &id)
+                .await
+                .expect("remove A's joiner");
+        }
+        a.team.join_token = invite_with_token(app, &owner, &joiner).await.1;
     }
 }
 
@@ -888,6 +1020,21 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
             "used_at",
         ],
         "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    // Admin team (issue 12, team): B's roles, invitations and admin sessions.
+    ("admins", &["id", "role", "invited_by"], "org_id = $1"),
+    (
+        "admin_invitations",
+        &[
+            "id",
+            "email",
+            "role",
+            "token_hash",
+            "expires_at",
+            "accepted_at",
+            "cancelled_at",
+        ],
+        "org_id = $1",
     ),
 ];
 

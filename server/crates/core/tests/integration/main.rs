@@ -12,3 +12,5 @@ mod audit;
 mod account;
 // Organisation settings (issue 12, settings).
 mod settings;
+// Admin team: the admins list, roles, invitations (issue 12, team).
+mod team;
