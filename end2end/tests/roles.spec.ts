@@ -29,7 +29,7 @@ test.describe("roles", () => {
     await signIn(page, server, "viewer@globex.test");
     await expect(page.getByTestId("admin-role")).toHaveText("Viewer");
 
-    await page.getByRole("link", { name: "Single Sign-On" }).click();
+    await page.getByRole("link", { name: "Single Sign-On", exact: true }).click();
     await expect(page.getByRole("heading", { name: "Single Sign-On" })).toBeVisible();
     await expect(page.getByTestId("read-only")).toContainText("read-only");
     await expect(page.getByRole("textbox", { name: "Entity ID / Audience" })).toBeVisible();

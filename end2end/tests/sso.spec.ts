@@ -32,7 +32,7 @@ test.describe.serial("SAML single sign-on", () => {
 
   test("admin pastes the endpoint and certificate, uploads a next certificate, imports metadata", async ({ page }) => {
     await signIn(page, server);
-    await page.getByRole("link", { name: "Single Sign-On" }).click();
+    await page.getByRole("link", { name: "Single Sign-On", exact: true }).click();
     await expect(page).toHaveURL(`${server.url}/admin/sso`);
     await expect(page.getByRole("textbox", { name: "Entity ID / Audience" })).toHaveValue(`${server.url}/saml/${org}/metadata`);
     await expect(page.getByRole("textbox", { name: "ACS URL (Assertion Consumer Service)" })).toHaveValue(`${server.url}/saml/${org}/acs`);
