@@ -28,6 +28,9 @@ use routes::admin_login::AdminLogin;
 use routes::employee::{EmployeeHome, LinkPage, LoginPage};
 use routes::home::Home;
 use routes::setup::Setup;
+// Second factor for admin sign-in (issue 12, two-factor).
+use routes::admin::two_factor::TwoFactorPage;
+use routes::admin_login_verify::AdminLoginVerify;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -63,6 +66,8 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async />
                 <Route path=path!("/login/link") view=LinkPage ssr=SsrMode::Async />
                 <Route path=path!("/app") view=EmployeeHome ssr=SsrMode::Async />
+                // Second factor for admin sign-in (issue 12, two-factor).
+                <Route path=path!("/admin/login/verify") view=AdminLoginVerify ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async />
@@ -71,6 +76,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("users") view=UsersPageView ssr=SsrMode::Async />
                     <Route path=path!("users/:id") view=UserDetailPage ssr=SsrMode::Async />
                     <Route path=path!("activity") view=ActivityPage ssr=SsrMode::Async />
+                    // Second factor for admin sign-in (issue 12, two-factor).
+                    <Route path=path!("account/2fa") view=TwoFactorPage ssr=SsrMode::Async />
                 </ParentRoute>
             </Routes>
         </Router>

@@ -3,3 +3,5 @@ pub mod admin_login;
 pub mod employee;
 pub mod home;
 pub mod setup;
+// Second factor for admin sign-in (issue 12, two-factor).
+pub mod admin_login_verify;

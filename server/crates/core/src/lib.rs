@@ -29,6 +29,9 @@ pub mod sql;
 pub mod sso;
 pub mod throttle;
 pub mod users;
+// Second factor for admin sign-in (issue 12, two-factor).
+pub mod passkeys;
+pub mod two_factor;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

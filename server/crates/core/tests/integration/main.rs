@@ -6,3 +6,5 @@ mod migrations;
 mod query_plans;
 mod retention;
 mod storage;
+// Second factor for admin sign-in (issue 12, two-factor).
+mod two_factor;
