@@ -16,6 +16,8 @@ mod saml_http;
 mod scale_out;
 mod scim_http;
 mod trust_boundaries;
+// Second factor for admin sign-in (issue 12, two-factor).
+mod two_factor;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;
