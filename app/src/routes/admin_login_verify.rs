@@ -161,7 +161,7 @@ fn Methods(
     };
     let totp = o.totp.then(|| {
         view! {
-            <ActionForm action=verify_totp attr:class="stack" attr:aria-label="Code from your authenticator app">
+            <ActionForm action=verify_totp attr:class="stack" attr:aria-label="Sign in with your authenticator app">
                 <FormError error=Signal::derive(move || verify_totp.value().with(error_of)) />
                 <input type="hidden" name="method" value="totp" />
                 <label for="verify-totp">"Code from your authenticator app"</label>
@@ -172,7 +172,7 @@ fn Methods(
     });
     let passkey = o.passkeys.then(|| {
         view! {
-            <form class="stack verify-alt" data-passkey-sign-in="" aria-label="Use a passkey">
+            <form class="stack verify-alt" data-passkey-sign-in="" aria-label="Sign in with a passkey">
                 <p class="alert error" role="alert" data-passkey-error="" hidden></p>
                 <button type="submit">"Use a passkey"</button>
                 <p class="muted" role="status" data-passkey-status=""></p>
@@ -183,7 +183,7 @@ fn Methods(
         view! {
             <details class="verify-alt" open=!o.totp && !o.passkeys>
                 <summary>"Use a recovery code"</summary>
-                <ActionForm action=verify_recovery attr:class="stack" attr:aria-label="Recovery code">
+                <ActionForm action=verify_recovery attr:class="stack" attr:aria-label="Sign in with a recovery code">
                     <FormError error=Signal::derive(move || verify_recovery.value().with(error_of)) />
                     <input type="hidden" name="method" value="recovery" />
                     <label for="verify-recovery">"Recovery code"</label>

@@ -198,7 +198,7 @@ pub fn TwoFactorPage() -> impl IntoView {
                 .get()
                 .map(|codes| {
                     view! {
-                        <div class="secret-once" role="region" aria-label="Recovery codes" data-testid="recovery-codes">
+                        <div class="card secret-once" role="region" aria-label="Recovery codes" data-testid="recovery-codes">
                             <h2>"Your recovery codes"</h2>
                             <p>
                                 "Save these codes somewhere safe now: they are shown only once. Each one works once, in place of your app or passkey."
