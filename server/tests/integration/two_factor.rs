@@ -419,3 +419,37 @@ app_test!(
         assert!(tf::has_factor(&app.t.svc.db, &viewer.id).await.unwrap());
     }
 );
+
+app_test!(
+    the_second_step_works_without_javascript,
+    |app: TestApp| async move {
+        to_step_start(&app);
+        let (_, admin) = org_with_admin(&app.t.svc, "Acme", "a@acme.test").await;
+        let (secret, _) = enrol(&app, &admin).await;
+        let pending = password_step(&app, "a@acme.test", None).await;
+        let post = |code: String| {
+            let req = app
+                .http
+                .post(format!("{}/api/verify_second_factor", app.url))
+                .header("Origin", &app.url)
+                .header("Sec-Fetch-Site", "same-origin")
+                .header("Accept", "text/html")
+                .header("Referer", format!("{}{VERIFY}", app.url))
+                .header("Cookie", &pending)
+                .form(&[("method", "totp".to_string()), ("code", code)]);
+            sent(req, "POST", "/api/verify_second_factor")
+        };
+        // A wrong code goes back to the form, carrying the error; nobody is signed in.
+        let res = post("000000".into()).await;
+        assert!(res.status().is_redirection(), "{}", res.status());
+        let back = res.headers()["location"].to_str().unwrap().to_string();
+        assert!(back.contains(VERIFY) && back.contains("__err"), "{back}");
+        assert!(!signed_in(&app, &pending).await);
+        // The right one signs in and goes to the admin overview.
+        let res = post(code(&app, &secret, 1)).await;
+        assert!(res.status().is_redirection(), "{}", res.status());
+        assert_eq!(res.headers()["location"], "/admin");
+        let session = session_cookie(&res).expect("a fresh session");
+        assert!(signed_in(&app, &session).await);
+    }
+);

@@ -267,33 +267,24 @@ pub async fn begin_totp(svc: &Services, admin: &Admin) -> CoreResult<()> {
     let mut bytes = [0u8; TOTP_SECRET_BYTES];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let secret = data_encoding::BASE32_NOPAD.encode(&bytes);
-    let now = svc.now();
-    let mut tx = svc.db.begin_write().await?;
-    let confirmed = sqlx::query(
-        "SELECT 1 AS one FROM admin_totp WHERE admin_id = $1 AND confirmed_at IS NOT NULL",
+    // One statement, so two concurrent starts cannot collide: a confirmed app is never replaced.
+    let done = sqlx::query(
+        "INSERT INTO admin_totp (admin_id, secret, created_at, confirmed_at, last_used_step) \
+         VALUES ($1, $2, $3, NULL, NULL) \
+         ON CONFLICT (admin_id) DO UPDATE SET secret = excluded.secret, \
+           created_at = excluded.created_at, last_used_step = NULL \
+         WHERE admin_totp.confirmed_at IS NULL",
     )
     .bind(&admin.id)
-    .fetch_optional(&mut **tx)
+    .bind(&secret)
+    .bind(svc.now())
+    .execute(&svc.db.pool)
     .await?;
-    if confirmed.is_some() {
+    if done.rows_affected() != 1 {
         return Err(CoreError::Conflict(
             "An authenticator app is already set up. Turn it off first to set up another.".into(),
         ));
     }
-    sqlx::query("DELETE FROM admin_totp WHERE admin_id = $1")
-        .bind(&admin.id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO admin_totp (admin_id, secret, created_at, confirmed_at, last_used_step) \
-         VALUES ($1, $2, $3, NULL, NULL)",
-    )
-    .bind(&admin.id)
-    .bind(&secret)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    tx.commit().await?;
     Ok(())
 }
 
