@@ -209,8 +209,10 @@ test.describe("two-factor sign-in", () => {
     await expect(page).toHaveURL(`${server.url}/admin/account/2fa`);
     const { key } = await enrolApp(page, server);
     await expect(page.getByTestId("2fa-required")).toHaveCount(0);
-    await page.goto(`${server.url}/admin/users`);
+    // The shell lets the admin go now, without a reload.
+    await page.getByRole("link", { name: "Users" }).click();
     await expect(page).toHaveURL(`${server.url}/admin/users`);
+    await expect(page.getByRole("heading", { name: "Users", level: 1 })).toBeVisible();
     // From now on the second step is asked.
     await signOut(page, server);
     await signIn(page, server, "owner@vandelay.test");

@@ -172,9 +172,14 @@ pub fn TwoFactorPage() -> impl IntoView {
     );
     // The codes of the latest confirmation or regeneration, shown once.
     let (shown, set_shown) = signal(None::<RecoveryCodes>);
+    // The shell learns that a factor now exists (it stops sending the admin here).
+    let shell = use_context::<super::AdminResource>();
     Effect::new(move |_| {
         if let Some(Ok(codes)) = confirm.value().get() {
             set_shown.set(Some(codes));
+            if let Some(super::AdminResource(admin)) = shell {
+                admin.refetch();
+            }
         }
     });
     Effect::new(move |_| {
