@@ -1,6 +1,7 @@
 //! Wire types of the server functions, and their one home: the domain crate has its own read
 //! models, and each screen's server-side code converts them to these. Nothing here may ever hold a
 //! secret, except [`NewScimToken`], which exists only in the one response that shows the token once.
+//! (Second factor: [`TotpSetupView`] and [`RecoveryCodes`] likewise, on the admin's own screen.)
 
 use serde::{Deserialize, Serialize};
 
@@ -232,6 +233,10 @@ pub struct AdminView {
     pub org_id: String,
     pub org_name: String,
     pub role: AdminRole,
+    /// Second factor (issue 12, two-factor): the organisation requires one and this admin has
+    /// none yet; the shell sends them to the enrolment screen.
+    #[serde(default)]
+    pub second_factor_required: bool,
 }
 
 /// What a control needs, mirroring `portal_core::admins::Permission`.
@@ -564,6 +569,68 @@ pub struct PasswordResetForm {
     pub token: String,
     pub password: String,
     pub password_confirm: String,
+}
+
+// ---- Second factor (issue 12, two-factor) -----------------------------------------------------
+
+/// The two-factor screen of the signed-in admin's own account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TwoFactorView {
+    pub totp_enabled: bool,
+    /// An authenticator app being set up (not confirmed yet).
+    pub totp_setup: Option<TotpSetupView>,
+    pub recovery_codes_left: i64,
+    pub passkeys: Vec<PasskeyView>,
+    /// False when `PUBLIC_URL` is not a domain name (WebAuthn needs one).
+    pub passkeys_available: bool,
+    pub org_requires: bool,
+    /// A confirmed app or at least one passkey.
+    pub has_factor: bool,
+}
+
+/// The key of an authenticator app being set up. A secret, shown only to the admin it belongs
+/// to, on their own screen, until they confirm it with a code.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TotpSetupView {
+    /// Base32 in groups of four, for typing into the app.
+    pub manual_key: String,
+    /// The `otpauth://` URI as a QR code (`data:image/svg+xml;base64,…`).
+    pub qr_data_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasskeyView {
+    pub id: String,
+    pub name: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+/// Recovery codes, in the one response that shows them (only their hashes are kept).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCodes {
+    pub codes: Vec<String>,
+}
+
+impl std::fmt::Debug for TotpSetupView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TotpSetupView(***)")
+    }
+}
+
+impl std::fmt::Debug for RecoveryCodes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecoveryCodes({} × ***)", self.codes.len())
+    }
+}
+
+/// The second sign-in step: which methods the pending admin can use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondFactorOptions {
+    pub email: String,
+    pub totp: bool,
+    pub recovery_codes: bool,
+    pub passkeys: bool,
 }
 
 #[cfg(test)]

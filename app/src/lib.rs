@@ -35,6 +35,9 @@ use routes::admin::account::AccountPage;
 use routes::password_reset::{ForgotPasswordPage, ResetPasswordPage};
 // Admin team (issue 12, team).
 use routes::admin::team::{InvitePage, TeamPage};
+// Second factor for admin sign-in (issue 12, two-factor).
+use routes::admin::two_factor::TwoFactorPage;
+use routes::admin_login_verify::AdminLoginVerify;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -73,6 +76,8 @@ pub fn App() -> impl IntoView {
                 // Issue 12, your account: forgotten admin passwords.
                 <Route path=path!("/admin/forgot-password") view=ForgotPasswordPage ssr=SsrMode::Async />
                 <Route path=path!("/admin/reset-password") view=ResetPasswordPage ssr=SsrMode::Async />
+                // Second factor for admin sign-in (issue 12, two-factor).
+                <Route path=path!("/admin/login/verify") view=AdminLoginVerify ssr=SsrMode::Async />
                 <ParentRoute path=path!("/admin") view=AdminLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=AdminHome ssr=SsrMode::Async />
                     <Route path=path!("sso") view=SsoPage ssr=SsrMode::Async />
@@ -87,6 +92,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("settings") view=SettingsPage ssr=SsrMode::Async />
                     // Admin team (issue 12, team).
                     <Route path=path!("team") view=TeamPage ssr=SsrMode::Async />
+                    // Second factor for admin sign-in (issue 12, two-factor).
+                    <Route path=path!("account/2fa") view=TwoFactorPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
                 <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />

@@ -235,6 +235,9 @@ pub enum CallerRejection {
     SignedOut,
     /// The session or the database could not be read.
     Unavailable(CoreError),
+    /// An admin is signed in, but their organisation requires a second factor they have not set
+    /// up: only the enrolment screen (`EnrollingAdmin`) serves them (issue 12, two-factor).
+    SecondFactorRequired,
 }
 
 impl axum::response::IntoResponse for CallerRejection {
@@ -247,6 +250,12 @@ impl axum::response::IntoResponse for CallerRejection {
                 http::StatusCode::UNAUTHORIZED,
                 [(CACHE_CONTROL, "no-store")],
                 "Sign in first.\n",
+            )
+                .into_response(),
+            Self::SecondFactorRequired => (
+                http::StatusCode::FORBIDDEN,
+                [(CACHE_CONTROL, "no-store")],
+                format!("{SECOND_FACTOR_REQUIRED_MESSAGE}\n"),
             )
                 .into_response(),
             Self::Unavailable(e) => {
@@ -331,7 +340,34 @@ macro_rules! caller_extractor {
     };
 }
 
-caller_extractor!(CurrentAdmin, portal_core::session::admin);
+caller_extractor!(EnrollingAdmin, portal_core::session::admin);
+
+/// The signed-in admin, refused (`SecondFactorRequired`) while their organisation requires a
+/// second factor they have not set up: the one place that enforces `orgs.require_2fa`, for
+/// server functions and axum routes alike, however the admin signed in (password, invitation
+/// link, SSO).
+impl<S> axum::extract::FromRequestParts<S> for CurrentAdmin
+where
+    Services: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = CallerRejection;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let EnrollingAdmin(admin) = EnrollingAdmin::from_request_parts(parts, state).await?;
+        let svc = <Services as axum::extract::FromRef<S>>::from_ref(state);
+        match portal_core::two_factor::enrolment_required(&svc.db, &admin.admin_id, &admin.org_id)
+            .await
+        {
+            Ok(false) => Ok(admin),
+            Ok(true) => Err(CallerRejection::SecondFactorRequired),
+            Err(e) => Err(CallerRejection::Unavailable(e)),
+        }
+    }
+}
 caller_extractor!(CurrentEmployee, portal_core::session::employee);
 
 /// The caller of the current server-function call, through the same extractor as the routes.
@@ -347,6 +383,10 @@ where
         Ok(caller) => Ok(Some(caller)),
         Err(CallerRejection::SignedOut) => Ok(None),
         Err(CallerRejection::Unavailable(e)) => Err(to_client(e)),
+        Err(CallerRejection::SecondFactorRequired) => Err(fail(
+            http::StatusCode::FORBIDDEN,
+            SECOND_FACTOR_REQUIRED_MESSAGE,
+        )),
     }
 }
 
@@ -386,6 +426,10 @@ pub async fn admin_view(admin: &CurrentAdmin) -> Result<AdminView, AppError> {
                 "Your organisation no longer exists.",
             )
         })?;
+    let second_factor_required =
+        portal_core::two_factor::enrolment_required(&svc.db, &admin.admin_id, &admin.org_id)
+            .await
+            .map_err(to_client)?;
     Ok(AdminView {
         admin_email: admin.email.clone(),
         org_id: org.id,
@@ -395,6 +439,7 @@ pub async fn admin_view(admin: &CurrentAdmin) -> Result<AdminView, AppError> {
             Role::Admin => crate::dto::AdminRole::Admin,
             Role::Viewer => crate::dto::AdminRole::Viewer,
         },
+        second_factor_required,
     })
 }
 
@@ -501,4 +546,50 @@ pub fn set_page_csp() {
     if let Ok(value) = http::HeaderValue::from_str(&policy) {
         res.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
+}
+
+// --- Second factor (issue 12, two-factor) ----------------------------------------------------
+
+/// What an admin who owes their organisation a second factor is told by every other screen.
+pub const SECOND_FACTOR_REQUIRED_MESSAGE: &str =
+    "Your organisation requires two-factor authentication. Set it up under Two-factor \
+     authentication (/admin/account/2fa) first.";
+
+/// The signed-in admin even while their organisation requires a second factor they have not set
+/// up: only for the two-factor screen and the shell (which sends such an admin there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnrollingAdmin(pub CurrentAdmin);
+
+impl From<portal_core::admins::Admin> for EnrollingAdmin {
+    fn from(admin: portal_core::admins::Admin) -> Self {
+        Self(CurrentAdmin::from(admin))
+    }
+}
+
+/// The signed-in admin, second factor set up or not (the shell, the two-factor screen).
+pub async fn current_admin_enrolling() -> Result<Option<CurrentAdmin>, AppError> {
+    Ok(caller::<EnrollingAdmin>().await?.map(|EnrollingAdmin(a)| a))
+}
+
+/// `require`, for the two-factor screen's server functions: they must serve an admin whom
+/// `orgs.require_2fa` sends there.
+pub async fn require_enrolling(needed: Permission) -> Result<CurrentAdmin, AppError> {
+    current_admin_enrolling()
+        .await?
+        .ok_or_else(|| {
+            fail::<AppError>(
+                http::StatusCode::UNAUTHORIZED,
+                "Your session has ended. Sign in again.",
+            )
+        })?
+        .allowed(needed)
+}
+
+/// The admin of this session's pending second sign-in step, if any (and not expired).
+pub async fn pending_second_factor() -> Result<Option<portal_core::admins::Admin>, AppError> {
+    let svc = services()?;
+    let session = session().await?;
+    portal_core::session::pending_second_factor(&svc, &session)
+        .await
+        .map_err(to_client)
 }

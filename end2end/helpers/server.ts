@@ -33,12 +33,14 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the built server on a free port with a fresh SQLite database under a temp directory. */
-export async function startServer(extraEnv: Record<string, string> = {}): Promise<Server> {
+/** Starts the built server on a free port with a fresh SQLite database under a temp directory.
+ * `opts.host` names the host of its public URL (default 127.0.0.1; passkeys need a domain name,
+ * e.g. `localhost`); it always listens on 127.0.0.1. */
+export async function startServer(extraEnv: Record<string, string> = {}, opts: { host?: string } = {}): Promise<Server> {
   if (!fs.existsSync(BIN)) throw new Error(`${BIN} is missing: run \`cargo leptos build\` first`);
   const port = await freePort();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "portal-e2e-"));
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${opts.host ?? "127.0.0.1"}:${port}`;
   const databaseUrl = `sqlite://${dir}/portal.db`;
   const env = {
     ...process.env,
@@ -62,7 +64,7 @@ export async function startServer(extraEnv: Record<string, string> = {}): Promis
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early:\n${out}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
       if (res.ok) break;
     } catch {
       /* not listening yet */

@@ -38,6 +38,23 @@ pub async fn admin_login(email: String, password: String) -> Result<(), AppError
     if let Some(token) = signed_in.new_device {
         set_device_cookie(&svc, token.expose());
     }
+    // Second factor (issue 12, two-factor): an admin with one is not signed in yet; a trusted
+    // device does not skip it.
+    if portal_core::two_factor::has_factor(&svc.db, &signed_in.admin.id)
+        .await
+        .map_err(to_client)?
+    {
+        let session = crate::ssr::session().await?;
+        portal_core::session::start_pending_second_factor(
+            &session,
+            &signed_in.admin.id,
+            svc.now() + portal_core::two_factor::PENDING_TTL_MS,
+        )
+        .await
+        .map_err(to_client)?;
+        leptos_axum::redirect(crate::routes::admin_login_verify::VERIFY_PATH);
+        return Ok(());
+    }
     start_admin_session(&signed_in.admin.id, crate::ssr::AdminSignInMethod::Password).await?;
     leptos_axum::redirect("/admin");
     Ok(())
@@ -61,7 +78,8 @@ pub async fn admin_sso_available(org: String) -> Result<bool, AppError> {
 
 #[server(endpoint = "admin_signed_in")]
 pub async fn admin_signed_in() -> Result<bool, AppError> {
-    Ok(crate::ssr::current_admin().await?.is_some())
+    // Second factor (issue 12, two-factor): an admin sent to enrolment is signed in all the same.
+    Ok(crate::ssr::current_admin_enrolling().await?.is_some())
 }
 
 #[component]

@@ -5,3 +5,5 @@ pub mod home;
 pub mod setup;
 // Issue 12, your account: forgotten admin passwords.
 pub mod password_reset;
+// Second factor for admin sign-in (issue 12, two-factor).
+pub mod admin_login_verify;

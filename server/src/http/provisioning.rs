@@ -97,6 +97,8 @@ async fn generate(
         Ok(a) => a,
         Err(CallerRejection::SignedOut) => return see_other("/admin/login"),
         Err(CallerRejection::Unavailable(e)) => return failure(e),
+        // Second factor (issue 12, two-factor): the org requires one this admin has not set up.
+        Err(CallerRejection::SecondFactorRequired) => return see_other("/admin/account/2fa"),
     };
     if !admin.role.allows(Permission::Manage) {
         return page(

@@ -95,6 +95,57 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
         "PAGE /admin/forgot-password",
         "the request form; its address goes to admin_request_password_reset",
     ),
+    // Second factor (issue 12, two-factor): the caller's own account, or this session's own
+    // pending sign-in; `two_factor.rs` tests each.
+    ("load_two_factor", "the caller's own factors; takes nothing"),
+    (
+        "begin_totp",
+        "starts the caller's own app setup; takes nothing",
+    ),
+    (
+        "confirm_totp",
+        "a code checked against the caller's own unconfirmed secret only",
+    ),
+    (
+        "disable_totp",
+        "a code or password checked against the caller's own account only",
+    ),
+    (
+        "regenerate_recovery_codes",
+        "replaces the caller's own codes; takes nothing",
+    ),
+    (
+        "passkey_register_begin",
+        "takes a name only; the challenge is bound to the caller in their session",
+    ),
+    (
+        "passkey_register_finish",
+        "an answer to this session's own challenge, bound to the caller",
+    ),
+    (
+        "load_second_factor",
+        "this session's own pending sign-in; takes nothing",
+    ),
+    (
+        "verify_second_factor",
+        "a code checked only against this session's pending admin (never an id)",
+    ),
+    (
+        "passkey_sign_in_begin",
+        "this session's own pending sign-in; takes nothing",
+    ),
+    (
+        "passkey_sign_in_finish",
+        "an answer to this session's own challenge, bound to its pending admin",
+    ),
+    (
+        "PAGE /admin/account/2fa",
+        "the caller's own factors; its server functions are listed here",
+    ),
+    (
+        "PAGE /admin/login/verify",
+        "this session's own pending sign-in; its server functions are listed here",
+    ),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -791,6 +842,12 @@ static ROWS: &[Row] = &[
         |w| get(format!("/admin/team?org={0}&org_id={0}", w.b.id)), &[200], Body::Has(A_MARK)),
     row("page /admin/team as A's employee", "PAGE /admin/team", AEmployee,
         |w| get(format!("/admin/team?org={}", w.b.id)), &[302], Body::RedirectsTo("/admin/login")),
+    // ---- Second factor (issue 12, two-factor) ----
+    row("remove_passkey: B's admin's passkey id", "remove_passkey", AAdmin,
+        |w| fb(w, "remove_passkey", &[("id", &w.b.passkey_id)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("remove_passkey", &[("id", &w.a.passkey_id)]), &[200], Body::Any),
+    row("remove_passkey as A's employee: B's passkey id", "remove_passkey", AEmployee,
+        |w| f("remove_passkey", &[("id", &w.b.passkey_id)]), &[401], Body::Any),
 ];
 
 // Issue 12, your account: a session is named by a one-way reference of its id.

@@ -27,6 +27,8 @@ mod account;
 mod settings;
 // Admin team: the admins list, roles, invitations (issue 12, team).
 mod team;
+// Second factor for admin sign-in (issue 12, two-factor).
+mod two_factor;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

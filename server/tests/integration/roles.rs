@@ -45,6 +45,41 @@ const NOT_ROLE_GATED: &[(&str, &str)] = &[
         "org_sign_in_options",
         "employees: the sign-in page of an org",
     ),
+    // Issue 12, two-factor: every role manages its own factors; the second step belongs to the
+    // session's pending sign-in (tests: two_factor.rs).
+    ("load_two_factor", "the caller's own factors, any role"),
+    ("begin_totp", "the caller's own factors, any role"),
+    ("confirm_totp", "the caller's own factors, any role"),
+    ("disable_totp", "the caller's own factors, any role"),
+    (
+        "regenerate_recovery_codes",
+        "the caller's own factors, any role",
+    ),
+    (
+        "passkey_register_begin",
+        "the caller's own factors, any role",
+    ),
+    (
+        "passkey_register_finish",
+        "the caller's own factors, any role",
+    ),
+    ("remove_passkey", "the caller's own factors, any role"),
+    (
+        "load_second_factor",
+        "signed out: the session's pending sign-in",
+    ),
+    (
+        "verify_second_factor",
+        "signed out: the session's pending sign-in",
+    ),
+    (
+        "passkey_sign_in_begin",
+        "signed out: the session's pending sign-in",
+    ),
+    (
+        "passkey_sign_in_finish",
+        "signed out: the session's pending sign-in",
+    ),
     // Issue 12, team: the invitation link is the credential (tests: team.rs).
     (
         "load_invitation",

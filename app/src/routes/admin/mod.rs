@@ -14,6 +14,8 @@ pub mod account;
 pub mod settings;
 // Admin team: the admins list, roles, invitations (issue 12, team).
 pub mod team;
+// Second factor for admin sign-in (issue 12, two-factor).
+pub mod two_factor;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -24,7 +26,8 @@ use crate::errors::AppError;
 
 #[server(endpoint = "load_admin_view")]
 pub async fn load_admin_view() -> Result<Option<AdminView>, AppError> {
-    match crate::ssr::current_admin().await? {
+    // The shell serves an admin whom `orgs.require_2fa` sends to enrolment, and tells it so.
+    match crate::ssr::current_admin_enrolling().await? {
         Some(admin) => crate::ssr::admin_view(&admin).await.map(Some),
         None => Ok(None),
     }
@@ -51,6 +54,7 @@ pub fn AdminLayout() -> impl IntoView {
     let admin = Resource::new(|| (), |_| load_admin_view());
     provide_context(AdminResource(admin));
     let logout = ServerAction::<AdminLogout>::new();
+    let location = leptos_router::hooks::use_location();
     // The pages sit outside the layout's Suspense: each loads its own data (and every server
     // function checks the session itself), so their resources hydrate in the same order as on
     // the server.
@@ -62,6 +66,14 @@ pub fn AdminLayout() -> impl IntoView {
                         admin
                             .get()
                             .map(|res| match res {
+                                // Second factor (issue 12, two-factor): the organisation
+                                // requires one and this admin has none yet.
+                                Ok(Some(view))
+                                    if view.second_factor_required
+                                        && location.pathname.get() != two_factor::ENROL_PATH =>
+                                {
+                                    view! { <Redirect path=two_factor::ENROL_PATH /> }.into_any()
+                                }
                                 Ok(Some(view)) => {
                                     view! {
                                         <div class="brand">
@@ -111,6 +123,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/account">"Your account"</A>
+                        </li>
+                        // Second factor (issue 12, two-factor).
+                        <li>
+                            <A href=two_factor::ENROL_PATH>"Two-factor authentication"</A>
                         </li>
                     </ul>
                 </nav>

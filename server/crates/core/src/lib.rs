@@ -40,6 +40,9 @@ pub mod org_settings;
 // Admin team: the admins list, roles, invitations (issue 12, team).
 pub mod invitations;
 pub mod team;
+// Second factor for admin sign-in (issue 12, two-factor).
+pub mod passkeys;
+pub mod two_factor;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -259,6 +259,89 @@ pub async fn end_employee(session: &Session) -> CoreResult<()> {
         .map_err(session_error)
 }
 
+// ---- Second factor (issue 12, two-factor) ----------------------------------------------------
+//
+// After a correct password an admin with a second factor is not signed in: the session holds a
+// pending second factor (its own key, never `ADMIN_ID_KEY`, so no admin screen or server function
+// sees a signed-in admin) until `two_factor` or `passkeys` accepts the second step.
+
+/// The admin whose password was accepted and who still owes the second step.
+pub const PENDING_SECOND_FACTOR_KEY: &str = "pending_second_factor";
+/// A passkey ceremony in progress (its challenge), single-use: taken out when answered.
+pub const PASSKEY_CEREMONY_KEY: &str = "passkey_ceremony";
+
+/// The value stored under [`PENDING_SECOND_FACTOR_KEY`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSecondFactor {
+    pub admin_id: String,
+    pub expires_at: i64,
+}
+
+/// Puts the session in the "password accepted, second step owed" state for `admin_id`, under a
+/// fresh session id; an admin signed in on this session before is signed out.
+pub async fn start_pending_second_factor(
+    session: &Session,
+    admin_id: &str,
+    expires_at: i64,
+) -> CoreResult<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    for key in [ADMIN_ID_KEY, ADMIN_META_KEY, PASSKEY_CEREMONY_KEY] {
+        session.remove_value(key).await.map_err(session_error)?;
+    }
+    session
+        .insert(
+            PENDING_SECOND_FACTOR_KEY,
+            PendingSecondFactor {
+                admin_id: admin_id.to_string(),
+                expires_at,
+            },
+        )
+        .await
+        .map_err(session_error)
+}
+
+/// The admin of this session's pending second step, while it has not expired and the admin
+/// exists. An expired one is removed here.
+pub async fn pending_second_factor(svc: &Services, session: &Session) -> CoreResult<Option<Admin>> {
+    let Some(pending) = read::<PendingSecondFactor>(session, PENDING_SECOND_FACTOR_KEY).await?
+    else {
+        return Ok(None);
+    };
+    if pending.expires_at <= svc.now() {
+        end_pending_second_factor(session).await?;
+        return Ok(None);
+    }
+    crate::admins::admin_by_id(&svc.db, &pending.admin_id).await
+}
+
+/// Forgets the pending second step and any passkey ceremony.
+pub async fn end_pending_second_factor(session: &Session) -> CoreResult<()> {
+    for key in [PENDING_SECOND_FACTOR_KEY, PASSKEY_CEREMONY_KEY] {
+        session.remove_value(key).await.map_err(session_error)?;
+    }
+    Ok(())
+}
+
+/// Keeps a passkey ceremony's state (`passkeys::Ceremony`) in the session, replacing any other.
+pub async fn put_passkey_ceremony<T: Serialize>(session: &Session, ceremony: &T) -> CoreResult<()> {
+    session
+        .insert(PASSKEY_CEREMONY_KEY, ceremony)
+        .await
+        .map_err(session_error)
+}
+
+/// Takes the passkey ceremony out of the session: each challenge is answered at most once.
+pub async fn take_passkey_ceremony<T: serde::de::DeserializeOwned>(
+    session: &Session,
+) -> CoreResult<Option<T>> {
+    let value = read::<T>(session, PASSKEY_CEREMONY_KEY).await?;
+    session
+        .remove_value(PASSKEY_CEREMONY_KEY)
+        .await
+        .map_err(session_error)?;
+    Ok(value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

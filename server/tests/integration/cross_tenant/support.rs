@@ -96,6 +96,9 @@ pub struct Org {
     pub sso_fp: (String, Option<String>),
     /// Admin team (issue 12, team): its admins and invitations.
     pub team: Team,
+    /// Second factor (issue 12, two-factor): a passkey of the admin (added after the admin's
+    /// session started, so the matrix's sessions skip the second step).
+    pub passkey_id: String,
 }
 
 impl Org {
@@ -401,6 +404,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
 
     // Admin team (issue 12, team).
     let team = setup_team(app, s, &id, &admin_email).await;
+    // Second factor (issue 12, two-factor).
+    let passkey_id = add_passkey(app, &admin_id_of(app, &id).await, p).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -427,6 +432,7 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         spare_link: links[2].clone(),
         sso_fp,
         team,
+        passkey_id,
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -1036,6 +1042,29 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
         ],
         "org_id = $1",
     ),
+    // Second factor (issue 12, two-factor): B's admins' factors.
+    (
+        "admin_passkeys",
+        &[
+            "id",
+            "admin_id",
+            "name",
+            "credential_id",
+            "passkey",
+            "last_used_at",
+        ],
+        "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    (
+        "admin_totp",
+        &["admin_id", "secret", "confirmed_at", "last_used_step"],
+        "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    (
+        "admin_recovery_codes",
+        &["id", "admin_id", "code_hash", "used_at"],
+        "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
 ];
 
 async fn text_rows(
@@ -1477,3 +1506,31 @@ rb+ZCnRO+XLQptCLQ97cNS3grPNNviVCFCTTt2QvLIRbY9ur39Xsy90idcRrsFEa
 Dn5Sg/cOsZOb5kjNCQxPaYbU1IvVYvp0ge2k
 -----END CERTIFICATE-----
 ";
+
+// ---- Second factor (issue 12, two-factor) ------------------------------------------------------
+
+async fn admin_id_of(app: &TestApp, org_id: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM admins WHERE org_id = $1")
+        .bind(org_id)
+        .fetch_one(&app.t.svc.db.pool)
+        .await
+        .expect("setup: the org's admin")
+}
+
+/// A passkey row for the admin, straight into the store (the matrix only removes it, which never
+/// reads the credential).
+async fn add_passkey(app: &TestApp, admin_id: &str, p: &str) -> String {
+    let id = portal_core::ids::new_id();
+    sqlx::query(
+        "INSERT INTO admin_passkeys (id, admin_id, name, credential_id, passkey, created_at) \
+         VALUES ($1, $2, $3, $4, '{}', 0)",
+    )
+    .bind(&id)
+    .bind(admin_id)
+    .bind(format!("{p}-secret-passkey"))
+    .bind(format!("{p}-credential"))
+    .execute(&app.t.svc.db.pool)
+    .await
+    .expect("setup: a passkey");
+    id
+}

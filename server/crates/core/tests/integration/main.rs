@@ -14,3 +14,5 @@ mod account;
 mod settings;
 // Admin team: the admins list, roles, invitations (issue 12, team).
 mod team;
+// Second factor for admin sign-in (issue 12, two-factor).
+mod two_factor;
