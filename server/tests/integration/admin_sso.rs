@@ -255,11 +255,26 @@ app_test!(
             )
             .await;
         assert_eq!(res.status(), 401);
-        // The Owner's break-glass path.
+        // The Owner's break-glass path — which needs a second factor: an Owner without one is
+        // taken to enrolment and refused everything else.
         let owner = app
             .sign_in("owner@acme.test", portal_test_support::PW, None)
             .await;
-        assert_eq!(who(&app, &owner).await["admin_email"], "owner@acme.test");
+        let view = who(&app, &owner).await;
+        assert_eq!(view["admin_email"], "owner@acme.test");
+        assert_eq!(view["second_factor_required"], true);
+        let refused = app.post_fn("load_provisioning", &[], Some(&owner)).await;
+        assert_eq!(refused.status(), 403);
+        // Without the SSO requirement (and without require_2fa) the same Owner needs none.
+        let set = |v: i64| {
+            sqlx::query("UPDATE orgs SET require_sso_for_admins = $1 WHERE id = $2")
+                .bind(v)
+                .bind(org.clone())
+                .execute(&app.t.svc.db.pool)
+        };
+        set(0).await.unwrap();
+        assert_eq!(who(&app, &owner).await["second_factor_required"], false);
+        set(1).await.unwrap();
         // And the Admin signs in through SSO.
         let (id, browser) = start(&app, &org).await;
         let xml = response(&app, &org, "idp", "admin@acme.test", Some(&id));
@@ -284,5 +299,42 @@ app_test!(
             .post_fn("admin_sso_available", &[("org", long.as_str())], None)
             .await;
         assert_eq!(res.text().await.unwrap(), "false");
+    }
+);
+
+app_test!(
+    requiring_sso_for_admins_needs_sso_and_lapses_without_it,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "owner@acme.test").await;
+        portal_test_support::add_admin(&app.t.svc, &org, "admin@acme.test", Role::Admin).await;
+        let on = portal_core::org_settings::SettingsChange {
+            require_sso_for_admins: Some(true),
+            ..Default::default()
+        };
+        // Without SSO the requirement would lock Admins and Viewers out: refused (the screen and
+        // `server org-settings` share this code).
+        let err = portal_core::org_settings::update(&app.t.svc, &org, "owner@acme.test", &on)
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("Set up single sign-on first"),
+            "{err}"
+        );
+        configure(&app, &org, "idp").await;
+        portal_core::org_settings::update(&app.t.svc, &org, "owner@acme.test", &on)
+            .await
+            .unwrap();
+        let pw = [
+            ("email", "admin@acme.test"),
+            ("password", portal_test_support::PW),
+        ];
+        assert_eq!(app.post_fn("admin_login", &pw, None).await.status(), 403);
+        // SSO deactivated later: the requirement lapses instead of locking the Admin out.
+        sso::deactivate(&app.t.svc, &org, "owner@acme.test")
+            .await
+            .unwrap();
+        let res = app.post_fn("admin_login", &pw, None).await;
+        assert_eq!(res.status(), 200);
+        assert!(session_cookie(&res).is_some());
     }
 );

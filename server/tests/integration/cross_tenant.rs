@@ -771,7 +771,7 @@ static ROWS: &[Row] = &[
     row("load_org_settings: B's org id smuggled", "load_org_settings", AAdmin,
         |w| fb(w, "load_org_settings", &[]), &[200], Body::Has("alpha-secret.test")),
     row("save_org_settings: B's org id smuggled (saves A's)", "save_org_settings", AAdmin,
-        |w| fb(w, "save_org_settings", &[("name", "Alpha"), ("user_retention_days", "30"), ("event_retention_days", "300"), ("allowed_domains", "alpha.test, bravo.test, alpha-secret.test"), ("username_equals_work_email", "on"), ("require_2fa", "on")]),
+        |w| fb(w, "save_org_settings", &[("name", "Alpha"), ("user_retention_days", "30"), ("event_retention_days", "300"), ("allowed_domains", "alpha.test, bravo.test, alpha-secret.test"), ("username_equals_work_email", "on")]),
         &[200], Body::Has("retention for events 365 → 300 days")),
     row("save_org_settings: A renamed to B's name", "save_org_settings", AAdmin,
         |w| fb(w, "save_org_settings", &[("name", "bravo"), ("user_retention_days", "30"), ("event_retention_days", "300"), ("allowed_domains", "alpha.test, bravo.test, alpha-secret.test"), ("username_equals_work_email", "on")]),

@@ -80,6 +80,16 @@ app_test!(
     |app: TestApp| async move {
         let org = admin(&app, "Acme", "owner@acme.test").await;
         let cookie = app.sign_in("owner@acme.test", PW, None).await;
+        // The requirements turned on below need SSO set up (SSO for admins) and leave an Owner
+        // without a second factor only the enrolment screen: this Owner has an authenticator app.
+        crate::saml_http::configure(&app, &org, true).await;
+        sqlx::query(
+            "INSERT INTO admin_totp (admin_id, secret, created_at, confirmed_at) \
+             SELECT id, 'JBSWY3DPEHPK3PXP', 0, 0 FROM admins WHERE email = 'owner@acme.test'",
+        )
+        .execute(&app.t.svc.db.pool)
+        .await
+        .unwrap();
         let (st, v) = json_fn(&app, "load_org_settings", &[], &cookie).await;
         assert_eq!(st, 200, "{v}");
         assert_eq!(v["can_edit"], true);

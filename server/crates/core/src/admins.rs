@@ -370,10 +370,14 @@ pub const SSO_REQUIRED: &str = "Your organisation requires single sign-on for ad
 
 /// Whether the organisation's Owners turned on "Require single sign-on for admins".
 pub async fn requires_sso_for_admins(db: &Db, org_id: &str) -> CoreResult<bool> {
-    let v: Option<(i64,)> = sqlx::query_as("SELECT require_sso_for_admins FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_optional(&db.pool)
-        .await?;
+    // Only while SSO is set up: deactivating SSO must not lock Admins and Viewers out.
+    let v: Option<(i64,)> = sqlx::query_as(
+        "SELECT o.require_sso_for_admins FROM orgs o \
+         WHERE o.id = $1 AND EXISTS (SELECT 1 FROM sso_configs c WHERE c.org_id = o.id)",
+    )
+    .bind(org_id)
+    .fetch_optional(&db.pool)
+    .await?;
     Ok(v.is_some_and(|(v,)| v != 0))
 }
 

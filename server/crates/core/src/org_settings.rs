@@ -347,6 +347,20 @@ pub async fn update(
     }
     let current = read(&mut tx, org_id).await?.ok_or(CoreError::NotFound)?;
     let new = validate(&change.over(&current))?;
+    // Requiring SSO of admins without SSO would leave Admins and Viewers no way in.
+    if new.require_sso_for_admins && !current.require_sso_for_admins {
+        let sso: Option<(String,)> =
+            sqlx::query_as("SELECT org_id FROM sso_configs WHERE org_id = $1")
+                .bind(org_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if sso.is_none() {
+            return Err(CoreError::invalid(
+                "Set up single sign-on first: requiring it for admins without it would leave \
+                 Admins and Viewers no way to sign in.",
+            ));
+        }
+    }
     let changes = describe_changes(&current, &new);
     if changes.is_empty() {
         return Ok((current, changes));
