@@ -1,7 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { startServer, createAdmin, Server } from "../helpers/server";
+import { invitationLink } from "../helpers/admin";
 
 // The admin team (issue 12): an Owner invites from the Admins screen, the invitee opens the
 // mailed link in a fresh browser, chooses a password and lands signed in with the invited role.
@@ -16,24 +15,6 @@ async function signIn(page: Page, server: Server) {
   await page.getByLabel("Password").fill(PW);
   await page.getByRole("button", { name: "Sign in" }).click();
   await expect(page).toHaveURL(`${server.url}/admin`);
-}
-
-/** The newest invitation link mailed to `to`, read from the server's file outbox. */
-async function invitationLink(server: Server, to: string, timeoutMs = 10_000): Promise<string> {
-  const outbox = path.join(server.dir, "outbox");
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const files = fs.existsSync(outbox) ? fs.readdirSync(outbox).filter((f) => f.endsWith(".eml")).sort() : [];
-    for (const f of files.reverse()) {
-      const raw = fs.readFileSync(path.join(outbox, f), "utf8");
-      if (!raw.includes(`To: ${to}`)) continue;
-      const text = raw.replace(/=\r?\n/g, "").replace(/=3D/g, "=");
-      const m = text.match(/(http:\/\/[^\s"<]+\/admin\/invite\?token=[A-Za-z0-9_-]+)/);
-      if (m) return m[1];
-    }
-    if (Date.now() > deadline) throw new Error(`no invitation link for ${to} in ${outbox}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test.describe("admin team", () => {

@@ -126,19 +126,24 @@ pub fn AdminLogin() -> impl IntoView {
                             view! {
                                 <div class="sso-offer">
                                     <p class="muted">"Your organisation uses single sign-on."</p>
-                                    <a class="button" data-testid="admin-sso" href=format!("/admin/sso-login?org={}", urlencode(&org))>
+                                    <a class="button" data-testid="admin-sso" rel="external" href=format!("/admin/sso-login?org={}", urlencode(&org))>
                                         "Sign in with SSO"
                                     </a>
                                 </div>
                             }
                                 .into_any()
                         } else {
+                            // A plain GET back to this page with ?org= (a form must not lead to
+                            // the IdP itself: the page's CSP allows forms only to this origin,
+                            // redirects included); the page then offers the SSO link.
+                            let unknown = !org.is_empty();
                             view! {
-                                <details class="sso-offer">
+                                <details class="sso-offer" open=unknown>
                                     <summary>"Sign in with single sign-on"</summary>
-                                    <form method="get" action="/admin/sso-login" class="stack">
+                                    {unknown.then(|| view! { <p class="alert warn" role="alert">"Single sign-on is not set up for this Org ID."</p> })}
+                                    <form method="get" action="/admin/login" class="stack">
                                         <label for="sso-org">"Org ID"</label>
-                                        <input id="sso-org" name="org" required maxlength="100" value=org />
+                                        <input id="sso-org" name="org" required maxlength="100" value=(!org.is_empty()).then_some(org) />
                                         <button type="submit">"Continue with SSO"</button>
                                     </form>
                                 </details>

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::{error_of, FormError, SubmitButton};
-use crate::dto::{PasskeyView, RecoveryCodes, TwoFactorView};
+use crate::dto::{RecoveryCodes, TwoFactorView};
 use crate::errors::AppError;
 use crate::time_fmt::{opt, utc};
 
@@ -41,7 +41,7 @@ pub async fn load_two_factor() -> Result<TwoFactorView, AppError> {
         recovery_codes_left: status.recovery_codes_left,
         passkeys: passkeys
             .into_iter()
-            .map(|p| PasskeyView {
+            .map(|p| crate::dto::PasskeyView {
                 id: p.id,
                 name: p.name,
                 created_at: p.created_at,
