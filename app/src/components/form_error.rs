@@ -109,3 +109,33 @@ pub fn SubmitButton(
         </button>
     }
 }
+
+/// A new password and its repetition, with their field errors (setup, an accepted invitation, a
+/// password reset, a password change). The inputs are named `{name}` and `{name}_confirm`; the
+/// server reports them as `FieldName::Password` / `FieldName::PasswordConfirm`.
+#[component]
+pub fn NewPasswordFields(
+    errors: FormErrors,
+    #[prop(default = "password")] name: &'static str,
+    #[prop(default = "Password (at least 12 characters)")] label: &'static str,
+    #[prop(default = "Repeat the password")] repeat_label: &'static str,
+) -> impl IntoView {
+    let confirm = format!("{name}_confirm");
+    let (error_id, confirm_error_id) = (format!("{name}-error"), format!("{confirm}-error"));
+    view! {
+        <label for=name>{label}</label>
+        <input
+            id=name type="password" name=name required minlength="12" maxlength="256" autocomplete="new-password"
+            aria-invalid=errors.invalid(FieldName::Password)
+            aria-describedby=errors.described_by(FieldName::Password, error_id.clone())
+        />
+        <FieldError errors field=FieldName::Password id=error_id />
+        <label for=confirm.clone()>{repeat_label}</label>
+        <input
+            id=confirm.clone() type="password" name=confirm.clone() required minlength="12" maxlength="256" autocomplete="new-password"
+            aria-invalid=errors.invalid(FieldName::PasswordConfirm)
+            aria-describedby=errors.described_by(FieldName::PasswordConfirm, confirm_error_id.clone())
+        />
+        <FieldError errors field=FieldName::PasswordConfirm id=confirm_error_id />
+    }
+}

@@ -5,5 +5,7 @@ mod form_error;
 mod role_gate;
 
 pub use copy_field::CopyField;
-pub use form_error::{error_of, failure_of, FieldError, FormError, FormErrors, SubmitButton};
+pub use form_error::{
+    error_of, failure_of, FieldError, FormError, FormErrors, NewPasswordFields, SubmitButton,
+};
 pub use role_gate::{current_role, IfCan, ReadOnlyNotice};

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormError, FormErrors, SubmitButton};
+use crate::components::{FieldError, FormError, FormErrors, NewPasswordFields, SubmitButton};
 use crate::dto::PasswordResetForm;
 use crate::errors::{AppError, FieldName};
 
@@ -119,20 +119,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                             <ActionForm action=action attr:class="stack" attr:aria-label="Choose a new password">
                                 <FormError error=errors.summary() />
                                 <input type="hidden" name="token" value=token() />
-                                <label for="password">"New password (at least 12 characters)"</label>
-                                <input
-                                    id="password" type="password" name="password" required minlength="12" maxlength="256" autocomplete="new-password"
-                                    aria-invalid=errors.invalid(FieldName::Password)
-                                    aria-describedby=errors.described_by(FieldName::Password, "password-error")
-                                />
-                                <FieldError errors field=FieldName::Password id="password-error" />
-                                <label for="password_confirm">"Repeat the new password"</label>
-                                <input
-                                    id="password_confirm" type="password" name="password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
-                                    aria-invalid=errors.invalid(FieldName::PasswordConfirm)
-                                    aria-describedby=errors.described_by(FieldName::PasswordConfirm, "password_confirm-error")
-                                />
-                                <FieldError errors field=FieldName::PasswordConfirm id="password_confirm-error" />
+                                <NewPasswordFields errors label="New password (at least 12 characters)" repeat_label="Repeat the new password" />
                                 <SubmitButton pending=action.pending() label="Set new password" pending_label="Saving…" />
                             </ActionForm>
                         }.into_any(),

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{FieldError, FormError, FormErrors, SubmitButton};
+use crate::components::{FieldError, FormError, FormErrors, NewPasswordFields, SubmitButton};
 use crate::dto::SetupForm;
 use crate::errors::{AppError, FieldName};
 
@@ -79,20 +79,7 @@ pub fn Setup() -> impl IntoView {
                                                 aria-describedby=errors.described_by(FieldName::Email, "email-error")
                                             />
                                             <FieldError errors field=FieldName::Email id="email-error" />
-                                            <label for="password">"Password (at least 12 characters)"</label>
-                                            <input
-                                                id="password" type="password" name="password" required minlength="12" maxlength="256" autocomplete="new-password"
-                                                aria-invalid=errors.invalid(FieldName::Password)
-                                                aria-describedby=errors.described_by(FieldName::Password, "password-error")
-                                            />
-                                            <FieldError errors field=FieldName::Password id="password-error" />
-                                            <label for="password_confirm">"Repeat the password"</label>
-                                            <input
-                                                id="password_confirm" type="password" name="password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
-                                                aria-invalid=errors.invalid(FieldName::PasswordConfirm)
-                                                aria-describedby=errors.described_by(FieldName::PasswordConfirm, "password_confirm-error")
-                                            />
-                                            <FieldError errors field=FieldName::PasswordConfirm id="password_confirm-error" />
+                                            <NewPasswordFields errors />
                                             <SubmitButton pending=action.pending() label="Create organisation" pending_label="Creating…" />
                                         </ActionForm>
                                     }

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{error_of, FieldError, FormError, FormErrors, SubmitButton};
+use crate::components::{
+    error_of, FieldError, FormError, FormErrors, NewPasswordFields, SubmitButton,
+};
 use crate::dto::{AccountView, AdminSessionView, PasswordChangeForm};
 use crate::errors::{AppError, FieldName};
 use crate::time_fmt::{opt, utc};
@@ -217,20 +219,7 @@ fn ChangePasswordCard(change: ServerAction<AccountChangePassword>) -> impl IntoV
                     aria-describedby=errors.described_by(FieldName::CurrentPassword, "current_password-error")
                 />
                 <FieldError errors field=FieldName::CurrentPassword id="current_password-error" />
-                <label for="new_password">"New password (at least 12 characters)"</label>
-                <input
-                    id="new_password" type="password" name="new_password" required minlength="12" maxlength="256" autocomplete="new-password"
-                    aria-invalid=errors.invalid(FieldName::Password)
-                    aria-describedby=errors.described_by(FieldName::Password, "new_password-error")
-                />
-                <FieldError errors field=FieldName::Password id="new_password-error" />
-                <label for="new_password_confirm">"Repeat the new password"</label>
-                <input
-                    id="new_password_confirm" type="password" name="new_password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
-                    aria-invalid=errors.invalid(FieldName::PasswordConfirm)
-                    aria-describedby=errors.described_by(FieldName::PasswordConfirm, "new_password_confirm-error")
-                />
-                <FieldError errors field=FieldName::PasswordConfirm id="new_password_confirm-error" />
+                <NewPasswordFields errors name="new_password" label="New password (at least 12 characters)" repeat_label="Repeat the new password" />
                 <SubmitButton pending=change.pending() label="Change password" pending_label="Changing…" />
             </ActionForm>
         </section>

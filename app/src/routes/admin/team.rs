@@ -6,7 +6,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{error_of, FieldError, FormError, FormErrors, SubmitButton};
+use crate::components::{
+    error_of, FieldError, FormError, FormErrors, NewPasswordFields, SubmitButton,
+};
 use crate::dto::{
     AcceptInvitationForm, AdminRole, InvitationInfo, TeamInvitation, TeamMember, TeamView,
 };
@@ -486,20 +488,7 @@ pub fn InvitePage() -> impl IntoView {
                                             <input type="hidden" name="token" value=token() />
                                             <label for="invite-email">"Email"</label>
                                             <input id="invite-email" type="email" value=i.email.clone() readonly autocomplete="username" />
-                                            <label for="password">"Password (at least 12 characters)"</label>
-                                            <input
-                                                id="password" type="password" name="password" required minlength="12" maxlength="256" autocomplete="new-password"
-                                                aria-invalid=errors.invalid(FieldName::Password)
-                                                aria-describedby=errors.described_by(FieldName::Password, "password-error")
-                                            />
-                                            <FieldError errors field=FieldName::Password id="password-error" />
-                                            <label for="password_confirm">"Repeat the password"</label>
-                                            <input
-                                                id="password_confirm" type="password" name="password_confirm" required minlength="12" maxlength="256" autocomplete="new-password"
-                                                aria-invalid=errors.invalid(FieldName::PasswordConfirm)
-                                                aria-describedby=errors.described_by(FieldName::PasswordConfirm, "password_confirm-error")
-                                            />
-                                            <FieldError errors field=FieldName::PasswordConfirm id="password_confirm-error" />
+                                            <NewPasswordFields errors />
                                             <SubmitButton pending=action.pending() label="Accept and sign in" pending_label="Signing in…" />
                                         </ActionForm>
                                     }
