@@ -494,6 +494,7 @@ pub async fn start_admin_session(
         method,
         client: client_description().await,
         started_at: svc.now(),
+        reauthenticated_at: None,
     };
     portal_core::session::start_admin(&session, admin_id, meta)
         .await

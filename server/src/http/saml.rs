@@ -385,7 +385,23 @@ async fn acs(
                 Err(e) => Err(e),
             }
         }
-        Ok(AcsOutcome::AdminSignedIn { admin }) => {
+        Ok(AcsOutcome::AdminSignedIn {
+            admin,
+            second_step: true,
+        }) => {
+            // An Owner owes their own second factor (sso::acs::admin_sign_in).
+            let expires = state.services.now() + portal_core::two_factor::PENDING_TTL_MS;
+            match portal_core::session::start_pending_second_factor(&session, &admin.id, expires)
+                .await
+            {
+                Ok(()) => Ok(AcsOutcome::AdminSignedIn {
+                    admin,
+                    second_step: true,
+                }),
+                Err(e) => Err(e),
+            }
+        }
+        Ok(AcsOutcome::AdminSignedIn { admin, .. }) => {
             let ua = headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok())
@@ -398,9 +414,13 @@ async fn acs(
                     client_addr(&state, &headers, peer)
                 ),
                 started_at: state.services.now(),
+                reauthenticated_at: None,
             };
             match portal_core::session::start_admin(&session, &admin.id, meta).await {
-                Ok(()) => Ok(AcsOutcome::AdminSignedIn { admin }),
+                Ok(()) => Ok(AcsOutcome::AdminSignedIn {
+                    admin,
+                    second_step: false,
+                }),
                 Err(e) => Err(e),
             }
         }
@@ -414,6 +434,9 @@ async fn acs(
     });
     match outcome {
         Ok(AcsOutcome::SignedIn { redirect, .. }) => Redirect::to(&redirect).into_response(),
+        Ok(AcsOutcome::AdminSignedIn {
+            second_step: true, ..
+        }) => Redirect::to(app::routes::admin_login_verify::VERIFY_PATH).into_response(),
         Ok(AcsOutcome::AdminSignedIn { .. }) => Redirect::to("/admin").into_response(),
         Ok(AcsOutcome::Tested { request_id }) => {
             Redirect::to(&format!("/admin/sso/test/{request_id}")).into_response()

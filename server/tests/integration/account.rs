@@ -631,3 +631,105 @@ app_test!(
         assert_eq!(page.headers()["location"], "/admin/login");
     }
 );
+
+// Found in review: a request in flight (e.g. a password change, whose session id is renewed)
+// can write a session row back after a reset deleted it. A session that did not prove the
+// current password is over all the same, and a password change never overwrites a reset.
+app_test!(
+    a_session_written_back_after_a_reset_opens_nothing,
+    |app: TestApp| async move {
+        admin(&app, "Acme", "owner@acme.test").await;
+        let cookie = sign_in_from(&app, "owner@acme.test", PW, FIREFOX_WINDOWS).await;
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT id, data, expires_at FROM sessions WHERE admin_id IS NOT NULL")
+                .fetch_all(&app.t.svc.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows.len(), 1);
+        app.t.clock.advance_ms(1_000);
+        portal_core::account::request_reset(&app.t.svc, "owner@acme.test", "10.1.1.1")
+            .await
+            .unwrap();
+        let mails = app.wait_mails("owner@acme.test", 1).await;
+        let token = link_tokens(&mails[0]).remove(0);
+        portal_core::account::reset_password(&app.t.svc, &token, "a brand new passphrase here")
+            .await
+            .unwrap();
+        // The row comes back, as a racing request's save would write it.
+        let (id, data, expires_at) = &rows[0];
+        sqlx::query("INSERT INTO sessions (id, data, expires_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(data)
+            .bind(expires_at)
+            .execute(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        let view = app.post_fn("load_admin_view", &[], Some(&cookie)).await;
+        assert_eq!(
+            view.text().await.unwrap(),
+            "null",
+            "the old session is over"
+        );
+        let refused = app.post_fn("account_load", &[], Some(&cookie)).await;
+        assert_eq!(refused.status(), 401);
+    }
+);
+
+app_test!(
+    a_password_change_does_not_overwrite_a_reset_that_landed_first,
+    |app: TestApp| async move {
+        admin(&app, "Acme", "owner@acme.test").await;
+        let cookie = sign_in_from(&app, "owner@acme.test", PW, FIREFOX_WINDOWS).await;
+        let owner =
+            portal_core::admins::authenticate(&app.t.svc, "owner@acme.test", PW, "10.2.2.2")
+                .await
+                .unwrap();
+        let session_id: String = sqlx::query_scalar("SELECT id FROM sessions WHERE admin_id = $1")
+            .bind(&owner.id)
+            .fetch_one(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        // A reset completes between the change's check of the current password and its write:
+        // simulated by changing the stored hash under the change (the reset's new password).
+        let reset_hash = app
+            .t
+            .svc
+            .argon2
+            .hash("the reset's passphrase, long".to_string())
+            .await
+            .unwrap();
+        let changer = {
+            let svc = app.t.svc.clone();
+            let owner = owner.clone();
+            let id = session_id.clone();
+            tokio::spawn(async move {
+                portal_core::account::change_password(
+                    &svc,
+                    &owner,
+                    PW,
+                    "the attacker's passphrase, long",
+                    Some(&id),
+                    None,
+                )
+                .await
+            })
+        };
+        sqlx::query("UPDATE admins SET password_hash = $1 WHERE id = $2")
+            .bind(reset_hash.as_str())
+            .bind(&owner.id)
+            .execute(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        let outcome = changer.await.unwrap();
+        // The change checked the old password; whether it read the hash before or after the
+        // "reset", it must not land on top of it.
+        let stored: String = sqlx::query_scalar("SELECT password_hash FROM admins WHERE id = $1")
+            .bind(&owner.id)
+            .fetch_one(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        assert!(outcome.is_err(), "{outcome:?}");
+        assert_eq!(stored, reset_hash.as_str());
+        drop(cookie);
+    }
+);

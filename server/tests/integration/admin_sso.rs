@@ -338,3 +338,60 @@ app_test!(
         assert!(session_cookie(&res).is_some());
     }
 );
+
+app_test!(
+    an_admin_who_controls_the_idp_certificate_cannot_become_an_owner,
+    |app: TestApp| async move {
+        // An Admin may change SSO, so an Admin can make the org trust a key of their own
+        // ("other") and assert any address. An assertion naming the Owner must not open an
+        // Owner session: an Owner without a second factor is refused, and one with a factor
+        // still owes it.
+        let org = admin(&app, "Acme", "owner@acme.test").await;
+        portal_test_support::add_admin(&app.t.svc, &org, "admin@acme.test", Role::Admin).await;
+        configure(&app, &org, "idp").await;
+        let admin_cookie = app
+            .sign_in("admin@acme.test", portal_test_support::PW, None)
+            .await;
+        let res = app
+            .post_fn(
+                "save_sso",
+                &[
+                    ("sso_url", IDP_SSO),
+                    ("certificate", &cert("idp")),
+                    ("next_certificate", &cert("other")),
+                    ("idp_entity_id", ""),
+                    ("jit_enabled", "on"),
+                ],
+                Some(&admin_cookie),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "the Admin may change SSO");
+
+        let (id, browser) = start(&app, &org).await;
+        let xml = response(&app, &org, "other", "owner@acme.test", Some(&id));
+        let res = post_acs(&app, &org, &xml, None, Some(&browser)).await;
+        assert_eq!(res.status(), 403);
+        assert!(session_cookie(&res).is_none());
+        assert!(res.text().await.unwrap().contains("second factor"));
+
+        // The Owner has an authenticator app: the forged assertion gets only as far as the
+        // Owner's own second step, which it cannot pass.
+        sqlx::query(
+            "INSERT INTO admin_totp (admin_id, secret, created_at, confirmed_at) \
+             SELECT id, 'JBSWY3DPEHPK3PXP', 0, 0 FROM admins WHERE email = 'owner@acme.test'",
+        )
+        .execute(&app.t.svc.db.pool)
+        .await
+        .unwrap();
+        let (id, browser) = start(&app, &org).await;
+        let xml = response(&app, &org, "other", "owner@acme.test", Some(&id));
+        let res = post_acs(&app, &org, &xml, None, Some(&browser)).await;
+        assert_eq!(res.status(), 303);
+        assert_eq!(res.headers()["location"], "/admin/login/verify");
+        let pending = session_cookie(&res).expect("a pending session");
+        let view = app.post_fn("load_admin_view", &[], Some(&pending)).await;
+        assert_eq!(view.text().await.unwrap(), "null", "not signed in yet");
+        let refused = app.post_fn("load_team", &[], Some(&pending)).await;
+        assert_eq!(refused.status(), 401);
+    }
+);

@@ -81,6 +81,10 @@ pub async fn account_change_password(
         .cycle_id()
         .await
         .map_err(|_| ServerFnError::new("Your session could not be renewed. Sign in again."))?;
+    // Still valid under the new password (portal_core::session::AdminSessionMeta::current_for).
+    portal_core::session::reauthenticated(&session, svc.now())
+        .await
+        .map_err(to_client)?;
     if plain_form_post() {
         leptos_axum::redirect(&format!("/admin/account?{CHANGED_PARAM}=1"));
     }

@@ -332,6 +332,7 @@ pub async fn change_password(
         }
     };
     let stored = stored_hash(svc, &admin.id).await?;
+    let verified_hash = stored.as_str().to_string();
     let ok = match svc
         .argon2
         .verify(current_password.to_string(), stored)
@@ -367,12 +368,32 @@ pub async fn change_password(
         .map(sha256_hex)
         .unwrap_or_default();
     let mut tx = svc.db.begin_write().await?;
-    sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
-        .bind(hash.as_str())
-        .bind(now)
-        .bind(&admin.id)
-        .execute(&mut **tx)
-        .await?;
+    // The session asking must still exist (a reset or "Sign out everywhere" may have ended it
+    // while the password was being checked), and the password changed must be the one checked:
+    // a reset that landed meanwhile is not overwritten.
+    if let Some(id) = this_session_id {
+        let alive: Option<(String,)> = sqlx::query_as("SELECT id FROM sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        if alive.is_none() {
+            return Err(CoreError::Stale);
+        }
+    }
+    let changed = sqlx::query(
+        "UPDATE admins SET password_hash = $1, password_changed_at = $2 \
+         WHERE id = $3 AND password_hash = $4",
+    )
+    .bind(hash.as_str())
+    .bind(now)
+    .bind(&admin.id)
+    .bind(&verified_hash)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if changed != 1 {
+        return Err(CoreError::Stale);
+    }
     let sessions_ended = sqlx::query(&format!(
         "DELETE FROM sessions WHERE {OWNED_BY} AND id <> $3"
     ))
@@ -389,11 +410,8 @@ pub async fn change_password(
             .execute(&mut **tx)
             .await?
             .rows_affected();
-    sqlx::query("UPDATE password_resets SET used_at = $1 WHERE admin_id = $2 AND used_at IS NULL")
-        .bind(now)
-        .bind(&admin.id)
-        .execute(&mut **tx)
-        .await?;
+    // Reset links stay valid: they prove the mailbox, and a reset must stay possible against
+    // someone who holds a session and the password (it ends every session).
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

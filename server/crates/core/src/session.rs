@@ -75,6 +75,20 @@ pub struct AdminSessionMeta {
     /// The browser (User-Agent, shortened) and address it signed in from.
     pub client: String,
     pub started_at: i64,
+    /// When this session last proved the password (a password change on it), if after it
+    /// started.
+    #[serde(default)]
+    pub reauthenticated_at: Option<i64>,
+}
+
+impl AdminSessionMeta {
+    /// A session is valid only if it proved the admin's current password: one that started (or
+    /// last proved it) before the password last changed is over, even if a request in flight
+    /// wrote its row back after a reset deleted it.
+    pub fn current_for(&self, password_changed_at: Option<i64>) -> bool {
+        let proved = self.reauthenticated_at.unwrap_or(0).max(self.started_at);
+        password_changed_at.is_none_or(|changed| proved >= changed)
+    }
 }
 
 /// "Firefox on Windows": a short, human description of a User-Agent header (never the raw
@@ -171,6 +185,22 @@ pub async fn admin(svc: &Services, session: &Session) -> CoreResult<Option<Admin
     let Some(admin_id) = read::<String>(session, ADMIN_ID_KEY).await? else {
         return Ok(None);
     };
+    let stamp: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT password_changed_at FROM admins WHERE id = $1")
+            .bind(&admin_id)
+            .fetch_optional(&svc.db.pool)
+            .await?;
+    if let Some((changed,)) = stamp {
+        let current = match read::<AdminSessionMeta>(session, ADMIN_META_KEY).await? {
+            Some(meta) => meta.current_for(changed),
+            // Sessions from before sign-in methods were recorded: valid until a change.
+            None => changed.is_none(),
+        };
+        if !current {
+            session.flush().await.map_err(session_error)?;
+            return Ok(None);
+        }
+    }
     match crate::admins::admin_by_id(&svc.db, &admin_id).await? {
         Some(admin) => {
             if let Some(id) = session.id() {
@@ -211,6 +241,19 @@ pub async fn employee(
             Ok(None)
         }
     }
+}
+
+/// Marks this session as having just proved the admin's password (after a password change on
+/// it), so it stays valid under the new password.
+pub async fn reauthenticated(session: &Session, now: i64) -> CoreResult<()> {
+    if let Some(mut meta) = read::<AdminSessionMeta>(session, ADMIN_META_KEY).await? {
+        meta.reauthenticated_at = Some(now);
+        session
+            .insert(ADMIN_META_KEY, meta)
+            .await
+            .map_err(session_error)?;
+    }
+    Ok(())
 }
 
 /// Signs the admin in on this session, under a fresh session id (a planted id is useless).

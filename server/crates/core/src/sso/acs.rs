@@ -44,8 +44,12 @@ pub enum AcsOutcome {
     },
     /// An admin's Test sign-in finished; its result is stored under the request ID.
     Tested { request_id: String },
-    /// An admin of the organisation signed in through SSO (their role is unchanged).
-    AdminSignedIn { admin: crate::admins::Admin },
+    /// An admin of the organisation signed in through SSO (their role is unchanged). An Owner
+    /// still owes the second step (`second_step`): see `admin_sign_in`.
+    AdminSignedIn {
+        admin: crate::admins::Admin,
+        second_step: bool,
+    },
     /// Refused; the message is for the employee's page (the admin sees the detail in Recent SSO
     /// failures).
     Refused { message: String },
@@ -502,6 +506,29 @@ async fn admin_sign_in(
         )
         .telling(NOT_AN_ADMIN)));
     };
+    // Admins may change the IdP's certificate, so an assertion alone must not make anyone an
+    // Owner: an Owner signing in through SSO completes their own second factor as well, and an
+    // Owner without one signs in with the password (and sets one up).
+    let second_step = admin.role == crate::admins::Role::Owner;
+    if second_step {
+        let factors: (i64,) = sqlx::query_as(
+            "SELECT (SELECT COUNT(*) FROM admin_totp WHERE admin_id = $1 AND confirmed_at IS NOT NULL) \
+                  + (SELECT COUNT(*) FROM admin_passkeys WHERE admin_id = $1)",
+        )
+        .bind(&admin.id)
+        .fetch_one(&mut **tx)
+        .await?;
+        if factors.0 == 0 {
+            return Ok(Err(Refusal::new(
+                None,
+                format!("admin sign-in: {email} is an Owner without a second factor"),
+            )
+            .telling(
+                "Owners sign in through single sign-on only together with their second factor. \
+                 Sign in with your password and set up two-factor authentication first.",
+            )));
+        }
+    }
     sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
         .bind(now)
         .bind(&admin.id)
@@ -523,7 +550,7 @@ async fn admin_sign_in(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(AcsOutcome::AdminSignedIn { admin }))
+    Ok(Ok(AcsOutcome::AdminSignedIn { admin, second_step }))
 }
 
 fn short_fp(fp: &str) -> String {
