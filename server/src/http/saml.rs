@@ -291,6 +291,26 @@ async fn admin_sso_login(
              <p><a href=\"/admin/login\">Back to sign-in</a></p>",
         );
     }
+    // A sign-in started from another site (a link in a mail or on a page) could sign the
+    // browser in as someone of the linking party's choosing (login CSRF): the person confirms
+    // here first. Browsers that send no Fetch Metadata go straight on.
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == "cross-site" || v == "same-site");
+    if cross_site {
+        let href = format!("/admin/sso-login?org={}", esc(&org_id));
+        return page(
+            StatusCode::OK,
+            "Sign in with SSO",
+            &format!(
+                "<p>You followed a link from another site to sign in to the admin portal through \
+                 your organisation's identity provider. Continue only if you meant to.</p>\
+                 <p><a class=\"button\" href=\"{href}\" data-testid=\"continue-sso\">Continue \
+                 to single sign-on</a></p><p><a href=\"/admin/login\">Back to sign-in</a></p>"
+            ),
+        );
+    }
     redirect_to_idp(
         &state,
         &headers,

@@ -321,14 +321,69 @@ app_test!(
             "{err}"
         );
         configure(&app, &org, "idp").await;
+        // The Admin's password session from before the rule ends when it is turned on.
+        let before = app
+            .sign_in("admin@acme.test", portal_test_support::PW, None)
+            .await;
+        assert_eq!(who(&app, &before).await["admin_email"], "admin@acme.test");
         portal_core::org_settings::update(&app.t.svc, &org, "owner@acme.test", &on)
             .await
             .unwrap();
+        let view = app.post_fn("load_admin_view", &[], Some(&before)).await;
+        assert_eq!(view.text().await.unwrap(), "null");
         let pw = [
             ("email", "admin@acme.test"),
             ("password", portal_test_support::PW),
         ];
         assert_eq!(app.post_fn("admin_login", &pw, None).await.status(), 403);
+        // An Admin (signed in through SSO) cannot switch SSO off while the rule holds.
+        let (id, browser) = start(&app, &org).await;
+        let xml = response(&app, &org, "idp", "admin@acme.test", Some(&id));
+        let res = post_acs(&app, &org, &xml, None, Some(&browser)).await;
+        let sso_session = session_cookie(&res).expect("an SSO session");
+        let refused = app
+            .post_fn(
+                "sso_certificate_action",
+                &[("action", "deactivate")],
+                Some(&sso_session),
+            )
+            .await;
+        assert_eq!(refused.status(), 403);
+        assert!(sso::get(&app.t.svc, &org).await.unwrap().is_some());
+        // An invited Viewer's account is made, but the invitation does not sign them in.
+        let owner = portal_core::admins::authenticate(
+            &app.t.svc,
+            "owner@acme.test",
+            portal_test_support::PW,
+            "10.3.3.3",
+        )
+        .await
+        .unwrap();
+        portal_core::invitations::invite(&app.t.svc, &owner, "late@acme.test", Role::Viewer)
+            .await
+            .unwrap();
+        let mail = app.wait_mails("late@acme.test", 1).await;
+        let token = link_tokens(&mail[0]).remove(0);
+        let res = app
+            .post_fn(
+                "accept_invitation",
+                &[
+                    ("token", token.as_str()),
+                    ("password", "the late viewer's passphrase"),
+                    ("password_confirm", "the late viewer's passphrase"),
+                ],
+                None,
+            )
+            .await;
+        assert!(res.status().is_success(), "{}", res.status());
+        if let Some(c) = session_cookie(&res) {
+            let view = app.post_fn("load_admin_view", &[], Some(&c)).await;
+            assert_eq!(
+                view.text().await.unwrap(),
+                "null",
+                "not signed in by the link"
+            );
+        }
         // SSO deactivated later: the requirement lapses instead of locking the Admin out.
         sso::deactivate(&app.t.svc, &org, "owner@acme.test")
             .await
@@ -393,5 +448,44 @@ app_test!(
         assert_eq!(view.text().await.unwrap(), "null", "not signed in yet");
         let refused = app.post_fn("load_team", &[], Some(&pending)).await;
         assert_eq!(refused.status(), 401);
+    }
+);
+
+app_test!(
+    an_admin_sso_sign_in_started_from_another_site_asks_first,
+    |app: TestApp| async move {
+        // Login CSRF: a link elsewhere must not sign the browser in as an admin of the linking
+        // party's org without the person confirming on our page.
+        let org = admin(&app, "Acme", "owner@acme.test").await;
+        configure(&app, &org, "idp").await;
+        let res = app
+            .http
+            .get(format!("{}/admin/sso-login?org={org}", app.url))
+            .header("Sec-Fetch-Site", "cross-site")
+            .timeout(HTTP_TIMEOUT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("location").is_none());
+        assert!(res.text().await.unwrap().contains("continue-sso"));
+        let requests: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM saml_requests WHERE org_id = $1 AND purpose = 'admin_login'",
+        )
+        .bind(&org)
+        .fetch_one(&app.t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(requests, 0, "no request was started");
+        // From our own page it goes straight on.
+        let res = app
+            .http
+            .get(format!("{}/admin/sso-login?org={org}", app.url))
+            .header("Sec-Fetch-Site", "same-origin")
+            .timeout(HTTP_TIMEOUT)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 303);
     }
 );

@@ -166,6 +166,16 @@ pub async fn accept_invitation(
     let admin = portal_core::invitations::accept(&svc, &form.token, &form.password)
         .await
         .map_err(to_client)?;
+    // An organisation that requires SSO for admins: the account exists now, and an Admin or
+    // Viewer signs in through SSO like every other (the password is only an Owner's way in).
+    if admin.role != portal_core::admins::Role::Owner
+        && portal_core::admins::requires_sso_for_admins(&svc.db, &admin.org_id)
+            .await
+            .map_err(to_client)?
+    {
+        leptos_axum::redirect(&format!("/admin/login?org={}", admin.org_id));
+        return Ok(());
+    }
     start_admin_session(&admin.id, AdminSignInMethod::Link).await?;
     leptos_axum::redirect("/admin/team");
     Ok(())

@@ -360,6 +360,16 @@ pub async fn update(
                  Admins and Viewers no way to sign in.",
             ));
         }
+        // From now on Admins and Viewers sign in through SSO only: their sessions that began
+        // otherwise end.
+        sqlx::query(
+            "DELETE FROM sessions WHERE admin_id IN \
+             (SELECT id FROM admins WHERE org_id = $1 AND role <> 'owner') \
+             AND (method IS NULL OR method <> 'sso')",
+        )
+        .bind(org_id)
+        .execute(&mut **tx)
+        .await?;
     }
     let changes = describe_changes(&current, &new);
     if changes.is_empty() {

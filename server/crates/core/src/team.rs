@@ -145,6 +145,9 @@ pub async fn change_role(
     if changed != 1 {
         return Err(CoreError::Conflict(LAST_OWNER.into()));
     }
+    if target.role == Role::Owner {
+        cancel_invitations_by(&mut tx, &actor.org_id, &target.id, now).await?;
+    }
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(
@@ -162,6 +165,26 @@ pub async fn change_role(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// An admin who stops being an Owner (demoted or removed) takes back the invitations they sent:
+/// otherwise a removed Owner could come back through an invitation of their own.
+async fn cancel_invitations_by(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: &str,
+    inviter_id: &str,
+    now: i64,
+) -> CoreResult<()> {
+    sqlx::query(
+        "UPDATE admin_invitations SET cancelled_at = $1 WHERE org_id = $2 AND invited_by_id = $3 \
+         AND accepted_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(now)
+    .bind(org_id)
+    .bind(inviter_id)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -196,6 +219,7 @@ pub async fn remove(svc: &Services, actor: &Admin, target_id: &str) -> CoreResul
         .bind(&target.id)
         .execute(&mut **tx)
         .await?;
+    cancel_invitations_by(&mut tx, &actor.org_id, &target.id, now).await?;
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

@@ -167,6 +167,19 @@ pub async fn sso_certificate_action(action: CertificateAction) -> Result<(), App
                 .map(|_| ())
         }
         CertificateAction::Deactivate => {
+            // While admins must use SSO, turning SSO off would reopen the password to every
+            // Admin and Viewer: that is an Owner's call (it is their setting).
+            if admin.role != crate::ssr::Role::Owner
+                && portal_core::admins::requires_sso_for_admins(&svc.db, &admin.org_id)
+                    .await
+                    .map_err(to_client)?
+            {
+                return Err(crate::ssr::fail(
+                    http::StatusCode::FORBIDDEN,
+                    "Your organisation requires single sign-on for admins: only an Owner can \
+                     deactivate SSO (turn the requirement off in Organisation settings first).",
+                ));
+            }
             portal_core::sso::deactivate(&svc, &admin.org_id, &admin.email).await
         }
     };

@@ -710,3 +710,40 @@ db_test!(
             .unwrap();
     }
 );
+
+// Found in review: an Owner who is removed or demoted takes back the invitations they sent, so
+// they cannot come back through one (e.g. an Owner-role invitation to another address of theirs).
+db_test!(
+    team_an_owner_removed_or_demoted_takes_back_their_invitations,
+    |t: TestServices| async move {
+        let (org, owner) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
+        let rogue = add_admin(&t.svc, &org.id, "rogue@acme.test", Role::Owner).await;
+        inv::invite(&t.svc, &rogue, "rogue.again@elsewhere.test", Role::Owner)
+            .await
+            .unwrap();
+        let back_door = token_for(&t, "rogue.again@elsewhere.test").await;
+        let demoted = add_admin(&t.svc, &org.id, "demoted@acme.test", Role::Owner).await;
+        inv::invite(&t.svc, &demoted, "friend@elsewhere.test", Role::Admin)
+            .await
+            .unwrap();
+        let friend = token_for(&t, "friend@elsewhere.test").await;
+        // The owner's own invitation stays.
+        inv::invite(&t.svc, &owner, "kept@acme.test", Role::Viewer)
+            .await
+            .unwrap();
+        let kept = token_for(&t, "kept@acme.test").await;
+
+        team::remove(&t.svc, &owner, &rogue.id).await.unwrap();
+        team::change_role(&t.svc, &owner, &demoted.id, Role::Admin)
+            .await
+            .unwrap();
+
+        let e = inv::accept(&t.svc, &back_door, NEW_PW).await.unwrap_err();
+        assert!(is_invalid_link(&e), "{e:?}");
+        let e = inv::accept(&t.svc, &friend, NEW_PW).await.unwrap_err();
+        assert!(is_invalid_link(&e), "{e:?}");
+        assert_eq!(owners(&t, &org.id).await, 1);
+        let joined = inv::accept(&t.svc, &kept, NEW_PW).await.unwrap();
+        assert_eq!(joined.role, Role::Viewer);
+    }
+);
