@@ -85,6 +85,7 @@ pub const GUIDE: Guide = Guide {
         notes: &[
             "After the initial cycle, Entra ID syncs about every 40 minutes; **Provision on demand** pushes one user right away.",
             "Groups are not supported: their members are provisioned as users when the group is assigned.",
+            "Under **Mappings > Provision Microsoft Entra ID Users**, map **userPrincipalName** (or **mail**) to both **userName** and **emails[type eq \"work\"].value**.",
         ],
     },
 };
