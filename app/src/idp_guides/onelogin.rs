@@ -1,5 +1,6 @@
-//! OneLogin: an app from the "SCIM Provisioner with SAML (SCIM v2 Core)" connector, which carries
-//! both SAML and SCIM (OneLogin admin labels).
+//! OneLogin (administration labels): SSO through a "SAML Custom Connector (Advanced)" app, or
+//! SSO and provisioning through a "SCIM Provisioner with SAML (SCIM v2 Core)" app, whose
+//! Configuration tab names the SAML fields differently.
 
 use super::{Field, Guide, Part, Step};
 
@@ -7,10 +8,10 @@ pub const GUIDE: Guide = Guide {
     id: "onelogin",
     name: "OneLogin",
     sso: Part::Steps {
-        intro: "In OneLogin's administration, add an app for this portal. Use the **SCIM Provisioner with SAML (SCIM v2 Core)** connector if you also want provisioning; **SAML Custom Connector (Advanced)** does SSO only.",
+        intro: "In OneLogin's administration, add an app for this portal from the **SAML Custom Connector (Advanced)** connector. If you also want provisioning, use the **SCIM Provisioner with SAML (SCIM v2 Core)** connector instead (see the note below the steps).",
         steps: &[
             Step {
-                text: "Go to **Applications > Applications**, click **Add App**, search for the connector, select it, enter a **Display Name** and click **Save**.",
+                text: "Go to **Applications > Applications**, click **Add App**, search for **SAML Custom Connector (Advanced)**, select it, enter a **Display Name** and click **Save**.",
                 ..Step::TEXT
             },
             Step {
@@ -49,11 +50,16 @@ pub const GUIDE: Guide = Guide {
         ],
         notes: &[
             "Instead of copying the values, you can use **More Actions > SAML Metadata** on the app and upload the file under **Import IdP metadata**.",
+            "An app from **SCIM Provisioner with SAML (SCIM v2 Core)** has **SAML Audience URL** (enter the **Audience (EntityID)** value above) and **SAML Consumer URL** (enter the **ACS (Consumer) URL** value above) on its **Configuration** tab instead of the fields of step 2; the other steps are the same.",
         ],
     },
     provisioning: Part::Steps {
-        intro: "OneLogin provisions users over SCIM 2.0 from an app made with the **SCIM Provisioner with SAML (SCIM v2 Core)** connector; a **SAML Custom Connector (Advanced)** app cannot provision.",
+        intro: "OneLogin provisions users over SCIM 2.0 from an app made with the **SCIM Provisioner with SAML (SCIM v2 Core)** connector; a **SAML Custom Connector (Advanced)** app cannot provision. The same app carries SSO: the Single Sign-On screen's OneLogin guide has the values of its **SAML Audience URL** and **SAML Consumer URL**.",
         steps: &[
+            Step {
+                text: "Go to **Applications > Applications**, click **Add App**, search for **SCIM Provisioner with SAML (SCIM v2 Core)**, select it, enter a **Display Name** and click **Save** (or open the app you already made from it).",
+                ..Step::TEXT
+            },
             Step {
                 text: "On this screen, click **Generate new token**, then **Confirm**, and copy the token: it is shown only once.",
                 ..Step::TEXT
@@ -65,6 +71,10 @@ pub const GUIDE: Guide = Guide {
             },
             Step {
                 text: "Next to **API Status**, click **Enable**.",
+                ..Step::TEXT
+            },
+            Step {
+                text: "On the **Parameters** tab, set **SCIM Username** to **Email**, so that userName and the work email are the same address.",
                 ..Step::TEXT
             },
             Step {
