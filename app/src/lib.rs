@@ -12,6 +12,8 @@ pub mod routes;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod time_fmt;
+// Guided setup per IdP (issue 13, guided setup).
+pub mod idp_guides;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Title};

@@ -30,5 +30,8 @@ mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 mod two_factor;
 
+// Guided setup per IdP (issue 13, guided setup).
+mod guided_setup;
+
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

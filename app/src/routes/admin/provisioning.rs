@@ -14,6 +14,7 @@ use crate::components::{error_of, CopyField, FormError, IfCan, ReadOnlyNotice, S
 use crate::dto::Need;
 use crate::dto::{NewScimToken, ProvisioningView};
 use crate::errors::AppError;
+use crate::idp_guides::{GuidedSetup, Screen};
 use crate::time_fmt::{opt, utc};
 
 /// Where the confirm form posts without JavaScript. Under `/api/` so the cross-site guard that
@@ -184,7 +185,9 @@ fn Status(
             </p>
         }
     });
+    let guide_values = vec![("scim_base_url", v.scim_base_url.clone())];
     view! {
+        <GuidedSetup screen=Screen::Provisioning values=guide_values />
         <section class="card" aria-labelledby="scim-endpoint">
             <h2 id="scim-endpoint">"SCIM endpoint"</h2>
             <CopyField label="SCIM base URL" id="scim-base-url" value=v.scim_base_url.clone() />

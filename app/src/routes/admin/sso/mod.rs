@@ -20,6 +20,7 @@ use crate::components::{error_of, CopyField, FormError, IfCan, ReadOnlyNotice, S
 use crate::dto::Need;
 use crate::dto::{CertificateAction, MetadataPreviewView, SsoSettingsForm, SsoView};
 use crate::errors::AppError;
+use crate::idp_guides::{GuidedSetup, Screen};
 use crate::time_fmt::utc;
 
 #[cfg(feature = "ssr")]
@@ -296,7 +297,20 @@ fn SsoScreen(
         }
     });
     let failures = v.failures.clone();
+    let guide_values = vec![
+        ("acs_url", v.acs_url.clone()),
+        (
+            "acs_url_pattern",
+            crate::idp_guides::exact_pattern(&v.acs_url),
+        ),
+        ("entity_id", v.entity_id.clone()),
+        ("login_url", v.login_url.clone()),
+        ("metadata_url", v.metadata_url.clone()),
+        ("org_id", v.org_id.clone()),
+        ("employee_login_url", v.employee_login_url.clone()),
+    ];
     view! {
+        <GuidedSetup screen=Screen::Sso values=guide_values />
         <section class="card" aria-labelledby="sp-details">
             <h2 id="sp-details">"Details for your identity provider"</h2>
             <CopyField label="Entity ID / Audience" id="sp-entity-id" value=v.entity_id.clone() />
