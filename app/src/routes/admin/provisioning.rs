@@ -417,7 +417,7 @@ fn rotation_block(current: crate::dto::TokenStatus, r: crate::dto::RotationStatu
                 <h3>"Old token"</h3>
                 <dl class="facts">
                     {facts(&current)}
-                    <dt>"Retired"</dt>
+                    <dt>"Retires"</dt>
                     <dd>{format!("at the IdP's first successful request with the new token, {} at the latest", utc(r.retire_at))}</dd>
                 </dl>
             </div>
