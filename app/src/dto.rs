@@ -214,6 +214,10 @@ pub struct ProvisioningStatus {
     pub last_rejected_at: Option<i64>,
     /// No successful request for more than two 40-minute IdP cycles while a token is active.
     pub stale_since: Option<i64>,
+    /// Token rotation (issue 13): the next token beside the current one.
+    pub rotation: Option<RotationStatus>,
+    /// Token rotation (issue 13): the token the current one replaced through a rotation.
+    pub last_retired: Option<RetiredToken>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -839,3 +843,36 @@ impl std::fmt::Debug for AcceptInvitationForm {
             .finish_non_exhaustive()
     }
 }
+
+// Token rotation (issue 13).
+
+/// A rotation in progress: the next token and the current token's deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RotationStatus {
+    pub next: TokenStatus,
+    pub retire_at: i64,
+}
+
+/// The token retired by the last rotation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetiredToken {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_user_agent: Option<String>,
+    pub retired_at: i64,
+    /// An admin's email, or `system` when the portal retired it.
+    pub retired_by: String,
+    pub reason: String,
+}
+
+/// The grace periods "Rotate" offers, in hours (1 hour … 30 days), and the default (7 days).
+pub const GRACE_HOURS: &[(i64, &str)] = &[
+    (1, "1 hour"),
+    (24, "1 day"),
+    (72, "3 days"),
+    (168, "7 days"),
+    (336, "14 days"),
+    (720, "30 days"),
+];
+pub const GRACE_HOURS_DEFAULT: i64 = 168;

@@ -46,6 +46,15 @@ pub fn spawn_housekeeping(svc: Services) {
             if let Err(e) = portal_core::account::prune_resets(&svc, svc.now()).await {
                 tracing::warn!(error = %e, "password reset cleanup failed");
             }
+            // Token rotation (issue 13): old SCIM tokens whose grace period has ended.
+            match portal_core::scim_tokens::retire_expired(&svc).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(
+                    retired = n,
+                    "retired SCIM tokens whose rotation grace period ended"
+                ),
+                Err(e) => tracing::warn!(error = %e, "SCIM token retirement failed"),
+            }
         }
     });
 }

@@ -4,6 +4,10 @@
 //! route answers with the token page itself. The token lives only in this one `no-store`
 //! response: not in the session, the database (only its SHA-256), a URL or a log line.
 //!
+//! "Rotate token" (issue 13) posts here too, with `mode=rotate` and the grace period: the same
+//! one-time page shows the next token, and says the current one keeps working until the IdP's
+//! first successful request with the new one.
+//!
 //! The path is under `/api/`, so `security::cross_site_guard` refuses cross-site posts before
 //! this handler runs, exactly as for the server functions.
 
@@ -15,7 +19,9 @@ use axum::routing::post;
 use axum::Router;
 use portal_core::CoreError;
 
-use app::routes::admin::provisioning::{REPLACES_FIELD, TOKEN_FORM_PATH};
+use app::routes::admin::provisioning::{
+    GRACE_FIELD, MODE_FIELD, MODE_ROTATE, REPLACES_FIELD, TOKEN_FORM_PATH,
+};
 use app::ssr::{forbidden_message, CallerRejection, CurrentAdmin, Permission};
 
 use crate::http::saml::page;
@@ -42,12 +48,17 @@ fn see_other(to: &'static str) -> Response {
     res
 }
 
-/// The token id the admin saw when confirming (`""`: none).
-fn replaces(body: &[u8]) -> String {
+/// A field of the form (`""`: absent).
+fn field_of(body: &[u8], name: &str) -> String {
     url::form_urlencoded::parse(body)
-        .find(|(k, _)| k == REPLACES_FIELD)
+        .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default()
+}
+
+/// The token id the admin saw when confirming (`""`: none).
+fn replaces(body: &[u8]) -> String {
+    field_of(body, REPLACES_FIELD)
 }
 
 fn back_link() -> String {
@@ -60,6 +71,15 @@ fn failure(e: CoreError) -> Response {
     match e {
         CoreError::Conflict(msg) => page(
             StatusCode::CONFLICT,
+            "Token not generated",
+            &format!(
+                "<p class=\"alert error\" role=\"alert\">{}</p>{}",
+                esc(&msg),
+                back_link()
+            ),
+        ),
+        CoreError::Invalid(msg) => page(
+            StatusCode::BAD_REQUEST,
             "Token not generated",
             &format!(
                 "<p class=\"alert error\" role=\"alert\">{}</p>{}",
@@ -112,13 +132,22 @@ async fn generate(
         );
     }
     let svc = &state.services;
+    let rotating = field_of(&body, MODE_FIELD) == MODE_ROTATE;
     // A resubmitted form (a reload of this page, Back then Confirm) must not replace the token the
     // admin has just been shown. The check and the replacement are not one transaction: this
     // only catches the stale form; concurrent generations are serialised by
     // `scim_tokens::generate` itself.
-    let current = match portal_core::scim_tokens::status(svc, &admin.org_id).await {
-        Ok(s) => s.map(|t| t.id).unwrap_or_default(),
-        Err(e) => return failure(e),
+    // For a rotation the form names the next token it saw (none, or the one it would replace).
+    let current = if rotating {
+        match portal_core::scim_tokens::rotation(svc, &admin.org_id).await {
+            Ok(r) => r.map(|r| r.next.id).unwrap_or_default(),
+            Err(e) => return failure(e),
+        }
+    } else {
+        match portal_core::scim_tokens::status(svc, &admin.org_id).await {
+            Ok(s) => s.map(|t| t.id).unwrap_or_default(),
+            Err(e) => return failure(e),
+        }
     };
     if replaces(&body) != current {
         return page(
@@ -134,9 +163,31 @@ async fn generate(
             ),
         );
     }
-    let token = match portal_core::scim_tokens::generate(svc, &admin.org_id, &admin.email).await {
+    let result = if rotating {
+        let Ok(hours) = field_of(&body, GRACE_FIELD).trim().parse::<i64>() else {
+            return failure(CoreError::Invalid(
+                "Choose a grace period between 1 hour and 30 days.".into(),
+            ));
+        };
+        portal_core::scim_tokens::rotate(
+            svc,
+            &admin.org_id,
+            &admin.email,
+            hours.saturating_mul(3_600_000),
+        )
+        .await
+    } else {
+        portal_core::scim_tokens::generate(svc, &admin.org_id, &admin.email).await
+    };
+    let token = match result {
         Ok(t) => t,
         Err(e) => return failure(e),
+    };
+    let after = if rotating {
+        "Your current token keeps working until your IdP's first successful request with this \
+         one, which retires it."
+    } else {
+        "Any previous token has stopped working."
     };
     let base_url = format!("{}/scim/v2/{}", svc.settings.public_url, admin.org_id);
     let field = |id: &str, label: &str, value: &str| {
@@ -151,9 +202,10 @@ async fn generate(
         "<div class=\"secret-once\" role=\"region\" aria-label=\"New SCIM token\">\
          <p class=\"alert warn\"><strong>Copy this token now.</strong> It is shown only once and \
          cannot be retrieved later. Paste it as the Token Key in your IdP.</p>{}</div>\
-         <p class=\"muted\">Select the field and copy it. Any previous token has stopped working.</p>\
+         <p class=\"muted\">Select the field and copy it. {}</p>\
          {}{}",
         field("new-scim-token", "New SCIM token", token.expose()),
+        after,
         field("scim-base-url", "SCIM base URL", &base_url),
         back_link()
     );

@@ -135,7 +135,7 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let ok = match presented {
+    let authenticated = match presented {
         Some(token) if portal_core::ids::is_valid_org_id(&org_id) => {
             match portal_core::scim_tokens::authenticate(
                 &state.services,
@@ -145,18 +145,18 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             )
             .await
             {
-                Ok(ok) => ok,
+                Ok(a) => a,
                 Err(e) => {
                     tracing::error!(error = %e, "SCIM token check failed");
                     return Reply::from(ScimError::unavailable()).into_response();
                 }
             }
         }
-        _ => false,
+        _ => None,
     };
-    if !ok {
+    let Some(authenticated) = authenticated else {
         return Reply::from(ScimError::unauthorized()).into_response();
-    }
+    };
     if req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -166,7 +166,20 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     {
         return Reply::from(ScimError::payload_too_large()).into_response();
     }
-    next.run(req).await
+    let res = next.run(req).await;
+    // Token rotation (issue 13): the IdP's first successful request with the next token retires
+    // the current one (exactly once, under the org's lock). A failed request does not: the IdP
+    // may not have stored the new token yet.
+    if authenticated.is_next && res.status().is_success() {
+        if let Err(e) =
+            portal_core::scim_tokens::cut_over(&state.services, &org_id, &authenticated.token_id)
+                .await
+        {
+            // The request itself succeeded; the next successful one retries the cut-over.
+            tracing::warn!(error = %e, "SCIM token cut-over failed");
+        }
+    }
+    res
 }
 
 async fn read_json(body: Body) -> Result<Value, Reply> {

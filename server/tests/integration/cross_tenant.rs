@@ -848,6 +848,20 @@ static ROWS: &[Row] = &[
         .ok(AAdmin, |w| f("remove_passkey", &[("id", &w.a.passkey_id)]), &[200], Body::Any),
     row("remove_passkey as A's employee: B's passkey id", "remove_passkey", AEmployee,
         |w| f("remove_passkey", &[("id", &w.b.passkey_id)]), &[401], Body::Any),
+    // ---- Token rotation (issue 13). In this order: the first row rotates A's token (the org comes
+    // from the session), which the second row's control retires by hand ----
+    row("rotate_scim_token: B's org id smuggled (rotates A's)", "rotate_scim_token", AAdmin,
+        |w| fb(w, "rotate_scim_token", &[("grace_hours", "168")]), &[200], Body::Has("\"token\"")),
+    row("retire_old_scim_token: B's token id", "retire_old_scim_token", AAdmin,
+        |w| fb(w, "retire_old_scim_token", &[("token_id", &w.b.token_id)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("retire_old_scim_token", &[("token_id", &w.a.token_id)]), &[200], Body::Any),
+    row("POST /api/provisioning/token mode=rotate: B's token id as `replaces`", "POST /api/provisioning/token", AAdmin,
+        |w| Req::Form("/api/provisioning/token".into(), form(&[("mode", "rotate"), ("replaces", &w.b.token_id), ("grace_hours", "168"), ("org_id", &w.b.id)])), &[409], Body::Any)
+        .ok(AAdmin, |_| Req::Form("/api/provisioning/token".into(), form(&[("mode", "rotate"), ("replaces", ""), ("grace_hours", "168")])), &[200], Body::Has("New SCIM token")),
+    row("rotate_scim_token as A's employee, B's org id smuggled", "rotate_scim_token", AEmployee,
+        |w| fb(w, "rotate_scim_token", &[("grace_hours", "1")]), &[401], Body::Any),
+    row("retire_old_scim_token as A's employee: B's token id", "retire_old_scim_token", AEmployee,
+        |w| f("retire_old_scim_token", &[("token_id", &w.b.token_id)]), &[401], Body::Any),
 ];
 
 // Issue 12, your account: a session is named by a one-way reference of its id.

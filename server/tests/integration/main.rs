@@ -29,6 +29,8 @@ mod settings;
 mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 mod two_factor;
+// Zero-downtime SCIM token rotation (issue 13).
+mod token_rotation;
 
 // Guided setup per IdP (issue 13, guided setup).
 mod guided_setup;

@@ -456,6 +456,31 @@ const ROWS: &[Row] = &[
         |w| Req::Get(format!("/saml/{}/test", w.org)),
         &[303],
     ),
+    // ---- Token rotation (issue 13): Owners and Admins. In this order: the rotate control leaves
+    // a rotation for the retire control, which ends it for the no-JS rotate form's control ----
+    row(
+        "rotate_scim_token",
+        Permission::Manage,
+        |_| f("rotate_scim_token", &[("grace_hours", "168")]),
+        &[200],
+    ),
+    row(
+        "retire_old_scim_token",
+        Permission::Manage,
+        |w| f("retire_old_scim_token", &[("token_id", &w.token_id)]),
+        &[200],
+    ),
+    row(
+        "POST /api/provisioning/token",
+        Permission::Manage,
+        |_| {
+            Req::Form(
+                "/api/provisioning/token".into(),
+                form(&[("mode", "rotate"), ("replaces", ""), ("grace_hours", "24")]),
+            )
+        },
+        &[200],
+    ),
 ];
 
 async fn send(app: &TestApp, cookie: &str, req: &Req) -> (u16, String) {
@@ -528,7 +553,8 @@ async fn refresh(app: &TestApp, w: &mut World) {
             .unwrap();
     w.versions = rows.into_iter().collect();
     let token: Option<String> =
-        sqlx::query_scalar("SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL")
+        // Token rotation (issue 13): the current token, not a rotation's next one.
+        sqlx::query_scalar("SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0")
             .bind(&w.org)
             .fetch_optional(&app.t.svc.db.pool)
             .await

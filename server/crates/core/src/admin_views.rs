@@ -214,6 +214,10 @@ pub struct ProvisioningStatus {
     pub last_rejected_at: Option<i64>,
     /// No successful request for more than two 40-minute IdP cycles while a token is active.
     pub stale_since: Option<i64>,
+    /// Zero-downtime rotation (issue 13): the next token beside the current one.
+    pub rotation: Option<crate::scim_tokens::Rotation>,
+    /// The token the current one replaced through a rotation, and why it was retired.
+    pub last_retired: Option<crate::scim_tokens::RetiredToken>,
 }
 
 fn status_of(active: bool, deleted: bool) -> &'static str {
@@ -519,9 +523,13 @@ pub async fn provisioning_status(svc: &Services, org_id: &str) -> CoreResult<Pro
     let token = crate::scim_tokens::status(svc, org_id).await?;
     let (rejected_count, last_rejected_at) =
         crate::scim_tokens::rejected_summary(svc, org_id).await?;
+    let rotation = crate::scim_tokens::rotation(svc, org_id).await?;
+    let last_retired = crate::scim_tokens::last_retired(svc, org_id).await?;
     let now = svc.now();
     let stale_since = token.as_ref().and_then(|t| {
-        let last = t.last_used_at.unwrap_or(t.created_at);
+        // During a rotation a request with either token counts.
+        let next_used = rotation.as_ref().and_then(|r| r.next.last_used_at);
+        let last = t.last_used_at.max(next_used).unwrap_or(t.created_at);
         (now - last > SILENCE_WARNING_MS).then_some(last)
     });
     Ok(ProvisioningStatus {
@@ -529,5 +537,7 @@ pub async fn provisioning_status(svc: &Services, org_id: &str) -> CoreResult<Pro
         rejected_count,
         last_rejected_at,
         stale_since,
+        rotation,
+        last_retired,
     })
 }

@@ -1,4 +1,12 @@
-//! SCIM bearer tokens: 256-bit random values, stored as SHA-256 hashes, one active token per org.
+//! SCIM bearer tokens: 256-bit random values, stored as SHA-256 hashes, one current token per
+//! org — and, during a rotation (issue 13), one next token beside it.
+//!
+//! Rotation: [`rotate`] adds a next token and gives the current one a deadline (`retire_at`).
+//! The current token is retired ([`cut_over`]) at the IdP's first successful request with the
+//! next one, by hand ([`retire_old`]) or when the deadline passes ([`retire_expired`], and at
+//! authentication time). Every change of an org's tokens holds the org's row lock (PostgreSQL)
+//! or the one write transaction (SQLite), and the partial unique indexes
+//! `scim_tokens_one_current` / `scim_tokens_one_next` keep the invariant even if it were missed.
 
 use sqlx::Row;
 
@@ -22,7 +30,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
         return Err(CoreError::NotFound);
     }
     let replaced = sqlx::query(
-        "UPDATE scim_tokens SET revoked_at = $1 WHERE org_id = $2 AND revoked_at IS NULL",
+        "UPDATE scim_tokens SET revoked_at = $1, retire_at = NULL WHERE org_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(org_id)
@@ -47,7 +55,12 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
             e.into()
         }
     })?;
-    let (name, message) = if replaced > 0 {
+    let (name, message) = if replaced > 1 {
+        (
+            "idm_integration_reauth",
+            "SCIM token replaced during a rotation; both previous tokens stopped working",
+        )
+    } else if replaced > 0 {
         (
             "idm_integration_reauth",
             "SCIM token replaced; the previous token stopped working",
@@ -82,7 +95,7 @@ pub async fn revoke(svc: &Services, org_id: &str, actor: &str) -> CoreResult<boo
     let mut tx = svc.db.begin_write().await?;
     lock_org(&mut tx, svc, org_id).await?;
     let n = sqlx::query(
-        "UPDATE scim_tokens SET revoked_at = $1 WHERE org_id = $2 AND revoked_at IS NULL",
+        "UPDATE scim_tokens SET revoked_at = $1, retire_at = NULL WHERE org_id = $2 AND revoked_at IS NULL",
     )
     .bind(now)
     .bind(org_id)
@@ -120,7 +133,7 @@ pub struct TokenStatus {
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {
     let row = sqlx::query(
         "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent \
-         FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL",
+         FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
     )
     .bind(org_id)
     .fetch_optional(&svc.db.pool)
@@ -138,38 +151,54 @@ pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStat
     .transpose()
 }
 
+/// A presented token that matched one of the org's live tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authenticated {
+    pub token_id: String,
+    /// The next token of a rotation: the request's success retires the current one
+    /// ([`cut_over`]).
+    pub is_next: bool,
+}
+
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
 /// constant-time comparison; a token of another org never matches because the org is part of the
-/// query. A revoked token of this org is counted, so the admin can see an IdP still using it.
+/// query. A revoked token of this org is counted, so the admin can see an IdP still using it, and
+/// so is a current token whose rotation deadline has passed (it is retired here, before the
+/// housekeeping job gets to it).
 pub async fn authenticate(
     svc: &Services,
     org_id: &str,
     presented: &str,
     user_agent: Option<&str>,
-) -> CoreResult<bool> {
+) -> CoreResult<Option<Authenticated>> {
     if presented.is_empty() || presented.len() > 512 {
-        return Ok(false);
+        return Ok(None);
     }
     let hash = sha256_hex(presented);
     let row = sqlx::query(
-        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at FROM scim_tokens \
-         WHERE token_hash = $1 AND org_id = $2",
+        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at \
+         FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
     )
     .bind(&hash)
     .bind(org_id)
     .fetch_optional(&svc.db.pool)
     .await?;
     let Some(row) = row else {
-        return Ok(false);
+        return Ok(None);
     };
     let stored: String = row.try_get("token_hash")?;
     if !digest_eq(&stored, &hash) {
-        return Ok(false);
+        return Ok(None);
     }
     let id: String = row.try_get("id")?;
     let now = svc.now();
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-    if revoked_at.is_some() {
+    let retire_at: Option<i64> = row.try_get("retire_at")?;
+    let expired = revoked_at.is_none() && retire_at.is_some_and(|t| t <= now);
+    if expired {
+        finish(svc, org_id, Retire::GraceEnded).await?;
+    }
+    if revoked_at.is_some() || expired {
         sqlx::query(
             "UPDATE scim_tokens SET rejected_count = rejected_count + 1, last_rejected_at = $1 WHERE id = $2",
         )
@@ -177,8 +206,9 @@ pub async fn authenticate(
         .bind(&id)
         .execute(&svc.db.pool)
         .await?;
-        return Ok(false);
+        return Ok(None);
     }
+    let is_next: i64 = row.try_get("is_next")?;
     let first_used_at: Option<i64> = row.try_get("first_used_at")?;
     let last_used_at: Option<i64> = row.try_get("last_used_at")?;
     if first_used_at.is_none() || last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
@@ -199,7 +229,10 @@ pub async fn authenticate(
         .execute(&svc.db.pool)
         .await?;
     }
-    Ok(true)
+    Ok(Some(Authenticated {
+        token_id: id,
+        is_next: is_next == 1,
+    }))
 }
 
 /// Requests still arriving with replaced or revoked tokens: (count, last time).
@@ -211,4 +244,315 @@ pub async fn rejected_summary(svc: &Services, org_id: &str) -> CoreResult<(i64, 
     .fetch_one(&svc.db.pool)
     .await?;
     Ok((row.0.unwrap_or(0), row.1))
+}
+
+// Zero-downtime rotation (issue 13).
+
+/// The shortest grace period a rotation may give the current token: 1 hour.
+pub const GRACE_MIN_MS: i64 = 3_600_000;
+/// The longest: 30 days.
+pub const GRACE_MAX_MS: i64 = 30 * 86_400_000;
+/// The screen's default: 7 days.
+pub const GRACE_DEFAULT_MS: i64 = 7 * 86_400_000;
+
+/// Starts a rotation: a next token that works beside the current one, returned once. The current
+/// token is retired at the IdP's first successful request with the next one, by hand, or after
+/// `grace_ms`. Rotating again during a rotation replaces the next token (the IdP has not made a
+/// successful request with it yet, or it would be current) and restarts the grace period.
+pub async fn rotate(
+    svc: &Services,
+    org_id: &str,
+    actor: &str,
+    grace_ms: i64,
+) -> CoreResult<Secret> {
+    if !(GRACE_MIN_MS..=GRACE_MAX_MS).contains(&grace_ms) {
+        return Err(CoreError::Invalid(
+            "The grace period must be between 1 hour and 30 days.".into(),
+        ));
+    }
+    let now = svc.now();
+    let token = Secret::generate();
+    let mut tx = svc.db.begin_write().await?;
+    if !lock_org(&mut tx, svc, org_id).await? {
+        return Err(CoreError::NotFound);
+    }
+    let current: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
+    )
+    .bind(org_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((current_id,)) = current else {
+        return Err(CoreError::Conflict(
+            "There is no token to rotate: generate one to turn SCIM provisioning on.".into(),
+        ));
+    };
+    let restarted = sqlx::query(
+        "UPDATE scim_tokens SET revoked_at = $1, retired_by = $2, \
+         retired_reason = 'replaced by a newer rotation before the IdP used it' \
+         WHERE org_id = $3 AND revoked_at IS NULL AND is_next = 1",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(org_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by, is_next) \
+         VALUES ($1, $2, $3, $4, $5, 1)",
+    )
+    .bind(new_id())
+    .bind(org_id)
+    .bind(token.hash())
+    .bind(now)
+    .bind(actor)
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| {
+        if CoreError::is_unique_violation(&e) {
+            CoreError::Conflict("Another token was generated at the same moment; reload.".into())
+        } else {
+            e.into()
+        }
+    })?;
+    sqlx::query("UPDATE scim_tokens SET retire_at = $1 WHERE id = $2")
+        .bind(now + grace_ms)
+        .bind(&current_id)
+        .execute(&mut **tx)
+        .await?;
+    let message =
+        format!(
+        "SCIM token rotation {}: a new token works beside the current one, which is retired at \
+         the IdP's first successful request with the new token or after {}",
+        if restarted > 0 { "restarted" } else { "started" },
+        grace_label(grace_ms)
+    );
+    events::record_in_tx(
+        &mut tx,
+        NewEvent::admin(org_id, actor, "idm_integration_rotate", &message),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+/// "1 hour", "7 days", "36 hours".
+pub fn grace_label(ms: i64) -> String {
+    let hours = ms / 3_600_000;
+    match hours {
+        1 => "1 hour".into(),
+        24 => "1 day".into(),
+        h if h % 24 == 0 => format!("{} days", h / 24),
+        h => format!("{h} hours"),
+    }
+}
+
+/// Why the current token of a rotation is retired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retire<'a> {
+    /// The IdP's first successful request with this next token.
+    CutOver { next_id: &'a str },
+    /// An admin's "Retire old token now", naming the token they saw.
+    ByHand { old_id: &'a str, actor: &'a str },
+    /// The grace period ended.
+    GraceEnded,
+}
+
+/// Retires the org's current token and makes the next one current, if the rotation is still the
+/// one `how` speaks of. Under the org's lock, so concurrent callers (two first requests with the
+/// new token, the job and a request) retire the old token exactly once: the others find it done
+/// and return false.
+pub async fn finish(svc: &Services, org_id: &str, how: Retire<'_>) -> CoreResult<bool> {
+    let now = svc.now();
+    let mut tx = svc.db.begin_write().await?;
+    if !lock_org(&mut tx, svc, org_id).await? {
+        return Ok(false);
+    }
+    let rows = sqlx::query(
+        "SELECT id, is_next, retire_at FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(org_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut current: Option<(String, Option<i64>)> = None;
+    let mut next: Option<String> = None;
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        let is_next: i64 = r.try_get("is_next")?;
+        if is_next == 1 {
+            next = Some(id);
+        } else {
+            current = Some((id, r.try_get("retire_at")?));
+        }
+    }
+    let (Some((current_id, retire_at)), Some(next_id)) = (current, next) else {
+        return Ok(false);
+    };
+    let (actor, reason, message) = match how {
+        Retire::CutOver { next_id: n } if n == next_id => (
+            "system",
+            "the IdP's first successful request with the new token",
+            "Previous SCIM token retired: the IdP made its first successful request with the new token",
+        ),
+        Retire::ByHand { old_id, actor } if old_id == current_id => (
+            actor,
+            "retired by hand",
+            "Previous SCIM token retired by hand; only the new token works now",
+        ),
+        Retire::GraceEnded if retire_at.is_some_and(|t| t <= now) => (
+            "system",
+            "the grace period ended",
+            "Previous SCIM token retired: its grace period ended; only the new token works now",
+        ),
+        _ => return Ok(false),
+    };
+    let retired = sqlx::query(
+        "UPDATE scim_tokens SET revoked_at = $1, retire_at = NULL, retired_by = $2, retired_reason = $3 \
+         WHERE id = $4 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(actor)
+    .bind(reason)
+    .bind(&current_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    let promoted = sqlx::query(
+        "UPDATE scim_tokens SET is_next = 0 WHERE id = $1 AND revoked_at IS NULL AND is_next = 1",
+    )
+    .bind(&next_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if retired != 1 || promoted != 1 {
+        // Only reachable if the lock were missed; nothing is written.
+        return Err(CoreError::Conflict(
+            "The SCIM tokens changed at the same moment; reload.".into(),
+        ));
+    }
+    events::record_in_tx(
+        &mut tx,
+        NewEvent::admin(org_id, actor, "idm_integration_retire", message),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The IdP's first successful request with the next token: retires the current one.
+pub async fn cut_over(svc: &Services, org_id: &str, next_id: &str) -> CoreResult<bool> {
+    finish(svc, org_id, Retire::CutOver { next_id }).await
+}
+
+/// "Retire old token now": `old_id` must be the org's current token during a rotation — another
+/// org's token id, or a token that is no longer current, is not found.
+pub async fn retire_old(svc: &Services, org_id: &str, old_id: &str, actor: &str) -> CoreResult<()> {
+    if finish(svc, org_id, Retire::ByHand { old_id, actor }).await? {
+        return Ok(());
+    }
+    let current = status(svc, org_id).await?;
+    match current {
+        Some(t) if t.id == old_id => Err(CoreError::Conflict(
+            "No rotation is in progress: this token is the only one your IdP can use.".into(),
+        )),
+        _ => Err(CoreError::NotFound),
+    }
+}
+
+/// The housekeeping job: retires every current token whose grace period has ended. Returns how
+/// many were retired.
+pub async fn retire_expired(svc: &Services) -> CoreResult<usize> {
+    let orgs: Vec<(String,)> = sqlx::query_as(
+        "SELECT org_id FROM scim_tokens WHERE retire_at IS NOT NULL AND revoked_at IS NULL AND retire_at <= $1",
+    )
+    .bind(svc.now())
+    .fetch_all(&svc.db.pool)
+    .await?;
+    let mut n = 0;
+    for (org_id,) in orgs {
+        if finish(svc, &org_id, Retire::GraceEnded).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// A rotation in progress: the next token and the current token's deadline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    pub next: TokenStatus,
+    pub retire_at: i64,
+}
+
+pub async fn rotation(svc: &Services, org_id: &str) -> CoreResult<Option<Rotation>> {
+    let row = sqlx::query(
+        "SELECT n.id, n.created_at, n.created_by, n.first_used_at, n.last_used_at, n.last_user_agent, \
+         c.retire_at FROM scim_tokens n JOIN scim_tokens c ON c.org_id = n.org_id \
+         AND c.revoked_at IS NULL AND c.is_next = 0 \
+         WHERE n.org_id = $1 AND n.revoked_at IS NULL AND n.is_next = 1",
+    )
+    .bind(org_id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(Rotation {
+            next: TokenStatus {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+                first_used_at: r.try_get("first_used_at")?,
+                last_used_at: r.try_get("last_used_at")?,
+                last_user_agent: r.try_get("last_user_agent")?,
+            },
+            // Set whenever a next token exists; "now" would only show if the row were edited by hand.
+            retire_at: r.try_get::<Option<i64>, _>("retire_at")?.unwrap_or(0),
+        })
+    })
+    .transpose()
+}
+
+/// The token retired by the last rotation of the current token, as the screen reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetiredToken {
+    pub id: String,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub last_user_agent: Option<String>,
+    pub retired_at: i64,
+    /// An admin's email, or `system`.
+    pub retired_by: String,
+    pub reason: String,
+}
+
+/// The token the current one replaced through a rotation (none after "Generate new token").
+pub async fn last_retired(svc: &Services, org_id: &str) -> CoreResult<Option<RetiredToken>> {
+    let Some(current) = status(svc, org_id).await? else {
+        return Ok(None);
+    };
+    let row = sqlx::query(
+        "SELECT id, created_at, last_used_at, last_user_agent, revoked_at, retired_by, retired_reason \
+         FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NOT NULL AND retired_reason IS NOT NULL \
+         AND revoked_at >= $2 AND created_at <= $2 AND id <> $3 AND is_next = 0 \
+         ORDER BY revoked_at DESC, id DESC LIMIT 1",
+    )
+    .bind(org_id)
+    .bind(current.created_at)
+    .bind(&current.id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    row.map(|r| {
+        Ok(RetiredToken {
+            id: r.try_get("id")?,
+            created_at: r.try_get("created_at")?,
+            last_used_at: r.try_get("last_used_at")?,
+            last_user_agent: r.try_get("last_user_agent")?,
+            retired_at: r.try_get("revoked_at")?,
+            retired_by: r.try_get("retired_by")?,
+            reason: r.try_get("retired_reason")?,
+        })
+    })
+    .transpose()
 }

@@ -269,11 +269,14 @@ pub async fn user_version(app: &TestApp, id: &str) -> i64 {
 }
 
 async fn active_token_id(app: &TestApp, org: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL")
-        .bind(org)
-        .fetch_one(&app.t.svc.db.pool)
-        .await
-        .expect("an active SCIM token")
+    // Token rotation (issue 13): the current token, not a rotation's next one.
+    sqlx::query_scalar(
+        "SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
+    )
+    .bind(org)
+    .fetch_one(&app.t.svc.db.pool)
+    .await
+    .expect("an active SCIM token")
 }
 
 /// Starts a Test sign-in as the org's admin: (request id, SAML browser cookie).

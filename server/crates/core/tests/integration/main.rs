@@ -16,3 +16,5 @@ mod settings;
 mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 mod two_factor;
+// Zero-downtime SCIM token rotation (issue 13).
+mod token_rotation;
