@@ -520,8 +520,10 @@ pub async fn provisioning_status(svc: &Services, org_id: &str) -> CoreResult<Pro
     let (rejected_count, last_rejected_at) =
         crate::scim_tokens::rejected_summary(svc, org_id).await?;
     let now = svc.now();
+    // Only successful requests count: an IdP whose every request now fails (a 401 is not even
+    // authenticated; a 4xx or 5xx is) is as broken as one that stopped calling.
     let stale_since = token.as_ref().and_then(|t| {
-        let last = t.last_used_at.unwrap_or(t.created_at);
+        let last = t.last_success_at.unwrap_or(t.created_at);
         (now - last > SILENCE_WARNING_MS).then_some(last)
     });
     Ok(ProvisioningStatus {

@@ -115,12 +115,15 @@ pub struct TokenStatus {
     pub first_used_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_user_agent: Option<String>,
+    /// The last request this token made that was answered below 400 (to the resolution of
+    /// [`LAST_USED_RESOLUTION_MS`]); `last_used_at` counts failures too.
+    pub last_success_at: Option<i64>,
 }
 
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {
     let row = sqlx::query(
-        "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent \
-         FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL",
+        "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent, \
+         last_success_at FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL",
     )
     .bind(org_id)
     .fetch_optional(&svc.db.pool)
@@ -133,26 +136,37 @@ pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStat
             first_used_at: r.try_get("first_used_at")?,
             last_used_at: r.try_get("last_used_at")?,
             last_user_agent: r.try_get("last_user_agent")?,
+            last_success_at: r.try_get("last_success_at")?,
         })
     })
     .transpose()
 }
 
+/// A request authenticated by an org's current token, for [`record_success`] once it is answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenUse {
+    id: String,
+    last_success_at: Option<i64>,
+}
+
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
 /// constant-time comparison; a token of another org never matches because the org is part of the
 /// query. A revoked token of this org is counted, so the admin can see an IdP still using it.
+/// Returns the token's use (pass it to [`record_success`] when the request is answered below
+/// 400), or None when the token is not this org's current one.
 pub async fn authenticate(
     svc: &Services,
     org_id: &str,
     presented: &str,
     user_agent: Option<&str>,
-) -> CoreResult<bool> {
+) -> CoreResult<Option<TokenUse>> {
     if presented.is_empty() || presented.len() > 512 {
-        return Ok(false);
+        return Ok(None);
     }
     let hash = sha256_hex(presented);
     let row = sqlx::query(
-        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at FROM scim_tokens \
+        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, last_success_at \
+         FROM scim_tokens \
          WHERE token_hash = $1 AND org_id = $2",
     )
     .bind(&hash)
@@ -160,11 +174,11 @@ pub async fn authenticate(
     .fetch_optional(&svc.db.pool)
     .await?;
     let Some(row) = row else {
-        return Ok(false);
+        return Ok(None);
     };
     let stored: String = row.try_get("token_hash")?;
     if !digest_eq(&stored, &hash) {
-        return Ok(false);
+        return Ok(None);
     }
     let id: String = row.try_get("id")?;
     let now = svc.now();
@@ -177,7 +191,7 @@ pub async fn authenticate(
         .bind(&id)
         .execute(&svc.db.pool)
         .await?;
-        return Ok(false);
+        return Ok(None);
     }
     let first_used_at: Option<i64> = row.try_get("first_used_at")?;
     let last_used_at: Option<i64> = row.try_get("last_used_at")?;
@@ -199,7 +213,32 @@ pub async fn authenticate(
         .execute(&svc.db.pool)
         .await?;
     }
-    Ok(true)
+    Ok(Some(TokenUse {
+        id,
+        last_success_at: row.try_get("last_success_at")?,
+    }))
+}
+
+/// Notes that a request authenticated as `used` was answered successfully (below 400), at most
+/// once per [`LAST_USED_RESOLUTION_MS`]: the "no successful request" warning must not be
+/// silenced by a token whose requests all fail, and a burst must not cost one write per request.
+pub async fn record_success(svc: &Services, used: &TokenUse) -> CoreResult<()> {
+    let now = svc.now();
+    if used
+        .last_success_at
+        .is_some_and(|t| now - t < LAST_USED_RESOLUTION_MS)
+    {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE scim_tokens SET last_success_at = $1 WHERE id = $2 \
+         AND (last_success_at IS NULL OR last_success_at < $1)",
+    )
+    .bind(now)
+    .bind(&used.id)
+    .execute(&svc.db.pool)
+    .await?;
+    Ok(())
 }
 
 /// Requests still arriving with replaced or revoked tokens: (count, last time).
