@@ -45,7 +45,11 @@ app_test!(
             let (st, e) = s.post("/Users", body).await;
             assert_scim_error(st, &e, 400, "invalidValue", &format!("POST userName {v}"));
         }
-        assert_eq!(s.count("users").await, 0, "nothing written by a refused POST");
+        assert_eq!(
+            s.count("users").await,
+            0,
+            "nothing written by a refused POST"
+        );
 
         let u = create(&s, "ann@acme.test").await;
         let id = u["id"].as_str().unwrap();
@@ -113,7 +117,10 @@ app_test!(
         let (st, u) = s.post("/Users", body).await;
         assert_eq!(st, 201, "{u}");
         assert_eq!(u[ENT]["department"], "Sales", "{u}");
-        assert!(u.get("department").is_none(), "stored once, in the extension");
+        assert!(
+            u.get("department").is_none(),
+            "stored once, in the extension"
+        );
         let id = u["id"].as_str().unwrap().to_string();
         // It is searchable and shown like any department (the users table's column).
         let (st, list) = s
@@ -151,7 +158,10 @@ app_test!(
             )
             .await;
         assert_eq!(st, 200, "{u}");
-        assert_eq!(u[ENT]["department"], "Legal", "the extension wins on PATCH too");
+        assert_eq!(
+            u[ENT]["department"], "Legal",
+            "the extension wins on PATCH too"
+        );
         // PUT with the plain name replaces the extension's value.
         let mut body = user_body("ann@acme.test");
         body.as_object_mut().unwrap().remove(ENT);
@@ -215,7 +225,10 @@ app_test!(
         }
         let (_, now) = a.get(&bob_path).await;
         assert_eq!(now["userName"], "bob@acme.test");
-        assert_eq!(now["meta"]["version"], bob["meta"]["version"], "nothing written");
+        assert_eq!(
+            now["meta"]["version"], bob["meta"]["version"],
+            "nothing written"
+        );
         let evs = a.event_names().await;
         assert!(
             evs[events_before..]
@@ -241,9 +254,19 @@ app_test!(
 
         // A soft-deleted user keeps its name until purged: still a conflict, and says so.
         let cy = create(&a, "cy@acme.test").await;
-        assert_eq!(a.delete(&format!("/Users/{}", cy["id"].as_str().unwrap())).await, 204);
+        assert_eq!(
+            a.delete(&format!("/Users/{}", cy["id"].as_str().unwrap()))
+                .await,
+            204
+        );
         let (st, e) = a.patch(&bob_path, rename("cy@acme.test")).await;
-        assert_scim_error(st, &e, 409, "uniqueness", "rename onto a deleted user's name");
+        assert_scim_error(
+            st,
+            &e,
+            409,
+            "uniqueness",
+            "rename onto a deleted user's name",
+        );
         assert!(e["detail"].as_str().unwrap().contains("deleted"), "{e}");
 
         // Two users renamed onto the same free name at once: one wins, the other is a 409
@@ -323,7 +346,10 @@ app_test!(
             .find(|a| a["name"] == "active")
             .unwrap();
         let d = active["description"].as_str().unwrap();
-        assert!(d.contains("removes it") && d.contains("treats as false"), "{d}");
+        assert!(
+            d.contains("removes it") && d.contains("treats as false"),
+            "{d}"
+        );
     }
 );
 
@@ -335,7 +361,9 @@ fn host_port(app: &TestApp) -> String {
 /// Sends `head` then `body_len` bytes in `chunked` or Content-Length framing over a raw socket,
 /// writing the whole body before reading, and returns the status line and the response text.
 async fn raw_upload(app: &TestApp, head: &str, body_len: usize, chunked: bool) -> (String, String) {
-    let mut sock = tokio::net::TcpStream::connect(host_port(app)).await.unwrap();
+    let mut sock = tokio::net::TcpStream::connect(host_port(app))
+        .await
+        .unwrap();
     let framing = if chunked {
         "Transfer-Encoding: chunked\r\n".to_string()
     } else {
@@ -388,7 +416,10 @@ app_test!(
         );
         for chunked in [false, true] {
             let (status, text) = raw_upload(&app, &head, TEN_MB, chunked).await;
-            assert!(status.starts_with("HTTP/1.1 413"), "chunked={chunked}: {status}");
+            assert!(
+                status.starts_with("HTTP/1.1 413"),
+                "chunked={chunked}: {status}"
+            );
             assert!(text.contains("application/scim+json"), "{text}");
             let body: Value = serde_json::from_str(text.split("\r\n\r\n").nth(1).unwrap_or(""))
                 .unwrap_or_else(|e| panic!("a SCIM error body ({e}): {text}"));
@@ -400,7 +431,11 @@ app_test!(
         }
         // An ordinary client that sends it (PUT and PATCH too) gets the 413, not a reset.
         for method in [Method::POST, Method::PUT, Method::PATCH] {
-            let path = if method == Method::POST { "/Users" } else { "/Users/x" };
+            let path = if method == Method::POST {
+                "/Users"
+            } else {
+                "/Users/x"
+            };
             let res = sent(
                 app.http
                     .request(method.clone(), s.url(path))
@@ -462,10 +497,10 @@ app_test!(
             };
             let rows: Vec<(String,)> =
                 sqlx::query_as(&format!("SELECT {text} FROM {table} WHERE org_id = $1"))
-            .bind(&s.org)
-            .fetch_all(&app.t.svc.db.pool)
-            .await
-            .unwrap();
+                    .bind(&s.org)
+                    .fetch_all(&app.t.svc.db.pool)
+                    .await
+                    .unwrap();
             assert!(!rows.is_empty(), "{table}");
             for (text,) in rows {
                 assert!(!text.contains(PASSWORD), "{table}: {text}");
@@ -533,16 +568,27 @@ app_test!(
             (Method::POST, "/Users", Some(json!({ "userName": 42 }))),
             (Method::GET, "/Users/no-such-user", None),
             (Method::GET, "/Users?filter=bogus%20%22", None),
-            (Method::PATCH, "/Users/no-such-user", Some(json!({ "Operations": [] }))),
+            (
+                Method::PATCH,
+                "/Users/no-such-user",
+                Some(json!({ "Operations": [] })),
+            ),
         ];
         for (m, p, body) in failures {
             let (st, _, _) = s.send(m.clone(), p, body).await;
             assert!(st >= 400, "{m} {p}: {st}");
         }
         let t = token().await;
-        assert!(t.last_used_at.unwrap() > t0, "the requests were authenticated");
+        assert!(
+            t.last_used_at.unwrap() > t0,
+            "the requests were authenticated"
+        );
         assert_eq!(t.last_success_at, Some(t0));
-        assert_eq!(stale().await, Some(t0), "failures do not silence the warning");
+        assert_eq!(
+            stale().await,
+            Some(t0),
+            "failures do not silence the warning"
+        );
         // Another org's successes do not count for this one.
         assert_eq!(b.get("/Users").await.0, 200);
         assert_eq!(stale().await, Some(t0));
@@ -595,9 +641,14 @@ app_test!(
         assert!(updates().await.is_empty());
 
         // The rules SCIM requests are checked against.
-        update(svc, &org, "owner@acme.test", &domains("acme.test, acme.example"))
-            .await
-            .unwrap();
+        update(
+            svc,
+            &org,
+            "owner@acme.test",
+            &domains("acme.test, acme.example"),
+        )
+        .await
+        .unwrap();
         let rule = SettingsChange {
             username_equals_work_email: Some(false),
             name: Some("Acme".into()),
@@ -610,12 +661,18 @@ app_test!(
         assert!(newest.success);
         assert_eq!(newest.actor, "owner@acme.test");
         assert!(
-            newest.message.contains("userName must equal the work email")
+            newest
+                .message
+                .contains("userName must equal the work email")
                 && !newest.message.contains("name \""),
             "only the SCIM rules are named: {}",
             newest.message
         );
-        assert!(evs[1].message.contains("acme.example"), "{}", evs[1].message);
+        assert!(
+            evs[1].message.contains("acme.example"),
+            "{}",
+            evs[1].message
+        );
 
         // After revoking, SCIM is off again.
         portal_core::scim_tokens::revoke(svc, &org, "owner@acme.test")
@@ -630,9 +687,14 @@ app_test!(
         portal_core::scim_tokens::generate(svc, &other_org, "owner@globex.test")
             .await
             .unwrap();
-        update(svc, &other_org, "owner@globex.test", &domains("globex.test"))
-            .await
-            .unwrap();
+        update(
+            svc,
+            &other_org,
+            "owner@globex.test",
+            &domains("globex.test"),
+        )
+        .await
+        .unwrap();
         assert_eq!(updates().await.len(), 2);
     }
 );

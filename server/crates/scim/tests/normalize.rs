@@ -558,7 +558,14 @@ fn numbers_are_coerced_to_strings_for_string_attributes() {
 #[test]
 fn a_user_name_must_be_a_json_string() {
     // RFC 7643 §2.3: userName is a string; the identifier is not coerced like other attributes.
-    for v in [json!(5), json!(1.5), json!(true), json!({ "v": "a" }), json!(["a"]), Value::Null] {
+    for v in [
+        json!(5),
+        json!(1.5),
+        json!(true),
+        json!({ "v": "a" }),
+        json!(["a"]),
+        Value::Null,
+    ] {
         let e = err("userName type", &json!({ "userName": v }));
         assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{v}: {e}");
         assert_eq!(e.status, 400);
@@ -593,9 +600,15 @@ fn a_plain_department_is_the_enterprise_department() {
         );
     }
     // Empty or null under the plain name is absent, as everywhere.
-    let n = ok("empty", &json!({ "userName": "ann@example.com", "department": "" }));
+    let n = ok(
+        "empty",
+        &json!({ "userName": "ann@example.com", "department": "" }),
+    );
     assert!(n.resource.get(ENT).is_none());
-    let e = err("object", &json!({ "userName": "ann@example.com", "department": { "x": 1 } }));
+    let e = err(
+        "object",
+        &json!({ "userName": "ann@example.com", "department": { "x": 1 } }),
+    );
     assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
     // A URN-qualified core `department` is no attribute (the core schema has none).
     let n = ok(
