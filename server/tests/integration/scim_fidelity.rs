@@ -323,6 +323,31 @@ app_test!(
                 "{op}"
             );
         }
+        // A refused removal (a stale If-Match here) is reported as a failed deprovision, the
+        // name IdPs use for it.
+        let u = create(&s, "stale@acme.test").await;
+        let path = format!("/Users/{}", u["id"].as_str().unwrap());
+        let res = sent(
+            app.http
+                .patch(s.url(&path))
+                .bearer_auth(&s.token)
+                .header("Content-Type", "application/scim+json")
+                .header("If-Match", "W/\"999\"")
+                .body(json!({ "Operations": [{ "op": "remove", "path": "active" }] }).to_string()),
+            "PATCH",
+            &path,
+        )
+        .await;
+        assert_eq!(res.status(), 412);
+        let evs = s.event_names().await;
+        assert_eq!(
+            evs.last().unwrap(),
+            &("user_deprovision".to_string(), false),
+            "{evs:?}"
+        );
+        let (_, got) = s.get(&path).await;
+        assert_eq!(got["active"], true, "nothing written");
+
         // Removing something else leaves `active` as it was.
         let u = create(&s, "keep@acme.test").await;
         let path = format!("/Users/{}", u["id"].as_str().unwrap());
