@@ -162,6 +162,12 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        // More than the drain would read anyway: answer at once and close.
+        return Reply::from(ScimError::payload_too_large())
+            .header(header::CONNECTION, "close".into())
+            .into_response();
+    }
     if declared.is_some_and(|n| n > MAX_BODY as u64) {
         let (_, body) = req.into_parts();
         return too_large(body.into_data_stream(), 0).await.into_response();

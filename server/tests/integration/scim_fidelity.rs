@@ -475,6 +475,27 @@ app_test!(
             let body: Value = res.json().await.unwrap();
             assert_eq!(body["status"], "413");
         }
+        // A declared size past what the server would drain is answered at once (and closed),
+        // without waiting for a byte of the body.
+        let mut sock = tokio::net::TcpStream::connect(host_port(&app))
+            .await
+            .unwrap();
+        let answer = tokio::time::timeout(HTTP_TIMEOUT, async {
+            sock.write_all(format!("{head}Content-Length: 1073741824\r\n\r\n").as_bytes())
+                .await?;
+            let mut out = Vec::new();
+            sock.read_to_end(&mut out).await?;
+            Ok::<_, std::io::Error>(String::from_utf8_lossy(&out).to_string())
+        })
+        .await
+        .expect("answered without the body")
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(
+            answer.to_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+
         // Nothing was written, and the server still answers.
         assert_eq!(s.count("users").await, 0);
         assert_eq!(s.get("/Users").await.0, 200);
