@@ -157,16 +157,31 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     let Some(authenticated) = authenticated else {
         return Reply::from(ScimError::unauthorized()).into_response();
     };
-    if req
+    let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .is_some_and(|n| n > MAX_BODY)
-    {
-        return Reply::from(ScimError::payload_too_large()).into_response();
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        // More than the drain would read anyway: answer at once and close.
+        return Reply::from(ScimError::payload_too_large())
+            .header(header::CONNECTION, "close".into())
+            .into_response();
+    }
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        let (_, body) = req.into_parts();
+        return too_large(body.into_data_stream(), 0).await.into_response();
     }
     let res = next.run(req).await;
+    // Only an answer below 400 counts as the integration working (the provisioning screen warns
+    // when there has been none for two sync cycles); a failure to note it costs the answer nothing.
+    if res.status().as_u16() < 400 {
+        if let Err(e) =
+            portal_core::scim_tokens::record_success(&state.services, &authenticated).await
+        {
+            tracing::warn!(error = %e, "could not note a successful SCIM request");
+        }
+    }
     // Token rotation (issue 13): the IdP's first successful request with the next token retires
     // the current one (exactly once, under the org's lock). A failed request does not: the IdP
     // may not have stored the new token yet.
@@ -182,10 +197,65 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     res
 }
 
+/// How much of an oversized body is read and thrown away so that its client receives the 413,
+/// and for how long. A server that answers and closes while the client is still sending makes
+/// the client's TCP stack see a reset, and most clients then report "connection reset" instead of
+/// the 413 (the answer is lost with the unread data). Only authenticated callers get this
+/// courtesy, and both bounds keep it cheap: past them the connection is closed as before.
+pub const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The 413 for an oversized body, after reading the rest of it (up to [`DRAIN_LIMIT`] bytes in
+/// all and [`DRAIN_TIME`]). `read` is what was already consumed. When the body is bigger still,
+/// the answer says `Connection: close` and the client may see the reset after all.
+async fn too_large(mut rest: axum::body::BodyDataStream, read: u64) -> Reply {
+    use futures::StreamExt;
+    let drained = tokio::time::timeout(DRAIN_TIME, async {
+        let mut total = read;
+        while let Some(chunk) = rest.next().await {
+            match chunk {
+                Ok(c) => total += c.len() as u64,
+                Err(_) => return false,
+            }
+            if total > DRAIN_LIMIT {
+                return false;
+            }
+        }
+        true
+    })
+    .await
+    .unwrap_or(false);
+    let reply = Reply::from(ScimError::payload_too_large());
+    if drained {
+        reply
+    } else {
+        reply.header(header::CONNECTION, "close".into())
+    }
+}
+
+/// Reads a body of at most [`MAX_BODY`] bytes (a chunked body has no Content-Length for the
+/// check in [`authenticate`]); past that, 413 after draining the rest.
+async fn read_body(body: Body) -> Result<Bytes, Reply> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| {
+            Reply::from(ScimError::invalid_syntax(
+                "The request body could not be read.",
+            ))
+        })?;
+        if buf.len() + chunk.len() > MAX_BODY {
+            let read = (buf.len() + chunk.len()) as u64;
+            return Err(too_large(stream, read).await);
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
 async fn read_json(body: Body) -> Result<Value, Reply> {
-    let bytes: Bytes = axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| Reply::from(ScimError::payload_too_large()))?;
+    let bytes: Bytes = read_body(body).await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax(
             "The request body is empty; a JSON object is required.",

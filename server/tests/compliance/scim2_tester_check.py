@@ -14,7 +14,8 @@ from scim2_tester import Status, check_server
 # Checks this server fails on purpose; each is argued in the README ("SCIM compliance").
 KNOWN_EXCEPTIONS = [
     # `active` is always present on every user (an IdP must always see whether a user is
-    # deactivated); removing it keeps its current value instead of making it disappear.
+    # deactivated); removing it deactivates the user (`active: false`) instead of making it
+    # disappear.
     ("check_remove_attribute", "'active'"),
 ]
 

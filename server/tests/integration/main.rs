@@ -34,6 +34,8 @@ mod token_rotation;
 
 // Guided setup per IdP (issue 13, guided setup).
 mod guided_setup;
+// Issue 13, SCIM fidelity.
+mod scim_fidelity;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

@@ -505,6 +505,8 @@ mod wire {
                 first_used_at,
                 last_used_at,
                 last_user_agent,
+                // Shown through `ProvisioningStatus::stale_since` (the silence warning).
+                last_success_at: _,
             } = t;
             Self {
                 id,

@@ -526,10 +526,12 @@ pub async fn provisioning_status(svc: &Services, org_id: &str) -> CoreResult<Pro
     let rotation = crate::scim_tokens::rotation(svc, org_id).await?;
     let last_retired = crate::scim_tokens::last_retired(svc, org_id).await?;
     let now = svc.now();
+    // Only successful requests count: an IdP whose every request now fails (a 401 is not even
+    // authenticated; a 4xx or 5xx is) is as broken as one that stopped calling.
     let stale_since = token.as_ref().and_then(|t| {
-        // During a rotation a request with either token counts.
-        let next_used = rotation.as_ref().and_then(|r| r.next.last_used_at);
-        let last = t.last_used_at.max(next_used).unwrap_or(t.created_at);
+        // Only successful requests count, with either token during a rotation.
+        let next_ok = rotation.as_ref().and_then(|r| r.next.last_success_at);
+        let last = t.last_success_at.max(next_ok).unwrap_or(t.created_at);
         (now - last > SILENCE_WARNING_MS).then_some(last)
     });
     Ok(ProvisioningStatus {

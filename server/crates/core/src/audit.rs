@@ -554,6 +554,8 @@ mod tests {
             ("idm_integration_activate", "", Scim),
             ("idm_integration_reauth", "", Scim),
             ("idm_integration_delete", "", Scim),
+            // Issue 13, SCIM fidelity: SCIM rules changed while SCIM is on.
+            ("idm_integration_update", "", Scim),
             // SSO
             ("sso_sign_in", "SSO sign-in refused: bad signature", Sso),
             ("sso_test", "", Sso),

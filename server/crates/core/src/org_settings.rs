@@ -411,9 +411,60 @@ pub async fn update(
         now,
     )
     .await?;
+    if let Some(ev) = integration_update(&mut tx, org_id, actor, &current, &new).await? {
+        events::record_in_tx(&mut tx, ev, now).await?;
+    }
     tx.commit().await?;
     Ok((new, changes))
 }
+
+/// The `idm_integration_update` event, when a settings change updates an activated SCIM
+/// integration. JumpCloud logs it "when an IT admin attempts to update a configured and activated
+/// SCIM Identity Management integration"; this portal's side of that integration is its token
+/// (whose changes are `idm_integration_activate` / `_reauth` / `_delete`) and the rules every SCIM
+/// request is checked against: the allowed email domains and "userName must equal the work
+/// email" ([`UserPolicy`]). A change to either alters which of the IdP's requests succeed, so it
+/// is an integration update, recorded beside `org_settings_update`. It is not one while SCIM is
+/// off (no current token: nothing is activated), nor for the other settings (name, retention,
+/// 2FA, SSO for admins), which do not touch provisioning. SSO settings are not the SCIM
+/// integration either: they have their own `sso_*` events.
+async fn integration_update(
+    tx: &mut crate::db::WriteTx,
+    org_id: &str,
+    actor: &str,
+    current: &Settings,
+    new: &Settings,
+) -> CoreResult<Option<NewEvent>> {
+    let scim_rules_only = Settings {
+        allowed_domains: new.allowed_domains.clone(),
+        username_equals_work_email: new.username_equals_work_email,
+        ..current.clone()
+    };
+    let changes = describe_changes(current, &scim_rules_only);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let active: Option<(String,)> =
+        sqlx::query_as("SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL")
+            .bind(org_id)
+            .fetch_optional(&mut ***tx)
+            .await?;
+    if active.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(NewEvent::admin(
+        org_id,
+        actor,
+        EV_INTEGRATION_UPDATE,
+        &format!(
+            "Changed the rules SCIM requests are checked against: {}",
+            changes.join("; ")
+        ),
+    )))
+}
+
+/// See [`integration_update`].
+pub const EV_INTEGRATION_UPDATE: &str = "idm_integration_update";
 
 /// What the user store must obey in one organisation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -294,6 +294,7 @@ async fn modify(
         .map_err(db_err)?;
     let attrs = compute(&before, &policy)?;
     check_domains(&policy, &attrs, Some(&before.attributes))?;
+    check_rename(&mut tx, caller, &before, &attrs).await?;
     let ok = users::update(
         &mut tx,
         &caller.org_id,
@@ -318,6 +319,43 @@ async fn modify(
         .map_err(db_err)?;
     tx.commit().await.map_err(sqlx_err)?;
     Ok((before, after))
+}
+
+/// A PUT or PATCH that renames a user onto another user's `userName` of the same organisation
+/// (compared case-insensitively, soft-deleted users included: they keep their name until purged)
+/// is a 409 `uniqueness` naming the holder, before anything is written. The unique index
+/// `users_org_user_name` stays the guard against two renames racing past this check; its
+/// violation maps to the same 409. Other organisations' names never matter.
+async fn check_rename(
+    tx: &mut crate::db::WriteTx,
+    caller: &Caller,
+    before: &StoredUser,
+    attrs: &Value,
+) -> Result<(), ScimError> {
+    let Some(new_name) = attrs.get("userName").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    if new_name == before.user_name {
+        return Ok(());
+    }
+    let holder = users::find_by_user_name(tx, &caller.org_id, new_name)
+        .await
+        .map_err(db_err)?;
+    match holder {
+        Some(h) if h.id != before.id => Err(ScimError::uniqueness(if h.deleted_at.is_some() {
+            format!(
+                "userName {new_name:?} belongs to a deleted user (id {}) that can still be \
+                 restored; it is free again once that user is purged.",
+                h.id
+            )
+        } else {
+            format!(
+                "A user with userName {new_name:?} already exists (id {}).",
+                h.id
+            )
+        })),
+        _ => Ok(()),
+    }
 }
 
 fn describe_change(before: &StoredUser, after: &StoredUser) -> (&'static str, String) {
@@ -380,9 +418,13 @@ fn intends_deactivation(body: &Value) -> bool {
         .filter_map(Value::as_object)
         .any(|op| {
             let value = get_ci(op, "value");
+            let remove = get_ci(op, "op")
+                .and_then(Value::as_str)
+                .is_some_and(|o| o.eq_ignore_ascii_case("remove"));
             match get_ci(op, "path").and_then(Value::as_str) {
                 Some(path) => {
-                    path.trim().eq_ignore_ascii_case("active") && value.is_some_and(is_false)
+                    path.trim().eq_ignore_ascii_case("active")
+                        && (remove || value.is_some_and(|v| v.is_null() || is_false(v)))
                 }
                 None => value
                     .and_then(Value::as_object)
@@ -432,7 +474,15 @@ pub async fn patch(
         let mut current = before.attributes.clone();
         current["id"] = Value::String(before.id.clone());
         current["active"] = Value::Bool(before.active);
-        let patched = scim_core::apply_patch(&current, body)?;
+        let mut patched = scim_core::apply_patch(&current, body)?;
+        // `active` was set above, so it is missing only when an operation removed it (`remove`,
+        // or `replace` with null). RFC 7644 §3.5.2.2 leaves a removed single-valued attribute
+        // "unassigned"; an unassigned permission to sign in is none, so the user is deactivated
+        // (fail closed) and `active` is returned as false, never missing. /Schemas and the
+        // README say so.
+        if patched.get("active").is_none() {
+            patched["active"] = Value::Bool(false);
+        }
         normalized(&patched, before.active, policy)
     })
     .await;

@@ -128,12 +128,15 @@ pub struct TokenStatus {
     pub first_used_at: Option<i64>,
     pub last_used_at: Option<i64>,
     pub last_user_agent: Option<String>,
+    /// The last request this token made that was answered below 400 (to the resolution of
+    /// [`LAST_USED_RESOLUTION_MS`]); `last_used_at` counts failures too.
+    pub last_success_at: Option<i64>,
 }
 
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {
     let row = sqlx::query(
-        "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent \
-         FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
+        "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent, \
+         last_success_at FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
     )
     .bind(org_id)
     .fetch_optional(&svc.db.pool)
@@ -146,6 +149,7 @@ pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStat
             first_used_at: r.try_get("first_used_at")?,
             last_used_at: r.try_get("last_used_at")?,
             last_user_agent: r.try_get("last_user_agent")?,
+            last_success_at: r.try_get("last_success_at")?,
         })
     })
     .transpose()
@@ -158,13 +162,16 @@ pub struct Authenticated {
     /// The next token of a rotation: the request's success retires the current one
     /// ([`cut_over`]).
     pub is_next: bool,
+    /// When a request with this token was last answered below 400 ([`record_success`]).
+    pub last_success_at: Option<i64>,
 }
 
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
 /// constant-time comparison; a token of another org never matches because the org is part of the
 /// query. A revoked token of this org is counted, so the admin can see an IdP still using it, and
 /// so is a current token whose rotation deadline has passed (it is retired here, before the
-/// housekeeping job gets to it).
+/// housekeeping job gets to it). Pass the result to [`record_success`] when the request is
+/// answered below 400.
 pub async fn authenticate(
     svc: &Services,
     org_id: &str,
@@ -176,8 +183,8 @@ pub async fn authenticate(
     }
     let hash = sha256_hex(presented);
     let row = sqlx::query(
-        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at \
-         FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
+        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at, \
+         last_success_at FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
     )
     .bind(&hash)
     .bind(org_id)
@@ -232,7 +239,30 @@ pub async fn authenticate(
     Ok(Some(Authenticated {
         token_id: id,
         is_next: is_next == 1,
+        last_success_at: row.try_get("last_success_at")?,
     }))
+}
+
+/// Notes that a request authenticated as `used` was answered successfully (below 400), at most
+/// once per [`LAST_USED_RESOLUTION_MS`]: the "no successful request" warning must not be
+/// silenced by a token whose requests all fail, and a burst must not cost one write per request.
+pub async fn record_success(svc: &Services, used: &Authenticated) -> CoreResult<()> {
+    let now = svc.now();
+    if used
+        .last_success_at
+        .is_some_and(|t| now - t < LAST_USED_RESOLUTION_MS)
+    {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE scim_tokens SET last_success_at = $1 WHERE id = $2 \
+         AND (last_success_at IS NULL OR last_success_at < $1)",
+    )
+    .bind(now)
+    .bind(&used.token_id)
+    .execute(&svc.db.pool)
+    .await?;
+    Ok(())
 }
 
 /// Requests still arriving with replaced or revoked tokens: (count, last time).
@@ -490,7 +520,7 @@ pub struct Rotation {
 pub async fn rotation(svc: &Services, org_id: &str) -> CoreResult<Option<Rotation>> {
     let row = sqlx::query(
         "SELECT n.id, n.created_at, n.created_by, n.first_used_at, n.last_used_at, n.last_user_agent, \
-         c.retire_at FROM scim_tokens n JOIN scim_tokens c ON c.org_id = n.org_id \
+         n.last_success_at, c.retire_at FROM scim_tokens n JOIN scim_tokens c ON c.org_id = n.org_id \
          AND c.revoked_at IS NULL AND c.is_next = 0 \
          WHERE n.org_id = $1 AND n.revoked_at IS NULL AND n.is_next = 1",
     )
@@ -506,6 +536,7 @@ pub async fn rotation(svc: &Services, org_id: &str) -> CoreResult<Option<Rotatio
                 first_used_at: r.try_get("first_used_at")?,
                 last_used_at: r.try_get("last_used_at")?,
                 last_user_agent: r.try_get("last_user_agent")?,
+                last_success_at: r.try_get("last_success_at")?,
             },
             // Set whenever a next token exists; "now" would only show if the row were edited by hand.
             retire_at: r.try_get::<Option<i64>, _>("retire_at")?.unwrap_or(0),

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::ScimError;
 use crate::schema::{find, Attr, Mutability, ENTERPRISE_ATTRS, USER_ATTRS};
-use crate::user::{resolve, Target};
+use crate::user::{is_department_alias, resolve, Target};
 use crate::ENTERPRISE_USER_URN;
 
 pub const MAX_OPERATIONS: usize = 100;
@@ -101,7 +101,11 @@ fn apply_one(res: &mut Value, op: &Value) -> Result<(), ScimError> {
                     "an operation without a path needs an object 'value'",
                 ));
             };
-            for (k, v) in map {
+            // A plain `department` first, so that the enterprise extension's value, when the
+            // same value object carries both, wins as it does on create (`DEPARTMENT_ALIAS`).
+            let (alias, rest): (Vec<_>, Vec<_>) =
+                map.into_iter().partition(|(k, _)| is_department_alias(k));
+            for (k, v) in alias.into_iter().chain(rest) {
                 apply_path(res, kind, &k, Some(v), true)?;
             }
             Ok(())

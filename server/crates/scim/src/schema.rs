@@ -142,14 +142,18 @@ pub static USER_ATTRS: &[Attr] = &[
     ),
     b(
         "active",
-        "Whether the user may sign in. false = deactivated (deprovisioned).",
+        "Whether the user may sign in. false = deactivated (deprovisioned). Always returned. \
+         A PATCH that removes it (remove, or replace with null) leaves it unassigned, which \
+         this service treats as false: the user is deactivated.",
     ),
     Attr {
         mutability: Mutability::WriteOnly,
         case_exact: true,
         ..s(
             "password",
-            "Accepted on create and replace; stored only as a hash; never returned.",
+            "Ignored: employees never sign in with a password here. A password sent on \
+             create, replace or PATCH is accepted and discarded, never stored in any form, \
+             never returned.",
         )
     },
     multi(
@@ -182,7 +186,11 @@ pub static ENTERPRISE_ATTRS: &[Attr] = &[
     s("costCenter", "Cost center."),
     s("organization", "Organisation."),
     s("division", "Division."),
-    s("department", "Department."),
+    s(
+        "department",
+        "Department. A plain top-level 'department' on a User (as JumpCloud's attribute table \
+         names it) is taken as this attribute; when both are sent, this one wins.",
+    ),
     complex("manager", MANAGER_SUB, "The user's manager."),
 ];
 

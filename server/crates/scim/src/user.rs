@@ -91,6 +91,13 @@ fn norm_value(a: &Attr, path: &str, v: &Value) -> Result<Option<Value>, ScimErro
         Ty::String | Ty::Reference => {
             let s = match v {
                 Value::String(s) => s.clone(),
+                // The identifier must be a JSON string (RFC 7643 §2.3: a string is a string): a
+                // number would be stored under a text that the IdP never sent and then match
+                // another user's name. Other string attributes keep the leniency IdP templates
+                // need (a numeric employee number, say).
+                Value::Number(_) if a.name == "userName" => {
+                    return Err(invalid(path, "must be a string"))
+                }
                 Value::Number(n) => n.to_string(),
                 _ => return Err(invalid(path, "must be a string")),
             };
@@ -131,6 +138,19 @@ fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
         && s.is_char_boundary(prefix.len())
         && s[..prefix.len()].eq_ignore_ascii_case(prefix))
     .then(|| &s[prefix.len()..])
+}
+
+/// A top-level attribute name that means the enterprise extension's attribute of that name.
+/// JumpCloud's attribute table (and some IdP templates) name the department plainly,
+/// `"department": "Sales"`, where RFC 7643 §4.3 puts it in the enterprise extension; the core
+/// User schema has no `department`, so the plain name is unambiguous. When a body carries both,
+/// the extension's value wins: it is the schema-qualified spelling, so an IdP that sends both
+/// meant that one, and the result does not depend on the order of the JSON keys.
+pub const DEPARTMENT_ALIAS: &str = "department";
+
+/// Whether a key is the plain `department` alias (not URN-qualified).
+pub fn is_department_alias(key: &str) -> bool {
+    key.eq_ignore_ascii_case(DEPARTMENT_ALIAS)
 }
 
 /// Where a (possibly dotted, possibly URN-qualified) attribute key points.
@@ -177,6 +197,14 @@ pub fn resolve(key: &str) -> Target<'_> {
             return Target::Password;
         }
     }
+    let (attrs, ent) = match find(attrs, name) {
+        Some(_) => (attrs, ent),
+        // A plain `department` is the enterprise extension's (see [`DEPARTMENT_ALIAS`]).
+        None if !ent && name.eq_ignore_ascii_case(DEPARTMENT_ALIAS) && rest.len() == key.len() => {
+            (ENTERPRISE_ATTRS, true)
+        }
+        None => return Target::Unknown(key),
+    };
     let Some(a) = find(attrs, name) else {
         return Target::Unknown(key);
     };
@@ -270,7 +298,13 @@ pub fn normalize_user_with(body: &Value, rules: Rules) -> Result<NormalizedUser,
     };
     let mut out = Map::new();
     let mut password = None;
+    let mut department_alias = None;
     for (k, v) in obj {
+        if is_department_alias(k) {
+            // Applied after the loop, so that the extension's own value wins whatever the order.
+            department_alias = Some(v);
+            continue;
+        }
         match resolve(k) {
             Target::Id | Target::Meta | Target::Schemas | Target::Unknown(_) => {}
             Target::Password => {
@@ -314,6 +348,18 @@ pub fn normalize_user_with(body: &Value, rules: Rules) -> Result<NormalizedUser,
                 if let Some(x) = norm_value(def, &path, v)? {
                     set_path(&mut out, container, a, sub, x);
                 }
+            }
+        }
+    }
+    if let (Some(v), Some(a)) = (department_alias, find(ENTERPRISE_ATTRS, DEPARTMENT_ALIAS)) {
+        let given = out
+            .get(ENTERPRISE_USER_URN)
+            .and_then(|e| e.get(a.name))
+            .is_some();
+        // Validated even when the extension's value wins: a wrong type is still an error.
+        if let Some(x) = norm_value(a, a.name, v)? {
+            if !given {
+                set_path(&mut out, Some(ENTERPRISE_USER_URN), a, None, x);
             }
         }
     }

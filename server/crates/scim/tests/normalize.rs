@@ -542,7 +542,7 @@ fn wrong_types_are_invalid_values() {
 fn numbers_are_coerced_to_strings_for_string_attributes() {
     let n = ok(
         "numbers",
-        &json!({ "userName": 5, "externalId": 1234, ENT: { "employeeNumber": 42, "costCenter": 1.5 } }),
+        &json!({ "userName": "5", "externalId": 1234, ENT: { "employeeNumber": 42, "costCenter": 1.5 } }),
     );
     assert_eq!(
         n.resource,
@@ -553,6 +553,69 @@ fn numbers_are_coerced_to_strings_for_string_attributes() {
             ENT: { "employeeNumber": "42", "costCenter": "1.5" }
         })
     );
+}
+
+#[test]
+fn a_user_name_must_be_a_json_string() {
+    // RFC 7643 §2.3: userName is a string; the identifier is not coerced like other attributes.
+    for v in [
+        json!(5),
+        json!(1.5),
+        json!(true),
+        json!({ "v": "a" }),
+        json!(["a"]),
+        Value::Null,
+    ] {
+        let e = err("userName type", &json!({ "userName": v }));
+        assert_eq!(e.scim_type, Some(ScimType::InvalidValue), "{v}: {e}");
+        assert_eq!(e.status, 400);
+    }
+}
+
+#[test]
+fn a_plain_department_is_the_enterprise_department() {
+    let n = ok(
+        "plain",
+        &json!({ "userName": "ann@example.com", "department": "Sales" }),
+    );
+    assert_eq!(
+        n.resource,
+        json!({
+            "schemas": [CORE, ENT],
+            "userName": "ann@example.com",
+            ENT: { "department": "Sales" }
+        })
+    );
+    // Both given: the extension's value wins, whichever key comes first; its other attributes
+    // stay.
+    for body in [
+        json!({ "userName": "ann@example.com", "DEPARTMENT": "Ops", ENT: { "department": "Eng", "division": "R&D" } }),
+        json!({ ENT: { "department": "Eng", "division": "R&D" }, "department": "Ops", "userName": "ann@example.com" }),
+        json!({ "userName": "ann@example.com", "department": "Ops", format!("{ENT}:department"): "Eng", ENT: { "division": "R&D" } }),
+    ] {
+        assert_eq!(
+            ok("both", &body).resource[ENT],
+            json!({ "department": "Eng", "division": "R&D" }),
+            "{body}"
+        );
+    }
+    // Empty or null under the plain name is absent, as everywhere.
+    let n = ok(
+        "empty",
+        &json!({ "userName": "ann@example.com", "department": "" }),
+    );
+    assert!(n.resource.get(ENT).is_none());
+    let e = err(
+        "object",
+        &json!({ "userName": "ann@example.com", "department": { "x": 1 } }),
+    );
+    assert_eq!(e.scim_type, Some(ScimType::InvalidValue));
+    // A URN-qualified core `department` is no attribute (the core schema has none).
+    let n = ok(
+        "core urn",
+        &json!({ "userName": "ann@example.com", format!("{CORE}:department"): "Ops" }),
+    );
+    assert!(n.resource.get(ENT).is_none(), "{}", n.resource);
 }
 
 #[test]

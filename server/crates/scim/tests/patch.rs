@@ -806,3 +806,29 @@ fn extension_object_value_ignores_non_attribute_keys() {
     .unwrap();
     assert_eq!(out[ent], serde_json::json!({"department": "R&D"}));
 }
+
+#[test]
+fn a_plain_department_path_is_the_enterprise_department() {
+    let s = stored();
+    let r = patched(
+        &s,
+        json!([{ "op": "replace", "path": "department", "value": "Ops" }]),
+    );
+    assert_eq!(r[ENT]["department"], "Ops");
+    let r = patched(
+        &s,
+        json!([{ "op": "add", "value": { "Department": "Ops", ENT: { "department": "Eng" } } }]),
+    );
+    assert_eq!(r[ENT]["department"], "Eng", "the extension's value wins");
+    let r = patched(&s, json!([{ "op": "remove", "path": "department" }]));
+    assert!(r.get(ENT).is_none(), "{r}");
+    // Operations still apply in order: a later plain one overrides an earlier qualified one.
+    let r = patched(
+        &s,
+        json!([
+            { "op": "replace", "path": format!("{ENT}:department"), "value": "Eng" },
+            { "op": "replace", "path": "department", "value": "Ops" }
+        ]),
+    );
+    assert_eq!(r[ENT]["department"], "Ops");
+}

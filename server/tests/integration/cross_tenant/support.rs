@@ -975,6 +975,8 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
             "last_user_agent",
             "rejected_count",
             "last_rejected_at",
+            // Issue 13, SCIM fidelity.
+            "last_success_at",
         ],
         "org_id = $1",
     ),
