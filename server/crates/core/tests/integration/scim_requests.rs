@@ -31,7 +31,12 @@ fn captured(
             ("x-custom".into(), "dropped".into()),
         ],
         request_body: body.as_bytes().to_vec(),
-        response_body: br#"{"id":"u-1","userName":"ann@acme.test"}"#.to_vec(),
+        response_body: if status < 400 {
+            br#"{"id":"u-1","userName":"ann@acme.test"}"#.to_vec()
+        } else {
+            br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404"}"#
+                .to_vec()
+        },
         token: TOKEN.into(),
     }
 }
