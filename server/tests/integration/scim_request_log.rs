@@ -257,3 +257,68 @@ app_test!(
         assert_nowhere(&after, &other.token);
     }
 );
+
+app_test!(
+    another_orgs_requests_are_invisible,
+    |app: TestApp| async move {
+        let a = Scim::new(&app, "Alpha").await;
+        let b = Scim::new(&app, "Bravo").await;
+        let (s, created) = b
+            .post("/Users", crate::common::user_body("bob@bravo.test"))
+            .await;
+        assert_eq!(s, 201);
+        let b_user = created["id"].as_str().unwrap().to_string();
+        assert_eq!(
+            a.post("/Users", crate::common::user_body("ann@alpha.test"))
+                .await
+                .0,
+            201
+        );
+        let b_rows = rows(&app, &b.org, 1).await;
+        rows(&app, &a.org, 1).await;
+        let b_request = col(&b_rows[0], "id").to_string();
+        let cookie = app.sign_in("admin@alpha.test", PW, None).await;
+        // B's request id: 404, with or without B's org id smuggled in.
+        for form in [
+            vec![("id", b_request.as_str())],
+            vec![("id", b_request.as_str()), ("org_id", b.org.as_str())],
+        ] {
+            let res = app.post_fn("get_scim_request", &form, Some(&cookie)).await;
+            assert_eq!(res.status(), 404);
+            assert!(!res.text().await.unwrap().contains("bob@bravo.test"));
+        }
+        // B's user, by id and by userName, and no filter at all: only A's own requests.
+        for user in [b_user.as_str(), "bob@bravo.test", ""] {
+            let res = app
+                .post_fn(
+                    "list_scim_requests",
+                    &[
+                        ("q[status]", ""),
+                        ("q[user]", user),
+                        ("q[page]", ""),
+                        ("q[org_id]", &b.org),
+                    ],
+                    Some(&cookie),
+                )
+                .await;
+            assert_eq!(res.status(), 200);
+            let text = res.text().await.unwrap();
+            assert!(
+                !text.contains(&b_request) && !text.contains("bob@bravo.test"),
+                "{text}"
+            );
+            let list: Value = serde_json::from_str(&text).unwrap();
+            let expected = if user.is_empty() { 1 } else { 0 };
+            assert_eq!(list["total"], expected, "{user}: {text}");
+        }
+        // The page of B's request renders A's "not found".
+        let res = app
+            .get(
+                &format!("/admin/provisioning/requests/{b_request}"),
+                Some(&cookie),
+            )
+            .await;
+        let html = res.text().await.unwrap();
+        assert!(html.contains("SCIM request not found") && !html.contains("bob@bravo.test"));
+    }
+);
