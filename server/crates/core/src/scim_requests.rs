@@ -192,7 +192,10 @@ fn user_of(
     };
     let is_user = res.is_some_and(|r| r.get("userName").is_some());
     let user_id = from_path.or_else(|| is_user.then(|| str_of(res, "id")).flatten());
-    let user_name = str_of(req, "userName").or_else(|| str_of(res, "userName"));
+    let user_name = str_of(req, "userName")
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| str_of(res, "userName"))
+        .filter(|s| !s.trim().is_empty());
     (user_id.map(|s| cut(s, 256)), user_name.map(|s| cut(s, 256)))
 }
 
