@@ -138,15 +138,20 @@ fn redact_value(v: &mut Value) {
 /// A body as stored: JSON with every password redacted, the token scrubbed, at most
 /// [`BODY_LIMIT`] bytes. None for an empty body.
 pub fn redact_body(raw: &[u8], token: &str) -> Option<String> {
+    redact_parsed(raw, serde_json::from_slice::<Value>(raw).ok(), token)
+}
+
+/// [`redact_body`] with the body already parsed (None: not JSON), so it is parsed once.
+fn redact_parsed(raw: &[u8], parsed: Option<Value>, token: &str) -> Option<String> {
     if raw.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let text = match serde_json::from_slice::<Value>(raw) {
-        Ok(mut v) => {
+    let text = match parsed {
+        Some(mut v) => {
             redact_value(&mut v);
             v.to_string()
         }
-        Err(_) => {
+        None => {
             let s = String::from_utf8_lossy(raw);
             if s.to_ascii_lowercase().contains("password") {
                 return Some(format!(
@@ -232,8 +237,8 @@ pub fn redact(c: &Captured) -> Stored {
         user_id: user_id.map(|s| scrub(&s, &c.token)),
         user_name: user_name.map(|s| scrub(&s, &c.token)),
         request_headers: Value::Object(headers).to_string(),
-        request_body: redact_body(&c.request_body, &c.token),
-        response_body: redact_body(&c.response_body, &c.token),
+        request_body: redact_parsed(&c.request_body, req_json, &c.token),
+        response_body: redact_parsed(&c.response_body, res_json, &c.token),
     }
 }
 
