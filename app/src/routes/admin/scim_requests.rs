@@ -111,7 +111,7 @@ fn enc(v: &str) -> String {
 pub fn href(q: &ScimRequestsQuery) -> String {
     let parts: Vec<String> = [("status", &q.status), ("user", &q.user), ("page", &q.page)]
         .into_iter()
-        .filter(|(k, v)| !v.trim().is_empty() && !(*k == "page" && v.trim() == "1"))
+        .filter(|(k, v)| !(v.trim().is_empty() || *k == "page" && v.trim() == "1"))
         .map(|(k, v)| format!("{k}={}", enc(v.trim())))
         .collect();
     if parts.is_empty() {

@@ -73,7 +73,15 @@ db_test!(
             r#"{"content-type":"application/scim+json"}"#
         );
         // The token appears in no column of any row.
-        let rows: Vec<(String, String, String, Option<String>, Option<String>, Option<String>)> =
+        type Texts = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Texts> =
             sqlx::query_as(
                 "SELECT path, method, request_headers, request_body, response_body, client FROM scim_requests",
             )
@@ -114,12 +122,12 @@ db_test!(
                     .collect::<Vec<_>>()
             }
         };
-        assert_eq!(ids_for("success", "").await, [ok.id.clone()]);
-        assert_eq!(ids_for("4xx", "").await, [bad.id.clone()]);
+        assert_eq!(ids_for("success", "").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("4xx", "").await, vec![bad.id.clone()]);
         assert!(ids_for("5xx", "").await.is_empty());
-        assert_eq!(ids_for("", "ANN@acme.test").await, [ok.id.clone()]);
-        assert_eq!(ids_for("", "u-1").await, [ok.id.clone()]);
-        assert_eq!(ids_for("", "nope").await, [bad.id.clone()]);
+        assert_eq!(ids_for("", "ANN@acme.test").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("", "u-1").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("", "nope").await, vec![bad.id.clone()]);
         // A filter value is bound, never spliced into the SQL.
         assert!(ids_for("", "' OR 1=1 --").await.is_empty());
     }
