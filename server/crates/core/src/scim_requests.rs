@@ -242,35 +242,41 @@ pub fn redact(c: &Captured) -> Stored {
     }
 }
 
-const INSERT: &str =
-    "INSERT INTO scim_requests (id, org_id, at, seq, method, path, status, duration_us, \
-     client, user_id, user_name, request_headers, request_body, response_body) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
-
-/// Writes rows in one transaction.
+/// Writes rows in one transaction, one multi-row INSERT per [`BATCH`] rows (one round trip).
 pub async fn insert(svc: &Services, rows: &[Stored]) -> CoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let mut tx = svc.db.begin_write().await?;
-    for r in rows {
-        sqlx::query(INSERT)
-            .bind(r.id.clone())
-            .bind(r.org_id.clone())
-            .bind(r.at)
-            .bind(SEQ.fetch_add(1, Ordering::Relaxed))
-            .bind(r.method.clone())
-            .bind(r.path.clone())
-            .bind(r.status)
-            .bind(r.duration_us)
-            .bind(r.client.clone())
-            .bind(r.user_id.clone())
-            .bind(r.user_name.clone())
-            .bind(r.request_headers.clone())
-            .bind(r.request_body.clone())
-            .bind(r.response_body.clone())
-            .execute(&mut **tx)
-            .await?;
+    for chunk in rows.chunks(BATCH) {
+        let mut b = SqlBuilder::new(
+            "INSERT INTO scim_requests (id, org_id, at, seq, method, path, status, duration_us, \
+             client, user_id, user_name, request_headers, request_body, response_body) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            b.push(if i == 0 { "(" } else { ", (" });
+            b.push_binds(
+                [
+                    crate::sql::SqlValue::from(&r.id),
+                    (&r.org_id).into(),
+                    r.at.into(),
+                    SEQ.fetch_add(1, Ordering::Relaxed).into(),
+                    (&r.method).into(),
+                    (&r.path).into(),
+                    r.status.into(),
+                    r.duration_us.into(),
+                    (&r.client).into(),
+                    (&r.user_id).into(),
+                    (&r.user_name).into(),
+                    (&r.request_headers).into(),
+                    (&r.request_body).into(),
+                    (&r.response_body).into(),
+                ],
+                ", ",
+            );
+            b.push(")");
+        }
+        b.query().execute(&mut **tx).await?;
     }
     tx.commit().await?;
     Ok(())
