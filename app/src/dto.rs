@@ -144,6 +144,9 @@ pub struct EventRow {
     pub message: String,
     /// Plain-words advice for the IdP admin, for failures.
     pub fix: Option<String>,
+    /// SCIM request log (issue 13): the logged request a SCIM event came from.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 /// The Activity screen's filters as the URL carries them, unparsed: the server reads them with the
@@ -876,3 +879,49 @@ pub const GRACE_HOURS: &[(i64, &str)] = &[
     (720, "30 days"),
 ];
 pub const GRACE_HOURS_DEFAULT: i64 = 168;
+// ---- SCIM request log (issue 13) ----
+
+/// The request log's filters as the URL carries them, unparsed (the server parses them with
+/// `portal_core::scim_requests::Query::parse`). Empty means "any".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScimRequestsQuery {
+    /// `success`, `4xx` or `5xx`.
+    pub status: String,
+    /// A user id or a userName.
+    pub user: String,
+    pub page: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimRequestRow {
+    pub id: String,
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub duration_us: i64,
+    pub client: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimRequestsPage {
+    pub rows: Vec<ScimRequestRow>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+    /// Days the deployment keeps requests.
+    pub retention_days: u32,
+}
+
+/// One request with its bodies (redacted when stored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScimRequestDetail {
+    pub row: ScimRequestRow,
+    /// The kept request headers, as a JSON object.
+    pub request_headers: String,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}

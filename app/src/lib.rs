@@ -40,6 +40,8 @@ use routes::admin::team::{InvitePage, TeamPage};
 // Second factor for admin sign-in (issue 12, two-factor).
 use routes::admin::two_factor::TwoFactorPage;
 use routes::admin_login_verify::AdminLoginVerify;
+// SCIM request log (issue 13).
+use routes::admin::scim_requests::{ScimRequestPage, ScimRequestsPage};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -96,6 +98,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("team") view=TeamPage ssr=SsrMode::Async />
                     // Second factor for admin sign-in (issue 12, two-factor).
                     <Route path=path!("account/2fa") view=TwoFactorPage ssr=SsrMode::Async />
+                    // SCIM request log (issue 13).
+                    <Route path=path!("provisioning/requests") view=ScimRequestsPage ssr=SsrMode::Async />
+                    <Route path=path!("provisioning/requests/:id") view=ScimRequestPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
                 <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />

@@ -594,3 +594,8 @@ pub async fn pending_second_factor() -> Result<Option<portal_core::admins::Admin
         .await
         .map_err(to_client)
 }
+
+/// SCIM request log (issue 13): days the deployment keeps SCIM requests
+/// (`SCIM_REQUEST_LOG_RETENTION_DAYS`; 0: not logged), provided by the server.
+#[derive(Clone, Copy, Debug)]
+pub struct ScimRequestLogRetention(pub u32);

@@ -211,6 +211,11 @@ async fn async_main() {
         ),
         mail_from: "Portal <no-reply@example.test>".into(),
         magic_link_ttl_minutes: 15,
+        // SCIM request log (issue 13): 0 measures the SCIM path without it.
+        scim_request_log_retention_days: std::env::var("SCIM_BENCH_REQUEST_LOG_DAYS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
     };
     let svc = portal_server::services(t.svc.db.clone(), &config, portal_server::system_clock());
     let state = AppState {
@@ -218,6 +223,7 @@ async fn async_main() {
         leptos_options: LeptosOptions::builder().output_name("portal").build(),
         config: Arc::new(config),
         metrics: Default::default(),
+        scim_log: Default::default(),
     };
     tokio::spawn(async move { portal_server::serve_on(state, listener).await });
     let (org, _, _) = portal_core::admins::create_admin(

@@ -101,6 +101,15 @@ pub struct Config {
     /// Open connections the server accepts at once; further clients wait in the listen queue.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048, global = true)]
     pub max_connections: u32,
+
+    /// SCIM request log (issue 13): days each SCIM request (redacted) is kept; 0 turns the log off.
+    #[arg(
+        long,
+        env = "SCIM_REQUEST_LOG_RETENTION_DAYS",
+        default_value_t = portal_core::scim_requests::DEFAULT_RETENTION_DAYS,
+        global = true
+    )]
+    pub scim_request_log_retention_days: u32,
 }
 
 /// Where the server listens when neither `LISTEN_ADDR` nor `LEPTOS_SITE_ADDR` says.
@@ -136,6 +145,8 @@ pub struct Validated {
     pub mail_url: String,
     pub mail_from: String,
     pub magic_link_ttl_minutes: u32,
+    /// SCIM request log (issue 13): days kept; 0: not logged.
+    pub scim_request_log_retention_days: u32,
 }
 
 impl std::fmt::Debug for Validated {
@@ -153,6 +164,10 @@ impl std::fmt::Debug for Validated {
             .field("mail_url", &redact_url(&self.mail_url))
             .field("mail_from", &self.mail_from)
             .field("magic_link_ttl_minutes", &self.magic_link_ttl_minutes)
+            .field(
+                "scim_request_log_retention_days",
+                &self.scim_request_log_retention_days,
+            )
             .finish()
     }
 }
@@ -220,8 +235,12 @@ impl Config {
         if !(1..=1440).contains(&self.magic_link_ttl_minutes) {
             return Err("MAGIC_LINK_TTL_MINUTES must be between 1 and 1440".into());
         }
+        if self.scim_request_log_retention_days > 3650 {
+            return Err("SCIM_REQUEST_LOG_RETENTION_DAYS must be between 0 (off) and 3650".into());
+        }
         portal_core::mail::Mailer::from_url(&self.mail_url, &self.mail_from)?;
         Ok(Validated {
+            scim_request_log_retention_days: self.scim_request_log_retention_days,
             mail_url: self.mail_url.clone(),
             mail_from: self.mail_from.clone(),
             magic_link_ttl_minutes: self.magic_link_ttl_minutes,

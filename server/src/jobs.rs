@@ -72,3 +72,23 @@ pub fn spawn_mail_delivery(svc: Services, mailer: portal_core::mail::Mailer) {
         }
     });
 }
+
+/// SCIM request log (issue 13): every five minutes, the requests older than the deployment's
+/// retention (`SCIM_REQUEST_LOG_RETENTION_DAYS`) are deleted. Off when the log is off (0 days).
+pub fn spawn_scim_request_log_purge(svc: Services, retention_days: u32) {
+    if retention_days == 0 {
+        return;
+    }
+    let retention_ms = i64::from(retention_days) * 24 * 3600 * 1000;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        loop {
+            tick.tick().await;
+            match portal_core::scim_requests::purge(&svc, retention_ms).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged SCIM requests past their retention"),
+                Err(e) => tracing::warn!(error = %e, "SCIM request log purge failed"),
+            }
+        }
+    });
+}

@@ -31,6 +31,8 @@ pub struct AppState {
     pub config: Arc<Validated>,
     /// Counters served on `METRICS_ADDR` (`metrics::Metrics`).
     pub metrics: Arc<metrics::Metrics>,
+    /// SCIM request log (issue 13): the batched writer, started on first use.
+    pub scim_log: http::scim::RequestLog,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -98,9 +100,12 @@ pub fn router(state: AppState) -> Router {
     let ctx = {
         let services = state.services.clone();
         let trusted_proxies = state.config.trusted_proxies;
+        // SCIM request log (issue 13).
+        let scim_log_days = state.config.scim_request_log_retention_days;
         move || {
             provide_context(services.clone());
             provide_context(app::ssr::ClientAddrPolicy { trusted_proxies });
+            provide_context(app::ssr::ScimRequestLogRetention(scim_log_days));
         }
     };
     let shell = {
@@ -196,6 +201,11 @@ pub async fn serve_with_metrics(
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     jobs::spawn_housekeeping(state.services.clone());
+    // SCIM request log (issue 13): its retention purge.
+    jobs::spawn_scim_request_log_purge(
+        state.services.clone(),
+        state.config.scim_request_log_retention_days,
+    );
     match portal_core::mail::Mailer::from_url(&state.config.mail_url, &state.config.mail_from) {
         Ok(mailer) => jobs::spawn_mail_delivery(state.services.clone(), mailer),
         Err(e) => anyhow::bail!("{e}"),

@@ -82,6 +82,7 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
                 leptos_options,
                 config: std::sync::Arc::new(config),
                 metrics: Default::default(),
+                scim_log: Default::default(),
             };
             portal_server::serve(state, addr).await
         }

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use portal_core::provisioning::{self, Caller, ListQuery};
+use portal_core::scim_requests;
 use portal_core::users::StoredUser;
 use scim_core::{schema, ScimError};
 use serde_json::{json, Value};
@@ -96,8 +97,26 @@ impl IntoResponse for Reply {
 
 type R = Result<Reply, Reply>;
 
+tokio::task_local! {
+    /// SCIM request log (issue 13): the log row of the request being handled.
+    static SCIM_LOG_ID: String;
+}
+
+/// SCIM request log (issue 13): the batched writer of `portal_core::scim_requests`, started on
+/// the first logged request (it needs the runtime).
+#[derive(Clone, Default)]
+pub struct RequestLog(std::sync::Arc<std::sync::OnceLock<scim_requests::Writer>>);
+
+impl RequestLog {
+    fn writer(&self, svc: &portal_core::Services) -> &scim_requests::Writer {
+        self.0
+            .get_or_init(|| scim_requests::Writer::spawn(svc.clone()))
+    }
+}
+
 fn caller(state: &AppState, org_id: &str, headers: &HeaderMap) -> Caller {
     Caller {
+        request_id: SCIM_LOG_ID.try_with(Clone::clone).ok(),
         org_id: org_id.to_string(),
         base_url: format!("{}/scim/v2/{org_id}", state.config.public_url),
         user_agent: headers
@@ -135,12 +154,12 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let authenticated = match presented {
+    let authenticated = match presented.as_deref() {
         Some(token) if portal_core::ids::is_valid_org_id(&org_id) => {
             match portal_core::scim_tokens::authenticate(
                 &state.services,
                 &org_id,
-                &token,
+                token,
                 ua.as_deref(),
             )
             .await
@@ -172,7 +191,11 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         let (_, body) = req.into_parts();
         return too_large(body.into_data_stream(), 0).await.into_response();
     }
-    let res = next.run(req).await;
+    let res = if state.config.scim_request_log_retention_days == 0 {
+        next.run(req).await
+    } else {
+        run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
+    };
     // Only an answer below 400 counts as the integration working (the provisioning screen warns
     // when there has been none for two sync cycles); a failure to note it costs the answer nothing.
     if res.status().as_u16() < 400 {
@@ -195,6 +218,73 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         }
     }
     res
+}
+
+/// SCIM request log (issue 13): runs an authenticated request (only requests with the org's own
+/// token are logged: anyone can knock with a bad token, and that must not fill an org's log) and
+/// hands what it carried and got to the log's writer.
+async fn run_logged(
+    state: &AppState,
+    org_id: String,
+    path: &str,
+    ua: Option<String>,
+    presented: Option<String>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let started = std::time::Instant::now();
+    let at = state.services.now();
+    let id = portal_core::ids::new_id();
+    let method = req.method().to_string();
+    let prefix = format!("/scim/v2/{org_id}");
+    let rel = path.strip_prefix(&prefix).unwrap_or(path);
+    let query = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .and_then(|u| u.0.query().map(str::to_string))
+        .or_else(|| req.uri().query().map(str::to_string));
+    let rel_path = match query {
+        Some(q) => format!("{rel}?{q}"),
+        None => rel.to_string(),
+    };
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .filter(|(k, _)| scim_requests::KEPT_HEADERS.contains(&k.as_str()))
+        .filter_map(|(k, v)| Some((k.as_str().to_string(), v.to_str().ok()?.to_string())))
+        .collect();
+    let (parts, body) = req.into_parts();
+    let (request_body, res) = match read_body(body).await {
+        Ok(bytes) => {
+            let req = Request::from_parts(parts, Body::from(bytes.clone()));
+            let res = SCIM_LOG_ID.scope(id.clone(), next.run(req)).await;
+            (bytes, res)
+        }
+        Err(reply) => (Bytes::new(), reply.into_response()),
+    };
+    // Every SCIM answer is a complete body already (`Reply`); reading it back is a copy.
+    let (res_parts, res_body) = res.into_parts();
+    let response_body = axum::body::to_bytes(res_body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    state
+        .scim_log
+        .writer(&state.services)
+        .submit(scim_requests::Captured {
+            id,
+            org_id,
+            at,
+            method,
+            path: rel_path,
+            status: res_parts.status.as_u16(),
+            duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
+            user_agent: ua,
+            headers,
+            request_body: request_body.to_vec(),
+            response_body: response_body.to_vec(),
+            token: presented.unwrap_or_default(),
+        });
+    Response::from_parts(res_parts, Body::from(response_body))
 }
 
 /// How much of an oversized body is read and thrown away so that its client receives the 413,

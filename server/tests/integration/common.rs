@@ -77,6 +77,8 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>, trusted_proxi
         mail_url: format!("file://{}", outbox.display()),
         mail_from: "Portal <no-reply@example.test>".into(),
         magic_link_ttl_minutes: 15,
+        // SCIM request log (issue 13).
+        scim_request_log_retention_days: 30,
     };
     let mut svc = t.svc.clone();
     let mut settings = (*svc.settings).clone();
@@ -91,6 +93,7 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>, trusted_proxi
             .build(),
         config: Arc::new(config),
         metrics: Default::default(),
+        scim_log: Default::default(),
     };
     let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());

@@ -862,7 +862,39 @@ static ROWS: &[Row] = &[
         |w| fb(w, "rotate_scim_token", &[("grace_hours", "1")]), &[401], Body::Any),
     row("retire_old_scim_token as A's employee: B's token id", "retire_old_scim_token", AEmployee,
         |w| f("retire_old_scim_token", &[("token_id", &w.b.token_id)]), &[401], Body::Any),
+    // ---- SCIM request log (issue 13): B's request ids, B's users, B's org smuggled ----
+    // A's own log may name B's ids and userNames (earlier rows aim A's token at them, and A
+    // creates B's userNames in A on purpose), so the user filters expect any list; that B's rows
+    // never show through A is scim_request_log::another_orgs_requests_are_invisible.
+    row("get_scim_request: B's request id", "get_scim_request", AAdmin,
+        |w| f("get_scim_request", &[("id", &w.b.scim_request)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("get_scim_request", &[("id", &w.a.scim_request)]), &[200], Body::Has(A_MARK)),
+    row("get_scim_request: B's request id, B's org smuggled", "get_scim_request", AAdmin,
+        |w| fb(w, "get_scim_request", &[("id", &w.b.scim_request)]), &[404], Body::Any),
+    row("get_scim_request as A's employee: B's request id", "get_scim_request", AEmployee,
+        |w| f("get_scim_request", &[("id", &w.b.scim_request)]), &[401], Body::Any),
+    row("list_scim_requests: B's user's id", "list_scim_requests", AAdmin,
+        |w| scim_requests_query(&w.b.users.scim2), &[200], Body::Any)
+        .ok(AAdmin, |w| scim_requests_query(&w.a.users.scim2), &[200], Body::SomeResults),
+    row("list_scim_requests: B's user's userName", "list_scim_requests", AAdmin,
+        |w| scim_requests_query(&w.b.user_name("scim2")), &[200], Body::Any),
+    row("list_scim_requests: B's org id smuggled", "list_scim_requests", AAdmin,
+        |w| fb(w, "list_scim_requests", &[("q[status]", ""), ("q[user]", ""), ("q[page]", ""), ("q[org_id]", &w.b.id)]),
+        &[200], Body::SomeResults),
+    row("page /admin/provisioning/requests/{B's request}", "PAGE /admin/provisioning/requests/:id", AAdmin,
+        |w| get(format!("/admin/provisioning/requests/{}", w.b.scim_request)), &[200, 404], Body::Has("SCIM request not found"))
+        .ok(AAdmin, |w| get(format!("/admin/provisioning/requests/{}", w.a.scim_request)), &[200], Body::Has(A_MARK)),
+    row("page /admin/provisioning/requests?user={B's user}&org=B", "PAGE /admin/provisioning/requests", AAdmin,
+        |w| get(format!("/admin/provisioning/requests?org={0}&org_id={0}&user={1}", w.b.id, w.b.users.scim2)), &[200], Body::Any),
 ];
+
+/// SCIM request log (issue 13): the list filtered by a user (id or userName).
+fn scim_requests_query(user: &str) -> Req {
+    f(
+        "list_scim_requests",
+        &[("q[status]", ""), ("q[user]", user), ("q[page]", "")],
+    )
+}
 
 // Issue 12, your account: a session is named by a one-way reference of its id.
 use portal_core::account::session_reference;

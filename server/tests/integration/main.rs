@@ -39,3 +39,5 @@ mod scim_fidelity;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;
+// SCIM request log (issue 13).
+mod scim_request_log;

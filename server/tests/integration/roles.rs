@@ -481,6 +481,25 @@ const ROWS: &[Row] = &[
         },
         &[200],
     ),
+    // SCIM request log (issue 13): Viewers may look (an unknown id is a 404 for every role, so
+    // the list is the positive control; the detail's own rows are in scim_request_log.rs).
+    row(
+        "list_scim_requests",
+        Permission::Read,
+        |_| {
+            f(
+                "list_scim_requests",
+                &[("q[status]", "4xx"), ("q[user]", ""), ("q[page]", "")],
+            )
+        },
+        &[200],
+    ),
+    row(
+        "get_scim_request",
+        Permission::Read,
+        |_| f("get_scim_request", &[("id", "no-such-request")]),
+        &[404],
+    ),
 ];
 
 async fn send(app: &TestApp, cookie: &str, req: &Req) -> (u16, String) {

@@ -138,6 +138,8 @@ pub fn EventList(rows: Vec<EventRow>) -> impl IntoView {
                         </div>
                         {e.scim_type.clone().map(|t| view! { <div class="muted">"SCIM error: " <code>{t}</code></div> })}
                         {e.fix.clone().map(|f| view! { <div class="fix"><strong>"How to fix: "</strong>{f}</div> })}
+                        // SCIM request log (issue 13): the request this SCIM event came from.
+                        {e.request_id.clone().map(|id| view! { <div class="event-request"><A href=format!("/admin/provisioning/requests/{id}") attr:data-testid="event-request-link">"View the SCIM request →"</A></div> })}
                     </li>
                 }
             }).collect_view()}
@@ -274,6 +276,7 @@ mod wire {
                 scim_type,
                 message,
                 fix,
+                request_id,
             } = r;
             Self {
                 at,
@@ -286,6 +289,7 @@ mod wire {
                 scim_type,
                 message,
                 fix,
+                request_id,
             }
         }
     }

@@ -16,6 +16,8 @@ pub mod settings;
 pub mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 pub mod two_factor;
+// SCIM request log (issue 13).
+pub mod scim_requests;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};

@@ -14,6 +14,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+// SCIM request log (issue 13).
+use leptos_router::components::A;
 
 use crate::components::{error_of, CopyField, FormError, IfCan, ReadOnlyNotice, SubmitButton};
 use crate::dto::Need;
@@ -159,6 +161,8 @@ pub fn ProvisioningPage() -> impl IntoView {
         <p class="muted">
             "Your identity provider creates, updates, deactivates and deletes users here through SCIM 2.0. Paste the base URL and a token into its Identity Management settings."
         </p>
+        // SCIM request log (issue 13).
+        <p><A href=super::scim_requests::PATH attr:data-testid="scim-requests-link">"SCIM requests: what your identity provider sent, and the answers →"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 view_res

@@ -115,6 +115,8 @@ pub fn UserDetailPage() -> impl IntoView {
                                 <EventList rows=u.timeline.clone() />
                                 // Issue 12, audit trail: every event of this user, filterable and exportable.
                                 <p><A href=format!("/admin/activity?user={}", u.id) attr:data-testid="user-activity-link">"All activity of this user →"</A></p>
+                                // SCIM request log (issue 13).
+                                <p><A href=format!("/admin/provisioning/requests?user={}", u.id) attr:data-testid="user-requests-link">"SCIM requests about this user →"</A></p>
                             </section>
                         }.into_any()
                     }

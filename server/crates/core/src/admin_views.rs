@@ -154,6 +154,8 @@ pub struct EventRow {
     pub message: String,
     /// Plain-words advice for the IdP admin, for failures.
     pub fix: Option<String>,
+    /// SCIM request log (issue 13): the request a SCIM event came from.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

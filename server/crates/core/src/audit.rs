@@ -406,7 +406,7 @@ fn push_where(b: &mut SqlBuilder, org_id: &str, f: &ActivityFilter) {
 }
 
 const COLUMNS: &str = "e.id, e.at, e.seq, e.name, e.success, e.user_id, u.user_name, e.actor, \
-     e.scim_type, e.message";
+     e.scim_type, e.message, e.detail";
 const FROM: &str = "FROM events e LEFT JOIN users u ON u.id = e.user_id AND u.org_id = e.org_id";
 /// Newest first; the id breaks ties between instances writing in the same millisecond.
 const ORDER: &str = " ORDER BY e.at DESC, e.seq DESC, e.id DESC";
@@ -416,10 +416,11 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow, sqlx::Error> {
     let scim_type: Option<String> = r.try_get("scim_type")?;
     let message: String = r.try_get("message")?;
     let name: String = r.try_get("name")?;
+    let kind = kind_of(&name, &message);
     Ok(EventRow {
         id: r.try_get("id")?,
         at: r.try_get("at")?,
-        kind: kind_of(&name, &message),
+        kind,
         name,
         success,
         user_id: r.try_get("user_id")?,
@@ -432,7 +433,27 @@ fn event_row(r: &sqlx::any::AnyRow) -> Result<EventRow, sqlx::Error> {
         },
         scim_type,
         message,
+        // SCIM request log (issue 13): a SCIM event's detail names its request.
+        request_id: if kind == EventKind::Scim {
+            request_of(r.try_get::<Option<String>, _>("detail")?.as_deref())
+        } else {
+            None
+        },
     })
+}
+
+/// SCIM request log (issue 13): the request id in a SCIM event's detail (`{"request": id}`),
+/// when it is one of ours (letters, digits, `-`).
+fn request_of(detail: Option<&str>) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(detail?).ok()?;
+    v.get("request")?
+        .as_str()
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        })
+        .map(str::to_string)
 }
 
 /// The statement of one page of the Activity screen (public for the query-plan test).

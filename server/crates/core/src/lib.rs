@@ -49,3 +49,5 @@ pub use db::{Backend, Db};
 pub use error::{CoreError, Field};
 pub use portal_saml as saml;
 pub use services::Services;
+// SCIM request log (issue 13).
+pub mod scim_requests;

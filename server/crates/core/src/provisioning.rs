@@ -19,6 +19,8 @@ pub struct Caller {
     /// `{PUBLIC_URL}/scim/v2/{org_id}`
     pub base_url: String,
     pub user_agent: Option<String>,
+    /// The request's row in the SCIM request log (issue 13), carried by its event.
+    pub request_id: Option<String>,
 }
 
 impl Caller {
@@ -116,8 +118,20 @@ fn event(
         actor: caller.actor(),
         scim_type,
         message,
-        detail: status.map(|s| json!({ "status": s }).to_string()),
+        detail: event_detail(status, caller.request_id.as_deref()),
     }
+}
+
+/// The event's detail: the failure's status and the request log row (issue 13), when any.
+fn event_detail(status: Option<String>, request_id: Option<&str>) -> Option<String> {
+    let mut o = serde_json::Map::new();
+    if let Some(s) = status {
+        o.insert("status".into(), Value::String(s));
+    }
+    if let Some(id) = request_id {
+        o.insert("request".into(), Value::String(id.to_string()));
+    }
+    (!o.is_empty()).then(|| Value::Object(o).to_string())
 }
 
 /// Records an event on its own (failures); successes are recorded inside their transaction.

@@ -99,6 +99,8 @@ pub struct Org {
     /// Second factor (issue 12, two-factor): a passkey of the admin (added after the admin's
     /// session started, so the matrix's sessions skip the second step).
     pub passkey_id: String,
+    /// SCIM request log (issue 13): the org's first logged SCIM request (a user's creation).
+    pub scim_request: String,
 }
 
 impl Org {
@@ -409,6 +411,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
     let team = setup_team(app, s, &id, &admin_email).await;
     // Second factor (issue 12, two-factor).
     let passkey_id = add_passkey(app, &admin_id_of(app, &id).await, p).await;
+    // SCIM request log (issue 13).
+    let scim_request = first_scim_request(app, p, &id).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -436,6 +440,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         sso_fp,
         team,
         passkey_id,
+        // SCIM request log (issue 13).
+        scim_request,
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -1538,4 +1544,24 @@ async fn add_passkey(app: &TestApp, admin_id: &str, p: &str) -> String {
     .await
     .expect("setup: a passkey");
     id
+}
+
+/// SCIM request log (issue 13): the id of the org's first logged SCIM user creation (the log is
+/// written off the request path, so this waits for it).
+async fn first_scim_request(app: &TestApp, p: &str, org: &str) -> String {
+    for _ in 0..400 {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM scim_requests WHERE org_id = $1 AND method = 'POST' AND status = 201 \
+             ORDER BY at, seq LIMIT 1",
+        )
+        .bind(org)
+        .fetch_optional(&app.t.svc.db.pool)
+        .await
+        .unwrap();
+        if let Some((id,)) = row {
+            return id;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("setup: no logged SCIM request of {p}");
 }

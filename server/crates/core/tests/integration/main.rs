@@ -18,3 +18,5 @@ mod team;
 mod two_factor;
 // Zero-downtime SCIM token rotation (issue 13).
 mod token_rotation;
+// SCIM request log (issue 13).
+mod scim_requests;

@@ -1,0 +1,597 @@
+//! The SCIM request log (issue 13): each authenticated SCIM request of an organisation, with its
+//! status, duration, client and its request and response bodies, redacted and bounded, for the
+//! admins to see what their identity provider sent and what it got back.
+//!
+//! What is stored, and what never is:
+//! - the bearer token never (it is not a header we keep, and any literal occurrence of the
+//!   presented token in the path or a body is replaced by `[redacted]`);
+//! - a `password` attribute's value is `[redacted]` wherever it appears in a JSON body (as a key,
+//!   `…:User:password` included, or as the `value` of a PATCH operation whose `path` is the
+//!   password); a body that is not JSON and mentions a password is not stored at all;
+//! - request headers only from a short allow-list ([`KEPT_HEADERS`]);
+//! - each body at most [`BODY_LIMIT`] bytes, cut with a marker saying how long it was.
+//!
+//! Rows are written by a batched writer ([`Writer`]) off the request path, and purged after the
+//! deployment's retention ([`purge`], run by the server's housekeeping job).
+
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::error::{CoreError, CoreResult};
+use crate::sql::SqlBuilder;
+use crate::Services;
+
+/// Bytes of one stored body, at most.
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// Bytes of the stored path (with its query), at most.
+pub const PATH_LIMIT: usize = 2048;
+/// Characters of the stored client (User-Agent), at most.
+pub const CLIENT_LIMIT: usize = 120;
+pub const REDACTED: &str = "[redacted]";
+/// The retention when the deployment does not set one (`SCIM_REQUEST_LOG_RETENTION_DAYS`).
+pub const DEFAULT_RETENTION_DAYS: u32 = 30;
+/// Rows per page of the screen.
+pub const PAGE_SIZE: i64 = 50;
+/// Request headers kept (lower case); every other header is dropped.
+pub const KEPT_HEADERS: [&str; 5] = [
+    "content-type",
+    "accept",
+    "content-length",
+    "if-match",
+    "if-none-match",
+];
+
+static SEQ: AtomicI64 = AtomicI64::new(0);
+
+/// One request as the transport saw it, before redaction.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub id: String,
+    pub org_id: String,
+    pub at: i64,
+    pub method: String,
+    /// Below `/scim/v2/{org_id}`, with the query.
+    pub path: String,
+    pub status: u16,
+    pub duration_us: i64,
+    pub user_agent: Option<String>,
+    /// Allow-listed or not: [`record`] keeps only [`KEPT_HEADERS`].
+    pub headers: Vec<(String, String)>,
+    pub request_body: Vec<u8>,
+    pub response_body: Vec<u8>,
+    /// The bearer token the client presented: scrubbed from everything stored.
+    pub token: String,
+}
+
+/// One stored row, redacted and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub id: String,
+    pub org_id: String,
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub duration_us: i64,
+    pub client: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    /// JSON object of the kept headers.
+    pub request_headers: String,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+}
+
+fn cut(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let total = s.len();
+        let mut at = max;
+        while !s.is_char_boundary(at) {
+            at -= 1;
+        }
+        s.truncate(at);
+        s.push_str(&format!("…[truncated: {total} bytes in all]"));
+    }
+    s
+}
+
+fn scrub(s: &str, token: &str) -> String {
+    if token.len() >= 8 && s.contains(token) {
+        s.replace(token, REDACTED)
+    } else {
+        s.to_string()
+    }
+}
+
+fn is_password_name(k: &str) -> bool {
+    let k = k.trim();
+    k.eq_ignore_ascii_case("password")
+        || k.len() > 9
+            && k.is_char_boundary(k.len() - 9)
+            && k[k.len() - 9..].eq_ignore_ascii_case(":password")
+}
+
+fn redact_value(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            // A PATCH operation on the password: `{"op": "replace", "path": "password", "value": …}`.
+            let patch_on_password = o
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .and_then(|(_, p)| p.as_str())
+                .is_some_and(is_password_name);
+            for (k, x) in o.iter_mut() {
+                if is_password_name(k) || patch_on_password && k.eq_ignore_ascii_case("value") {
+                    *x = Value::String(REDACTED.into());
+                } else {
+                    redact_value(x);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// A body as stored: JSON with every password redacted, the token scrubbed, at most
+/// [`BODY_LIMIT`] bytes. None for an empty body.
+pub fn redact_body(raw: &[u8], token: &str) -> Option<String> {
+    redact_parsed(raw, serde_json::from_slice::<Value>(raw).ok(), token)
+}
+
+/// [`redact_body`] with the body already parsed (None: not JSON), so it is parsed once.
+fn redact_parsed(raw: &[u8], parsed: Option<Value>, token: &str) -> Option<String> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let text = match parsed {
+        Some(mut v) => {
+            redact_value(&mut v);
+            v.to_string()
+        }
+        None => {
+            let s = String::from_utf8_lossy(raw);
+            if s.to_ascii_lowercase().contains("password") {
+                return Some(format!(
+                    "[not JSON; not stored because it mentions a password: {} bytes]",
+                    raw.len()
+                ));
+            }
+            s.into_owned()
+        }
+    };
+    Some(cut(scrub(&text, token), BODY_LIMIT))
+}
+
+fn short_client(ua: &str) -> String {
+    let ua: String = ua.chars().filter(|c| !c.is_control()).collect();
+    let ua = ua.trim();
+    if ua.chars().count() > CLIENT_LIMIT {
+        let mut s: String = ua.chars().take(CLIENT_LIMIT).collect();
+        s.push('…');
+        s
+    } else {
+        ua.to_string()
+    }
+}
+
+/// The user a request is about: the id in `/Users/{id}`, else the answer's `id`; the userName of
+/// the request, else of the answer.
+fn user_of(
+    path: &str,
+    req: Option<&Value>,
+    res: Option<&Value>,
+) -> (Option<String>, Option<String>) {
+    let from_path = path
+        .split(['?', '#'])
+        .next()
+        .and_then(|p| p.strip_prefix("/Users/"))
+        .filter(|id| !id.is_empty() && !id.contains('/') && *id != ".search")
+        .map(str::to_string);
+    let str_of = |v: Option<&Value>, k: &str| {
+        v.and_then(|v| v.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let is_user = res.is_some_and(|r| r.get("userName").is_some());
+    let user_id = from_path.or_else(|| is_user.then(|| str_of(res, "id")).flatten());
+    let user_name = str_of(req, "userName")
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| str_of(res, "userName"))
+        .filter(|s| !s.trim().is_empty());
+    (user_id.map(|s| cut(s, 256)), user_name.map(|s| cut(s, 256)))
+}
+
+/// Redacts and bounds what the transport captured.
+pub fn redact(c: &Captured) -> Stored {
+    let headers: serde_json::Map<String, Value> = c
+        .headers
+        .iter()
+        .filter(|(k, _)| KEPT_HEADERS.contains(&k.to_ascii_lowercase().as_str()))
+        .map(|(k, v)| {
+            (
+                k.to_ascii_lowercase(),
+                Value::String(cut(scrub(v, &c.token), 256)),
+            )
+        })
+        .collect();
+    let path = cut(scrub(&c.path, &c.token), PATH_LIMIT);
+    let req_json = serde_json::from_slice::<Value>(&c.request_body).ok();
+    let res_json = serde_json::from_slice::<Value>(&c.response_body).ok();
+    let (user_id, user_name) = user_of(&path, req_json.as_ref(), res_json.as_ref());
+    Stored {
+        id: c.id.clone(),
+        org_id: c.org_id.clone(),
+        at: c.at,
+        method: cut(c.method.clone(), 16),
+        path,
+        status: i64::from(c.status),
+        duration_us: c.duration_us.max(0),
+        client: c
+            .user_agent
+            .as_deref()
+            .map(|ua| scrub(&short_client(ua), &c.token))
+            .filter(|s| !s.is_empty()),
+        user_id: user_id.map(|s| scrub(&s, &c.token)),
+        user_name: user_name.map(|s| scrub(&s, &c.token)),
+        request_headers: Value::Object(headers).to_string(),
+        request_body: redact_parsed(&c.request_body, req_json, &c.token),
+        response_body: redact_parsed(&c.response_body, res_json, &c.token),
+    }
+}
+
+/// Writes rows in one transaction, one multi-row INSERT per [`BATCH`] rows (one round trip).
+pub async fn insert(svc: &Services, rows: &[Stored]) -> CoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut tx = svc.db.begin_write().await?;
+    for chunk in rows.chunks(BATCH) {
+        let mut b = SqlBuilder::new(
+            "INSERT INTO scim_requests (id, org_id, at, seq, method, path, status, duration_us, \
+             client, user_id, user_name, request_headers, request_body, response_body) VALUES ",
+        );
+        for (i, r) in chunk.iter().enumerate() {
+            b.push(if i == 0 { "(" } else { ", (" });
+            b.push_binds(
+                [
+                    crate::sql::SqlValue::from(&r.id),
+                    (&r.org_id).into(),
+                    r.at.into(),
+                    SEQ.fetch_add(1, Ordering::Relaxed).into(),
+                    (&r.method).into(),
+                    (&r.path).into(),
+                    r.status.into(),
+                    r.duration_us.into(),
+                    (&r.client).into(),
+                    (&r.user_id).into(),
+                    (&r.user_name).into(),
+                    (&r.request_headers).into(),
+                    (&r.request_body).into(),
+                    (&r.response_body).into(),
+                ],
+                ", ",
+            );
+            b.push(")");
+        }
+        b.query().execute(&mut **tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Redacts and writes one request now (tests, and the writer's fallback).
+pub async fn record(svc: &Services, c: &Captured) -> CoreResult<()> {
+    insert(svc, &[redact(c)]).await
+}
+
+/// Queue length of the writer: beyond it, requests are not logged (and a warning says so).
+pub const QUEUE: usize = 4096;
+/// Rows per write transaction, at most.
+pub const BATCH: usize = 200;
+
+/// The batched writer: the SCIM transport hands each captured request over without waiting; one
+/// task redacts and writes them, many per transaction, so the SCIM path never waits on this
+/// table (and on SQLite takes the write turn once per batch, not once per request).
+#[derive(Clone, Debug)]
+pub struct Writer {
+    tx: tokio::sync::mpsc::Sender<Captured>,
+}
+
+impl Writer {
+    /// Starts the writer task (needs a Tokio runtime).
+    pub fn spawn(svc: Services) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Captured>(QUEUE);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let rows: Vec<Stored> = batch.drain(..).map(|c| redact(&c)).collect();
+                if let Err(e) = insert(&svc, &rows).await {
+                    tracing::warn!(error = %e, rows = rows.len(), "could not write the SCIM request log");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Hands a request over; false when the queue is full (the request is not logged).
+    pub fn submit(&self, c: Captured) -> bool {
+        match self.tx.try_send(c) {
+            Ok(()) => true,
+            Err(_) => {
+                tracing::warn!("SCIM request log queue full: a request was not logged");
+                false
+            }
+        }
+    }
+}
+
+/// Deletes rows older than `retention_ms` (every organisation). Returns how many.
+pub async fn purge(svc: &Services, retention_ms: i64) -> CoreResult<u64> {
+    let cutoff = svc.now() - retention_ms;
+    let mut tx = svc.db.begin_write().await?;
+    let n = sqlx::query("DELETE FROM scim_requests WHERE at < $1")
+        .bind(cutoff)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// The screen's status filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    /// 1xx–3xx.
+    Success,
+    ClientError,
+    ServerError,
+}
+
+impl StatusFilter {
+    pub fn parse(s: &str) -> CoreResult<Option<Self>> {
+        match s.trim() {
+            "" => Ok(None),
+            "success" => Ok(Some(Self::Success)),
+            "4xx" => Ok(Some(Self::ClientError)),
+            "5xx" => Ok(Some(Self::ServerError)),
+            other => Err(CoreError::invalid(format!(
+                "Unknown status filter {:?}: use success, 4xx or 5xx.",
+                cut(other.to_string(), 40)
+            ))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    pub status: Option<StatusFilter>,
+    /// A user id or userName; empty for any.
+    pub user: String,
+    pub page: i64,
+}
+
+impl Query {
+    /// From the URL's values; a bad one is an error that says what to fix.
+    pub fn parse(status: &str, user: &str, page: &str) -> CoreResult<Self> {
+        let user = user.trim();
+        if user.len() > 256 {
+            return Err(CoreError::invalid(
+                "The user filter is at most 256 characters.",
+            ));
+        }
+        let page = match page.trim() {
+            "" => 1,
+            p => p
+                .parse::<i64>()
+                .ok()
+                .filter(|n| (1..=1_000_000).contains(n))
+                .ok_or_else(|| CoreError::invalid("The page must be a number from 1."))?,
+        };
+        Ok(Self {
+            status: StatusFilter::parse(status)?,
+            user: user.to_string(),
+            page,
+        })
+    }
+}
+
+/// One row of the list (no bodies).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub id: String,
+    pub at: i64,
+    pub method: String,
+    pub path: String,
+    pub status: i64,
+    pub duration_us: i64,
+    pub client: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub rows: Vec<Summary>,
+    pub total: i64,
+    pub page: i64,
+    pub pages: i64,
+}
+
+fn push_where(b: &mut SqlBuilder, org_id: &str, q: &Query) {
+    let org = b.bind(org_id);
+    b.push(&format!("r.org_id = {org}"));
+    match q.status {
+        None => {}
+        Some(StatusFilter::Success) => {
+            b.push(" AND r.status < 400");
+        }
+        Some(StatusFilter::ClientError) => {
+            b.push(" AND r.status >= 400 AND r.status < 500");
+        }
+        Some(StatusFilter::ServerError) => {
+            b.push(" AND r.status >= 500");
+        }
+    }
+    if !q.user.is_empty() {
+        let u = b.bind(q.user.clone());
+        // The id or the userName as sent, or the other one through the org's users table.
+        b.push(&format!(
+            " AND (r.user_id = {u} OR lower(r.user_name) = lower({u}) \
+             OR r.user_id IN (SELECT x.id FROM users x WHERE x.org_id = {org} AND lower(x.user_name) = lower({u})) \
+             OR lower(r.user_name) IN (SELECT lower(x.user_name) FROM users x WHERE x.org_id = {org} AND x.id = {u}))"
+        ));
+    }
+}
+
+const SUMMARY: &str =
+    "r.id, r.at, r.method, r.path, r.status, r.duration_us, r.client, r.user_id, r.user_name";
+
+fn summary(r: &sqlx::any::AnyRow) -> Result<Summary, sqlx::Error> {
+    Ok(Summary {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        status: r.try_get("status")?,
+        duration_us: r.try_get("duration_us")?,
+        client: r.try_get("client")?,
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+    })
+}
+
+/// One page of an organisation's requests, newest first.
+pub async fn list(svc: &Services, org_id: &str, q: &Query) -> CoreResult<Page> {
+    let mut count = SqlBuilder::new("SELECT COUNT(*) FROM scim_requests r WHERE ");
+    push_where(&mut count, org_id, q);
+    let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = q.page.clamp(1, pages);
+    let mut b = SqlBuilder::new(&format!("SELECT {SUMMARY} FROM scim_requests r WHERE "));
+    push_where(&mut b, org_id, q);
+    b.push(" ORDER BY r.at DESC, r.seq DESC, r.id DESC LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page - 1) * PAGE_SIZE);
+    let rows = b
+        .query()
+        .fetch_all(&svc.db.pool)
+        .await?
+        .iter()
+        .map(summary)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page {
+        rows,
+        total,
+        page,
+        pages,
+    })
+}
+
+/// One request of the organisation, bodies included; NotFound for another org's id.
+pub async fn get(svc: &Services, org_id: &str, id: &str) -> CoreResult<Stored> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(CoreError::NotFound);
+    }
+    let r = sqlx::query(
+        "SELECT id, org_id, at, method, path, status, duration_us, client, user_id, user_name, \
+         request_headers, request_body, response_body FROM scim_requests WHERE org_id = $1 AND id = $2",
+    )
+    .bind(org_id)
+    .bind(id)
+    .fetch_optional(&svc.db.pool)
+    .await?
+    .ok_or(CoreError::NotFound)?;
+    Ok(Stored {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        at: r.try_get("at")?,
+        method: r.try_get("method")?,
+        path: r.try_get("path")?,
+        status: r.try_get("status")?,
+        duration_us: r.try_get("duration_us")?,
+        client: r.try_get("client")?,
+        user_id: r.try_get("user_id")?,
+        user_name: r.try_get("user_name")?,
+        request_headers: r.try_get("request_headers")?,
+        request_body: r.try_get("request_body")?,
+        response_body: r.try_get("response_body")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_redacted_wherever_they_are() {
+        let body = serde_json::json!({
+            "userName": "a@b.test",
+            "password": "hunter2",
+            "urn:ietf:params:scim:schemas:core:2.0:User:password": "hunter3",
+            "Operations": [
+                {"op": "replace", "path": "password", "value": "hunter4"},
+                {"op": "replace", "value": {"PassWord": "hunter5", "active": true}},
+                {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password", "value": "hunter6"},
+                {"op": "replace", "path": "displayName", "value": "Ann"}
+            ]
+        });
+        let out = redact_body(body.to_string().as_bytes(), "tok").unwrap();
+        for n in 2..=6 {
+            assert!(!out.contains(&format!("hunter{n}")), "{out}");
+        }
+        assert!(out.contains("\"Ann\"") && out.contains("a@b.test"), "{out}");
+        assert_eq!(out.matches(REDACTED).count(), 5, "{out}");
+    }
+
+    #[test]
+    fn non_json_mentioning_a_password_is_not_stored_and_tokens_are_scrubbed() {
+        let out = redact_body(b"{\"password\": \"hunter2\"", "tok").unwrap();
+        assert!(!out.contains("hunter2"), "{out}");
+        let token = "s3cr3t-token-value";
+        let out = redact_body(format!("{{\"x\": \"{token}\"}}").as_bytes(), token).unwrap();
+        assert!(!out.contains(token) && out.contains(REDACTED), "{out}");
+        assert_eq!(redact_body(b"  ", token), None);
+    }
+
+    #[test]
+    fn big_bodies_are_cut_with_a_marker() {
+        let big = serde_json::json!({ "x": "é".repeat(20_000) }).to_string();
+        let out = redact_body(big.as_bytes(), "tok").unwrap();
+        assert!(out.len() < BODY_LIMIT + 100, "{}", out.len());
+        assert!(out.ends_with(&format!("…[truncated: {} bytes in all]", big.len())));
+    }
+
+    #[test]
+    fn the_user_comes_from_the_path_or_the_answer() {
+        let res = serde_json::json!({"id": "u1", "userName": "ann"});
+        assert_eq!(
+            user_of("/Users/u2?attributes=x", None, Some(&res)),
+            (Some("u2".into()), Some("ann".into()))
+        );
+        assert_eq!(
+            user_of("/Users", None, Some(&res)),
+            (Some("u1".into()), Some("ann".into()))
+        );
+        let list = serde_json::json!({"Resources": [], "id": "x"});
+        assert_eq!(user_of("/Users/.search", None, Some(&list)), (None, None));
+    }
+
+    #[test]
+    fn status_filters_parse_and_bad_values_say_what_to_use() {
+        assert_eq!(
+            Query::parse("4xx", " ann ", "2").unwrap(),
+            Query {
+                status: Some(StatusFilter::ClientError),
+                user: "ann".into(),
+                page: 2
+            }
+        );
+        assert!(Query::parse("3xx", "", "").is_err());
+        assert!(Query::parse("", "", "0").is_err());
+        assert!(Query::parse("", &"x".repeat(300), "").is_err());
+    }
+}

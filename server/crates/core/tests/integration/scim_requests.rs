@@ -1,0 +1,202 @@
+//! SCIM request log (issue 13): storage, org scoping, filters and the retention purge, on both
+//! databases. Redaction details are unit tests in `portal_core::scim_requests`.
+
+use portal_core::scim_requests::{self, Captured, Query};
+use portal_core::CoreError;
+use portal_test_support::{db_test, org_with_admin, TestServices};
+
+const DAY: i64 = 86_400_000;
+const TOKEN: &str = "scim-token-value-that-must-never-be-stored";
+
+fn captured(
+    t: &TestServices,
+    org: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    body: &str,
+) -> Captured {
+    Captured {
+        id: portal_core::ids::new_id(),
+        org_id: org.to_string(),
+        at: t.svc.now(),
+        method: method.into(),
+        path: path.into(),
+        status,
+        duration_us: 1234,
+        user_agent: Some("Okta SCIM Client 1.0".into()),
+        headers: vec![
+            ("content-type".into(), "application/scim+json".into()),
+            ("authorization".into(), format!("Bearer {TOKEN}")),
+            ("x-custom".into(), "dropped".into()),
+        ],
+        request_body: body.as_bytes().to_vec(),
+        response_body: if status < 400 {
+            br#"{"id":"u-1","userName":"ann@acme.test"}"#.to_vec()
+        } else {
+            br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404"}"#
+                .to_vec()
+        },
+        token: TOKEN.into(),
+    }
+}
+
+db_test!(
+    stored_rows_are_redacted_scoped_to_their_org_and_filtered,
+    |t: TestServices| async move {
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let (other, _) = org_with_admin(&t.svc, "Other", "a@other.test").await;
+        let body =
+            format!(r#"{{"userName":"ann@acme.test","password":"hunter2","note":"{TOKEN}"}}"#);
+        let ok = captured(&t, &org.id, "POST", "/Users", 201, &body);
+        scim_requests::record(&t.svc, &ok).await.unwrap();
+        t.clock.advance_ms(1000);
+        let bad = captured(&t, &org.id, "GET", "/Users/nope", 404, "");
+        scim_requests::record(&t.svc, &bad).await.unwrap();
+        t.clock.advance_ms(1000);
+        let theirs = captured(&t, &other.id, "GET", "/Users", 500, "");
+        scim_requests::record(&t.svc, &theirs).await.unwrap();
+
+        let got = scim_requests::get(&t.svc, &org.id, &ok.id).await.unwrap();
+        assert_eq!(got.status, 201);
+        assert_eq!(got.duration_us, 1234);
+        assert_eq!(got.client.as_deref(), Some("Okta SCIM Client 1.0"));
+        assert_eq!(got.user_id.as_deref(), Some("u-1"));
+        assert_eq!(got.user_name.as_deref(), Some("ann@acme.test"));
+        let req = got.request_body.clone().unwrap();
+        assert!(
+            req.contains("[redacted]") && !req.contains("hunter2"),
+            "{req}"
+        );
+        assert_eq!(
+            got.request_headers,
+            r#"{"content-type":"application/scim+json"}"#
+        );
+        // The token appears in no column of any row.
+        type Texts = (
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let rows: Vec<Texts> =
+            sqlx::query_as(
+                "SELECT path, method, request_headers, request_body, response_body, client FROM scim_requests",
+            )
+            .fetch_all(&t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(!format!("{rows:?}").contains(TOKEN));
+        assert!(!format!("{rows:?}").contains("hunter2"));
+
+        // Another org's id is not found, from either side.
+        assert!(matches!(
+            scim_requests::get(&t.svc, &other.id, &ok.id).await,
+            Err(CoreError::NotFound)
+        ));
+        assert!(matches!(
+            scim_requests::get(&t.svc, &org.id, &theirs.id).await,
+            Err(CoreError::NotFound)
+        ));
+
+        // Newest first, org-scoped, filtered by status and user.
+        let all = scim_requests::list(&t.svc, &org.id, &Query::parse("", "", "").unwrap())
+            .await
+            .unwrap();
+        let ids: Vec<&str> = all.rows.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(ids, [bad.id.as_str(), ok.id.as_str()]);
+        let ids_for = |status: &str, user: &str| {
+            let q = Query::parse(status, user, "").unwrap();
+            let svc = t.svc.clone();
+            let org = org.id.clone();
+            async move {
+                scim_requests::list(&svc, &org, &q)
+                    .await
+                    .unwrap()
+                    .rows
+                    .into_iter()
+                    .map(|r| r.id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(ids_for("success", "").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("4xx", "").await, vec![bad.id.clone()]);
+        assert!(ids_for("5xx", "").await.is_empty());
+        assert_eq!(ids_for("", "ANN@acme.test").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("", "u-1").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("", "nope").await, vec![bad.id.clone()]);
+        // A filter value is bound, never spliced into the SQL.
+        assert!(ids_for("", "' OR 1=1 --").await.is_empty());
+    }
+);
+
+db_test!(
+    rows_are_purged_after_the_retention,
+    |t: TestServices| async move {
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let old = captured(&t, &org.id, "GET", "/Users", 200, "");
+        scim_requests::record(&t.svc, &old).await.unwrap();
+        t.clock.advance_ms(20 * DAY);
+        let recent = captured(&t, &org.id, "GET", "/Users", 200, "");
+        scim_requests::record(&t.svc, &recent).await.unwrap();
+        // 29 days after the first: nothing is old enough yet.
+        t.clock.advance_ms(9 * DAY);
+        assert_eq!(scim_requests::purge(&t.svc, 30 * DAY).await.unwrap(), 0);
+        t.clock.advance_ms(DAY + 1);
+        assert_eq!(scim_requests::purge(&t.svc, 30 * DAY).await.unwrap(), 1);
+        assert!(scim_requests::get(&t.svc, &org.id, &old.id).await.is_err());
+        assert!(scim_requests::get(&t.svc, &org.id, &recent.id)
+            .await
+            .is_ok());
+    }
+);
+
+db_test!(
+    large_bodies_are_cut_and_many_rows_page,
+    |t: TestServices| async move {
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let huge = format!(
+            r#"{{"userName":"big@acme.test","x":"{}"}}"#,
+            "y".repeat(900_000)
+        );
+        let big = captured(&t, &org.id, "POST", "/Users", 400, &huge);
+        scim_requests::record(&t.svc, &big).await.unwrap();
+        let got = scim_requests::get(&t.svc, &org.id, &big.id).await.unwrap();
+        let body = got.request_body.unwrap();
+        assert!(
+            body.len() <= scim_requests::BODY_LIMIT + 64,
+            "{}",
+            body.len()
+        );
+        assert!(body.contains("[truncated:"), "marker missing");
+        // A batch of 120 rows (more than two pages) in one write.
+        let rows: Vec<_> = (0..120)
+            .map(|i| {
+                scim_requests::redact(&captured(
+                    &t,
+                    &org.id,
+                    "GET",
+                    &format!("/Users/{i}"),
+                    200,
+                    "",
+                ))
+            })
+            .collect();
+        scim_requests::insert(&t.svc, &rows).await.unwrap();
+        let p3 = scim_requests::list(&t.svc, &org.id, &Query::parse("", "", "3").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(
+            (p3.total, p3.pages, p3.page, p3.rows.len()),
+            (121, 3, 3, 21)
+        );
+        // A page past the end shows the last one.
+        let p9 = scim_requests::list(&t.svc, &org.id, &Query::parse("", "", "9").unwrap())
+            .await
+            .unwrap();
+        assert_eq!(p9.page, 3);
+    }
+);
