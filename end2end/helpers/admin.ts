@@ -79,3 +79,8 @@ export async function enrolApp(page: Page, server: Server, screenshot = false): 
   await expect(page.getByTestId("recovery-left")).toHaveText("10 of 10 recovery codes left.");
   return { key, codes };
 }
+
+/** Waits until the page has hydrated: a form filled before that can be reset by hydration. */
+export async function hydrated(page: Page): Promise<void> {
+  await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true");
+}

@@ -5,6 +5,7 @@ import { test, expect, Page } from "@playwright/test";
 import * as fs from "node:fs";
 import { startServer, createAdmin, Server } from "../helpers/server";
 import { IDP_CERT } from "../helpers/idp";
+import { hydrated } from "../helpers/admin";
 
 const PASSWORD = "a long enough passphrase";
 
@@ -129,6 +130,7 @@ test.describe.serial("audit trail and overview", () => {
 
     // Filter by kind and date through the form.
     await page.goto(`${server.url}/admin/activity`);
+    await hydrated(page);
     await page.getByRole("checkbox", { name: "SCIM" }).check();
     await page.getByLabel("From (UTC)").fill(today());
     await page.getByLabel("To (UTC, inclusive)").fill(today());
@@ -143,6 +145,7 @@ test.describe.serial("audit trail and overview", () => {
 
     // A reload keeps the filters, in the form and in the list.
     await page.reload();
+    await hydrated(page);
     await expect(page.getByRole("checkbox", { name: "SCIM" })).toBeChecked();
     await expect(page.getByRole("checkbox", { name: "SSO" })).not.toBeChecked();
     await expect(page.getByLabel("From (UTC)")).toHaveValue(today());
