@@ -29,6 +29,8 @@ mod settings;
 mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 mod two_factor;
+// SCIM Groups (issue 13, groups).
+mod scim_groups;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

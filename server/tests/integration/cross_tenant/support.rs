@@ -99,6 +99,10 @@ pub struct Org {
     /// Second factor (issue 12, two-factor): a passkey of the admin (added after the admin's
     /// session started, so the matrix's sessions skip the second step).
     pub passkey_id: String,
+    /// SCIM Groups (issue 13, groups): a group with `users.emp` and `users.scim2` as members,
+    /// and one the controls delete.
+    pub group: String,
+    pub groupdel: String,
 }
 
 impl Org {
@@ -242,6 +246,24 @@ async fn json_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str)
         "setup: {name} answered {status}: {text}"
     );
     serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// SCIM Groups (issue 13, groups): a group of `members`, created through SCIM.
+async fn scim_group_setup(app: &TestApp, org: &str, token: &str, name: &str, members: &[&str]) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+    let res = app
+        .http
+        .post(format!("{}/scim/v2/{org}/Groups", app.url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/scim+json")
+        .body(json!({ "displayName": name, "externalId": format!("ext-{name}"), "members": members }).to_string())
+        .send()
+        .await
+        .expect("setup: SCIM group create");
+    let status = res.status();
+    let v: Value = res.json().await.expect("SCIM JSON");
+    assert_eq!(status, 201, "setup: SCIM group create: {v}");
+    v["id"].as_str().expect("SCIM id").to_string()
 }
 
 async fn scim_setup(app: &TestApp, org: &str, token: &str, body: Value) -> String {
@@ -406,6 +428,9 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
     let team = setup_team(app, s, &id, &admin_email).await;
     // Second factor (issue 12, two-factor).
     let passkey_id = add_passkey(app, &admin_id_of(app, &id).await, p).await;
+    // SCIM Groups (issue 13, groups).
+    let group = scim_group_setup(app, &id, &token, &format!("{p}-secret-group"), &[&emp, &scim2]).await;
+    let groupdel = scim_group_setup(app, &id, &token, &format!("{p}-secret-groupdel"), &[&emp]).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -433,6 +458,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         sso_fp,
         team,
         passkey_id,
+        group,
+        groupdel,
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -1064,6 +1091,17 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
         "admin_recovery_codes",
         &["id", "admin_id", "code_hash", "used_at"],
         "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    // SCIM Groups (issue 13, groups).
+    (
+        "groups",
+        &["id", "display_name", "external_id", "version", "created_at", "updated_at"],
+        "org_id = $1",
+    ),
+    (
+        "group_members",
+        &["group_id", "user_id", "added_at"],
+        "org_id = $1",
     ),
 ];
 

@@ -16,3 +16,5 @@ mod settings;
 mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 mod two_factor;
+// SCIM Groups (issue 13, groups).
+mod groups;
