@@ -38,6 +38,8 @@ use routes::admin::team::{InvitePage, TeamPage};
 // Second factor for admin sign-in (issue 12, two-factor).
 use routes::admin::two_factor::TwoFactorPage;
 use routes::admin_login_verify::AdminLoginVerify;
+// SCIM Groups (issue 13, groups).
+use routes::admin::groups::GroupsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -94,6 +96,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("team") view=TeamPage ssr=SsrMode::Async />
                     // Second factor for admin sign-in (issue 12, two-factor).
                     <Route path=path!("account/2fa") view=TwoFactorPage ssr=SsrMode::Async />
+                    // SCIM Groups (issue 13, groups).
+                    <Route path=path!("groups") view=GroupsPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
                 <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />

@@ -898,6 +898,24 @@ static ROWS: &[Row] = &[
         .ok(AScim, |w| group_filter(&w.a.id, &format!("displayName eq \"{}-secret-group\"", w.a.p())), &[200], Body::SomeResults),
     row("SCIM get B's user's groups through A's URL", "GET /scim/v2/{org_id}/Users/{id}", AScim,
         |w| scim(&w.a.id, Method::GET, &format!("/Users/{}?attributes=groups", w.b.users.emp), None), &[404], Body::Any),
+    row("list_groups, B's org id smuggled", "list_groups", AAdmin,
+        |w| fb(w, "list_groups", &[]), &[200], Body::Has(A_MARK)),
+    row("list_groups as A's employee", "list_groups", AEmployee,
+        |w| fb(w, "list_groups", &[]), &[401], Body::Any),
+    row("load_group_members: B's group", "load_group_members", AAdmin,
+        |w| f("load_group_members", &[("id", &w.b.group)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_group_members", &[("id", &w.a.group)]), &[200], Body::Has(A_MARK)),
+    row("load_group_members as A's employee: B's group", "load_group_members", AEmployee,
+        |w| f("load_group_members", &[("id", &w.b.group)]), &[401], Body::Any),
+    row("page /admin/groups?group={B's group}", "PAGE /admin/groups", AAdmin,
+        |w| get(format!("/admin/groups?group={}", w.b.group)), &[200], Body::Has("There is no such group in your organisation."))
+        .ok(AAdmin, |w| get(format!("/admin/groups?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
+    row("page /admin/users?group={B's group}", "PAGE /admin/users", AAdmin,
+        |w| get(format!("/admin/users?group={}", w.b.group)), &[200], Body::Has("No users match"))
+        .ok(AAdmin, |w| get(format!("/admin/users?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
+    row("users.csv?group={B's group}", "GET /admin/users.csv", AAdmin,
+        |w| get(format!("/admin/users.csv?group={}", w.b.group)), &[200], Body::Any)
+        .ok(AAdmin, |w| get(format!("/admin/users.csv?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
 ];
 
 // Issue 12, your account: a session is named by a one-way reference of its id.

@@ -456,6 +456,14 @@ const ROWS: &[Row] = &[
         |w| Req::Get(format!("/saml/{}/test", w.org)),
         &[303],
     ),
+    // ---- SCIM Groups (issue 13, groups): reads, every role ----
+    row("list_groups", Permission::Read, |_| f("list_groups", &[]), &[200]),
+    row(
+        "load_group_members",
+        Permission::Read,
+        |_| f("load_group_members", &[("id", "no-such-group")]),
+        &[200],
+    ),
 ];
 
 async fn send(app: &TestApp, cookie: &str, req: &Req) -> (u16, String) {

@@ -470,3 +470,80 @@ app_test!(
         assert_eq!(rows as usize, n, "one row per member, no duplicates");
     }
 );
+
+app_test!(
+    groups_screen_users_group_filter_and_csv_column,
+    |app: TestApp| async move {
+        let s = Scim::new(&app, "Acme").await;
+        let ann = new_user(&s, "ann").await;
+        new_user(&s, "bob").await;
+        let (st, g) = s
+            .post("/Groups", json!({"displayName": "Sales, \"EMEA\"", "members": [{"value": ann}]}))
+            .await;
+        assert_eq!(st, 201);
+        let gid = g["id"].as_str().unwrap().to_string();
+        s.post("/Groups", json!({"displayName": "Empty"})).await;
+        let cookie = app.sign_in("admin@acme.test", PW, None).await;
+        let res = app.post_fn("list_groups", &[], Some(&cookie)).await;
+        assert_eq!(res.status(), 200);
+        let rows: Value = res.json().await.unwrap();
+        assert_eq!(rows.as_array().unwrap().len(), 2);
+        assert_eq!(rows[0]["display_name"], "Empty");
+        assert_eq!(rows[0]["member_count"], 0);
+        assert_eq!(rows[1]["member_count"], 1);
+        let res = app
+            .post_fn("load_group_members", &[("id", &gid)], Some(&cookie))
+            .await;
+        let m: Value = res.json().await.unwrap();
+        assert_eq!(m["members"][0]["user_id"], ann.as_str());
+        assert_eq!(m["members"][0]["user_name"], "ann@acme.test");
+        let res = app
+            .post_fn("load_group_members", &[("id", "nope")], Some(&cookie))
+            .await;
+        assert_eq!(res.json::<Value>().await.unwrap(), Value::Null);
+        // Signed out: refused.
+        assert_eq!(app.post_fn("list_groups", &[], None).await.status(), 401);
+        // The screen, server-rendered.
+        let html = app
+            .get(&format!("/admin/groups?group={gid}"), Some(&cookie))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("Members of Sales"), "{html}");
+        assert!(html.contains("ann@acme.test"));
+        // The Users screen and the export, filtered by group; the export's Groups column.
+        let page = app
+            .post_fn(
+                "list_users",
+                &[
+                    ("q[search]", ""),
+                    ("q[status]", ""),
+                    ("q[source]", ""),
+                    ("q[sort]", "user_name"),
+                    ("q[desc]", "false"),
+                    ("q[page]", "1"),
+                    ("q[group]", &gid),
+                ],
+                Some(&cookie),
+            )
+            .await
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 1, "{page}");
+        assert_eq!(page["rows"][0]["id"], ann.as_str());
+        let csv = app
+            .get(&format!("/admin/users.csv?group={gid}"), Some(&cookie))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].ends_with(",Groups"), "{csv}");
+        assert_eq!(lines.len(), 2, "{csv}");
+        assert!(lines[1].ends_with(",\"Sales, \"\"EMEA\"\"\""), "{csv}");
+        let csv = app.get("/admin/users.csv", Some(&cookie)).await.text().await.unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+    }
+);

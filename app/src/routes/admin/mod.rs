@@ -16,6 +16,8 @@ pub mod settings;
 pub mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 pub mod two_factor;
+// SCIM Groups (issue 13, groups).
+pub mod groups;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -127,6 +129,10 @@ pub fn AdminLayout() -> impl IntoView {
                         // Second factor (issue 12, two-factor).
                         <li>
                             <A href=two_factor::ENROL_PATH>"Two-factor authentication"</A>
+                        </li>
+                        // SCIM Groups (issue 13, groups).
+                        <li>
+                            <A href="/admin/groups">"Groups"</A>
                         </li>
                     </ul>
                 </nav>
