@@ -23,8 +23,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let users = Router::new()
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
-        // Server-root search (RFC 7644 §3.4.3): Users are the only resource type.
-        .route("/.search", post(search_users))
+        // Server-root search (RFC 7644 §3.4.3): Users, then Groups (issue 13).
+        .route("/.search", post(search_root))
         .route(
             "/Users/{id}",
             get(get_user)
@@ -818,4 +818,35 @@ async fn delete_group(
         body: None,
         headers: vec![],
     })
+}
+
+/// POST /.search: Users and Groups in one list.
+async fn search_root(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let (query, proj) = search_query(body).await?;
+    let (total, start_index, users, groups) =
+        portal_core::groups::search_all(&state.services, &c, &query, proj.wants_members()).await?;
+    let user_groups = groups_of(&state, &c, &users.iter().collect::<Vec<_>>()).await?;
+    let mut resources: Vec<Value> = users
+        .iter()
+        .map(|u| proj.apply(user_json(u, &c, &user_groups)))
+        .collect();
+    resources.extend(groups.groups.iter().map(|(g, m)| {
+        proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url))
+    }));
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [scim_core::LIST_RESPONSE_URN],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
 }

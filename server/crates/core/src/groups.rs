@@ -186,9 +186,10 @@ pub fn to_json(g: &StoredGroup, members: Option<&[Member]>, base_url: &str) -> V
             members
                 .iter()
                 .map(|m| {
+                    // No `display`: RFC 7643 §8.7.1's Group schema has none on members, and
+                    // a client comparing what it wrote with what it reads back would differ.
                     json!({
                         "value": m.user_id,
-                        "display": m.display,
                         "$ref": format!("{base_url}/Users/{}", m.user_id),
                         "type": "User",
                     })
@@ -283,11 +284,12 @@ fn member_ids(v: &Value) -> Result<Vec<String>, ScimError> {
                 "Each member needs a \"value\": the id of a user of this organisation.",
             ));
         };
+        // `type` is a hint (RFC 7643 §4.2); only a nested group is refused.
         if let Some(Value::String(t)) = get_ci(o, "type") {
-            if !t.eq_ignore_ascii_case("User") {
-                return Err(ScimError::invalid_value(format!(
-                    "Members of type {t:?} are not supported; a group's members are users."
-                )));
+            if t.trim().eq_ignore_ascii_case("Group") {
+                return Err(ScimError::invalid_value(
+                    "Nested groups are not supported; a group's members are users.",
+                ));
             }
         }
         let id = id.trim().to_string();
@@ -1215,6 +1217,59 @@ async fn list_inner(
         start_index,
         groups,
     })
+}
+
+/// POST /.search at the server root (RFC 7644 §3.4.3): Users, then Groups, as one list paged
+/// across both. A filter only one resource type understands (userName, members.value) matches
+/// nothing of the other; when neither understands it, the Users error is the answer.
+pub async fn search_all(
+    svc: &Services,
+    caller: &Caller,
+    q: &ListQuery,
+    with_members: bool,
+) -> Result<(i64, i64, Vec<crate::users::StoredUser>, GroupPage), ScimError> {
+    let result = async {
+        let start_index = q.start_index.unwrap_or(1).max(1);
+        let count = q
+            .count
+            .unwrap_or(scim_core::schema::MAX_RESULTS as i64)
+            .clamp(0, scim_core::schema::MAX_RESULTS as i64);
+        let users_q = ListQuery {
+            start_index: Some(start_index),
+            count: Some(count),
+            ..q.clone()
+        };
+        let users = crate::provisioning::list_inner(svc, caller, &users_q).await;
+        // Groups start where the users end.
+        let (users_total, users_page) = match &users {
+            Ok(p) => (p.total, p.users.clone()),
+            Err(_) => (0, vec![]),
+        };
+        let group_start = (start_index - users_total).max(1);
+        let group_count = count - users_page.len() as i64;
+        let groups_q = ListQuery {
+            start_index: Some(group_start),
+            count: Some(group_count.max(0)),
+            ..q.clone()
+        };
+        let groups = list_inner(svc, caller, &groups_q, with_members).await;
+        match (users, groups) {
+            (Err(e), Err(_)) => Err(e),
+            (_, groups) => {
+                let groups = groups.unwrap_or(GroupPage {
+                    total: 0,
+                    start_index: group_start,
+                    groups: vec![],
+                });
+                Ok((users_total + groups.total, start_index, users_page, groups))
+            }
+        }
+    }
+    .await;
+    if let Err(e) = &result {
+        record(svc, caller, crate::provisioning::EV_LOOKUP, None, &Err(e.clone())).await;
+    }
+    result
 }
 
 // ---- The admin screens' read models ----

@@ -531,7 +531,11 @@ pub async fn list(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<List
     result
 }
 
-async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<ListPage, ScimError> {
+pub(crate) async fn list_inner(
+    svc: &Services,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<ListPage, ScimError> {
     let start_index = q.start_index.unwrap_or(1).max(1);
     let count = q
         .count

@@ -268,6 +268,17 @@ fn sub_json(name: &str, ty: &str, mutability: &str, description: &str) -> Value 
     v
 }
 
+fn member_type_json() -> Value {
+    let mut t = sub_json(
+        "type",
+        "string",
+        "immutable",
+        "User (nested groups are not supported).",
+    );
+    t["canonicalValues"] = json!(["User"]);
+    t
+}
+
 /// The User's read-only `groups` (RFC 7643 §4.1.2): the groups it is a direct member of.
 fn user_groups_attr() -> Value {
     json!({
@@ -329,8 +340,7 @@ pub fn group_schema(base_url: &str) -> Value {
                 "subAttributes": [
                     sub_json("value", "string", "immutable", "The member's user id."),
                     sub_json("$ref", "reference", "immutable", "The member's URI."),
-                    sub_json("display", "string", "readOnly", "The member's displayName."),
-                    sub_json("type", "string", "immutable", "User (nested groups are not supported)."),
+                    member_type_json(),
                 ],
             },
         ],
