@@ -579,9 +579,10 @@ async fn resource_type(
 ) -> Reply {
     match schema::resource_type_by_id(&base(&state, &org_id), &id) {
         Some(v) => Reply::json(StatusCode::OK, v),
-        None => {
-            ScimError::not_found(format!("No resource type {id}; User and Group are supported.")).into()
-        }
+        None => ScimError::not_found(format!(
+            "No resource type {id}; User and Group are supported."
+        ))
+        .into(),
     }
 }
 
@@ -616,7 +617,8 @@ impl Projection {
                 .filter(|p| p.eq_ignore_ascii_case(&format!("{}:", portal_core::groups::GROUP_URN)))
                 .map_or(a, |p| &a[p.len()..]);
             a.eq_ignore_ascii_case("members")
-                || a.get(..8).is_some_and(|p| p.eq_ignore_ascii_case("members."))
+                || a.get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("members."))
         };
         match (&self.attributes, &self.excluded) {
             (Some(a), _) if !a.is_empty() => a.iter().any(is_members),
@@ -669,14 +671,11 @@ fn group_reply(
 }
 
 async fn run_group_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
-    let page =
-        portal_core::groups::list(&state.services, c, &query, proj.wants_members()).await?;
+    let page = portal_core::groups::list(&state.services, c, &query, proj.wants_members()).await?;
     let resources: Vec<Value> = page
         .groups
         .iter()
-        .map(|(g, m)| {
-            proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url))
-        })
+        .map(|(g, m)| proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url)))
         .collect();
     Ok(Reply::json(
         StatusCode::OK,

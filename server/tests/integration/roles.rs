@@ -457,7 +457,12 @@ const ROWS: &[Row] = &[
         &[303],
     ),
     // ---- SCIM Groups (issue 13, groups): reads, every role ----
-    row("list_groups", Permission::Read, |_| f("list_groups", &[]), &[200]),
+    row(
+        "list_groups",
+        Permission::Read,
+        |_| f("list_groups", &[]),
+        &[200],
+    ),
     row(
         "load_group_members",
         Permission::Read,

@@ -9,7 +9,9 @@ const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 async fn new_user(s: &Scim<'_>, name: &str) -> String {
-    let (st, u) = s.post("/Users", user_body(&format!("{name}@acme.test"))).await;
+    let (st, u) = s
+        .post("/Users", user_body(&format!("{name}@acme.test")))
+        .await;
     assert_eq!(st, 201, "{u}");
     u["id"].as_str().unwrap().to_string()
 }
@@ -39,7 +41,10 @@ fn ops(ops: Value) -> Value {
 
 fn assert_scim_error(st: u16, body: &Value, status: u16, scim_type: &str) {
     assert_eq!(st, status, "{body}");
-    assert_eq!(body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+    assert_eq!(
+        body["schemas"][0],
+        "urn:ietf:params:scim:api:messages:2.0:Error"
+    );
     assert_eq!(body["status"], status.to_string(), "{body}");
     assert_eq!(body["scimType"], scim_type, "{body}");
 }
@@ -54,19 +59,28 @@ app_test!(
             .send(
                 Method::POST,
                 "/Groups",
-                Some(json!({"schemas": [GROUP], "displayName": "Sales", "externalId": "ext-sales",
-                    "members": [{"value": ann, "display": "ignored"}, {"value": ann}]})),
+                Some(
+                    json!({"schemas": [GROUP], "displayName": "Sales", "externalId": "ext-sales",
+                    "members": [{"value": ann, "display": "ignored"}, {"value": ann}]}),
+                ),
             )
             .await;
         assert_eq!(st, 201, "{g}");
         let id = g["id"].as_str().unwrap().to_string();
-        assert_eq!(headers["location"].to_str().unwrap(), s.url(&format!("/Groups/{id}")));
+        assert_eq!(
+            headers["location"].to_str().unwrap(),
+            s.url(&format!("/Groups/{id}"))
+        );
         assert!(headers["etag"].to_str().unwrap().starts_with("W/\""));
         assert_eq!(g["schemas"][0], GROUP);
         assert_eq!(g["displayName"], "Sales");
         assert_eq!(g["externalId"], "ext-sales");
         assert_eq!(g["meta"]["resourceType"], "Group");
-        assert_eq!(g["members"].as_array().unwrap().len(), 1, "duplicates collapse");
+        assert_eq!(
+            g["members"].as_array().unwrap().len(),
+            1,
+            "duplicates collapse"
+        );
         assert_eq!(g["members"][0]["value"], ann.as_str());
         assert_eq!(g["members"][0]["$ref"], s.url(&format!("/Users/{ann}")));
         assert_eq!(g["members"][0]["type"], "User");
@@ -78,7 +92,10 @@ app_test!(
         let (_, u) = s.get(&format!("/Users/{bob}")).await;
         assert!(u.get("groups").is_none(), "{u}");
         let (_, l) = s
-            .get(&format!("/Users?filter={}", urlencoding(&format!("id eq \"{ann}\""))))
+            .get(&format!(
+                "/Users?filter={}",
+                urlencoding(&format!("id eq \"{ann}\""))
+            ))
             .await;
         assert_eq!(l["Resources"][0]["groups"][0]["value"], id.as_str());
         // A User PUT that sends `groups` back (Okta does) changes nothing about them.
@@ -102,13 +119,21 @@ app_test!(
             ("externalId eq \"ext-sales\"".to_string(), 1),
             ("displayName sw \"Sa\" and meta.created pr".to_string(), 1),
             (format!("not (members.value eq \"{ann}\")"), 0),
-            (format!("urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq \"Sales\""), 1),
+            (
+                "urn:ietf:params:scim:schemas:core:2.0:Group:displayName eq \"Sales\"".to_string(),
+                1,
+            ),
         ] {
             let (st, l) = s.get(&format!("/Groups?filter={}", urlencoding(&f))).await;
             assert_eq!(st, 200, "{f}: {l}");
             assert_eq!(l["totalResults"], n, "{f}");
         }
-        for f in ["userName eq \"x\"", "emails.value eq \"x\"", "members.display eq \"x\"", "displayName eq"] {
+        for f in [
+            "userName eq \"x\"",
+            "emails.value eq \"x\"",
+            "members.display eq \"x\"",
+            "displayName eq",
+        ] {
             let (st, e) = s.get(&format!("/Groups?filter={}", urlencoding(f))).await;
             assert_scim_error(st, &e, 400, "invalidFilter");
         }
@@ -131,10 +156,16 @@ app_test!(
             .await;
         assert_eq!(st, 200, "{g}");
         assert_eq!(g["displayName"], "Sales EMEA");
-        assert!(g.get("externalId").is_none(), "PUT replaces the whole resource");
+        assert!(
+            g.get("externalId").is_none(),
+            "PUT replaces the whole resource"
+        );
         assert_eq!(member_ids(&g), vec![bob.clone()]);
         let (st, e) = s
-            .put(&format!("/Groups/{id}"), json!({"id": "other", "displayName": "X"}))
+            .put(
+                &format!("/Groups/{id}"),
+                json!({"id": "other", "displayName": "X"}),
+            )
             .await;
         assert_scim_error(st, &e, 400, "mutability");
         // Conditional requests.
@@ -156,7 +187,10 @@ app_test!(
                 .bearer_auth(&s.token)
                 .header("If-Match", "W/\"1\"")
                 .header("Content-Type", "application/scim+json")
-                .body(ops(json!([{"op": "add", "path": "members", "value": [{"value": ann}]}])).to_string()),
+                .body(
+                    ops(json!([{"op": "add", "path": "members", "value": [{"value": ann}]}]))
+                        .to_string(),
+                ),
             "PATCH",
             "/Groups/{id}",
         )
@@ -172,8 +206,15 @@ app_test!(
         assert!(u.get("groups").is_none());
         assert_eq!(s.count("group_members").await, 0);
         let names = s.event_names().await;
-        for ev in ["group_create_provision", "group_update_provision", "group_delete_provision"] {
-            assert!(names.iter().any(|(n, ok)| n == ev && *ok), "{ev} in {names:?}");
+        for ev in [
+            "group_create_provision",
+            "group_update_provision",
+            "group_delete_provision",
+        ] {
+            assert!(
+                names.iter().any(|(n, ok)| n == ev && *ok),
+                "{ev} in {names:?}"
+            );
         }
     }
 );
@@ -187,92 +228,122 @@ fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-app_test!(
-    entra_and_okta_member_forms,
-    |app: TestApp| async move {
-        let s = Scim::new(&app, "Acme").await;
-        let a = new_user(&s, "a").await;
-        let b = new_user(&s, "b").await;
-        let c = new_user(&s, "c").await;
-        let (_, g) = s.post("/Groups", json!({"displayName": "Eng"})).await;
-        let id = g["id"].as_str().unwrap().to_string();
-        let path = format!("/Groups/{id}");
-        // Entra: add several at once; the answer is 204 (no member list read).
-        let (st, body) = s
-            .patch(&path, ops(json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]}])))
-            .await;
-        assert_eq!(st, 204, "{body}");
-        let (_, g) = s.get(&path).await;
-        assert_eq!(member_ids(&g), sorted(&[&a, &b]));
-        // Entra: remove one by filter.
-        let (st, _) = s
-            .patch(&path, ops(json!([{"op": "Remove", "path": format!("members[value eq \"{a}\"]")}])))
-            .await;
-        assert_eq!(st, 204);
-        let (_, g) = s.get(&path).await;
-        assert_eq!(member_ids(&g), vec![b.clone()]);
-        // Removing someone who is not a member, and adding one who is: no-ops, no error.
-        let (st, _) = s
-            .patch(&path, ops(json!([
+app_test!(entra_and_okta_member_forms, |app: TestApp| async move {
+    let s = Scim::new(&app, "Acme").await;
+    let a = new_user(&s, "a").await;
+    let b = new_user(&s, "b").await;
+    let c = new_user(&s, "c").await;
+    let (_, g) = s.post("/Groups", json!({"displayName": "Eng"})).await;
+    let id = g["id"].as_str().unwrap().to_string();
+    let path = format!("/Groups/{id}");
+    // Entra: add several at once; the answer is 204 (no member list read).
+    let (st, body) = s
+        .patch(
+            &path,
+            ops(json!([{"op": "Add", "path": "members", "value": [{"value": a}, {"value": b}]}])),
+        )
+        .await;
+    assert_eq!(st, 204, "{body}");
+    let (_, g) = s.get(&path).await;
+    assert_eq!(member_ids(&g), sorted(&[&a, &b]));
+    // Entra: remove one by filter.
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(json!([{"op": "Remove", "path": format!("members[value eq \"{a}\"]")}])),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, g) = s.get(&path).await;
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    // Removing someone who is not a member, and adding one who is: no-ops, no error.
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(json!([
                 {"op": "remove", "path": format!("members[value eq \"{a}\"]")},
                 {"op": "add", "path": "members", "value": [{"value": b}]}
-            ])))
-            .await;
-        assert_eq!(st, 204);
-        // Entra: rename with a replace without path.
-        let (st, _) = s
-            .patch(&path, ops(json!([{"op": "Replace", "value": {"id": id, "displayName": "Engineering"}}])))
-            .await;
-        assert_eq!(st, 204);
-        // Okta: replace the member list with a path, then without one.
-        let (st, g) = s
-            .send(Method::PATCH, &format!("{path}?excludedAttributes=externalId"), Some(ops(json!([
+            ])),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // Entra: rename with a replace without path.
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(json!([{"op": "Replace", "value": {"id": id, "displayName": "Engineering"}}])),
+        )
+        .await;
+    assert_eq!(st, 204);
+    // Okta: replace the member list with a path, then without one.
+    let (st, g) = s
+        .send(
+            Method::PATCH,
+            &format!("{path}?excludedAttributes=externalId"),
+            Some(ops(json!([
                 {"op": "replace", "path": "members", "value": [{"value": a}, {"value": c}]}
-            ]))))
-            .await
-            .pipe3();
-        assert_eq!(st, 200, "{g}");
-        assert_eq!(member_ids(&g), sorted(&[&a, &c]));
-        let (_, g) = s.get(&path).await;
-        assert_eq!(g["displayName"], "Engineering");
-        assert_eq!(member_ids(&g), sorted(&[&a, &c]));
-        let (st, g) = s
-            .send(Method::PATCH, &format!("{path}?attributes=members"), Some(ops(json!([
+            ]))),
+        )
+        .await
+        .pipe3();
+    assert_eq!(st, 200, "{g}");
+    assert_eq!(member_ids(&g), sorted(&[&a, &c]));
+    let (_, g) = s.get(&path).await;
+    assert_eq!(g["displayName"], "Engineering");
+    assert_eq!(member_ids(&g), sorted(&[&a, &c]));
+    let (st, g) = s
+        .send(
+            Method::PATCH,
+            &format!("{path}?attributes=members"),
+            Some(ops(json!([
                 {"op": "replace", "value": {"members": [{"value": b}]}}
-            ]))))
-            .await
-            .pipe3();
-        assert_eq!(st, 200, "{g}");
-        assert_eq!(member_ids(&g), vec![b.clone()]);
-        assert!(g.get("displayName").is_none(), "attributes=members: {g}");
-        // Remove a list of values (Entra sends this too), then everybody.
-        let (st, _) = s
-            .patch(&path, ops(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": c}]},
-                                     {"op": "remove", "path": "members", "value": [{"value": a}]}])))
-            .await;
-        assert_eq!(st, 204);
-        let (_, g) = s.get(&path).await;
-        assert_eq!(member_ids(&g), sorted(&[&b, &c]));
-        let (st, _) = s
-            .patch(&path, ops(json!([{"op": "remove", "path": "members[value eq \"x\" or value eq \"y\"]"},
-                                     {"op": "remove", "path": "members"}])))
-            .await;
-        assert_eq!(st, 204);
-        let (_, g) = s.get(&path).await;
-        assert!(member_ids(&g).is_empty(), "{g}");
-        // externalId set and removed, displayName cannot be removed.
-        let (st, _) = s
-            .patch(&path, ops(json!([{"op": "add", "path": "externalId", "value": "okta-1"}])))
-            .await;
-        assert_eq!(st, 204);
-        let (_, g) = s.get(&path).await;
-        assert_eq!(g["externalId"], "okta-1");
-        let (st, e) = s
-            .patch(&path, ops(json!([{"op": "remove", "path": "displayName"}])))
-            .await;
-        assert_scim_error(st, &e, 400, "mutability");
-    }
-);
+            ]))),
+        )
+        .await
+        .pipe3();
+    assert_eq!(st, 200, "{g}");
+    assert_eq!(member_ids(&g), vec![b.clone()]);
+    assert!(g.get("displayName").is_none(), "attributes=members: {g}");
+    // Remove a list of values (Entra sends this too), then everybody.
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(
+                json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": c}]},
+                                     {"op": "remove", "path": "members", "value": [{"value": a}]}]),
+            ),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, g) = s.get(&path).await;
+    assert_eq!(member_ids(&g), sorted(&[&b, &c]));
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(
+                json!([{"op": "remove", "path": "members[value eq \"x\" or value eq \"y\"]"},
+                                     {"op": "remove", "path": "members"}]),
+            ),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, g) = s.get(&path).await;
+    assert!(member_ids(&g).is_empty(), "{g}");
+    // externalId set and removed, displayName cannot be removed.
+    let (st, _) = s
+        .patch(
+            &path,
+            ops(json!([{"op": "add", "path": "externalId", "value": "okta-1"}])),
+        )
+        .await;
+    assert_eq!(st, 204);
+    let (_, g) = s.get(&path).await;
+    assert_eq!(g["externalId"], "okta-1");
+    let (st, e) = s
+        .patch(&path, ops(json!([{"op": "remove", "path": "displayName"}])))
+        .await;
+    assert_scim_error(st, &e, 400, "mutability");
+});
 
 trait Pipe3 {
     fn pipe3(self) -> (u16, Value);
@@ -298,17 +369,25 @@ app_test!(
         // displayName is unique per org, case-insensitively; another org may use it.
         let (st, e) = s.post("/Groups", json!({"displayName": "SALES"})).await;
         assert_scim_error(st, &e, 409, "uniqueness");
-        let (st, e) = s.put(&format!("/Groups/{id2}"), json!({"displayName": "sales"})).await;
+        let (st, e) = s
+            .put(&format!("/Groups/{id2}"), json!({"displayName": "sales"}))
+            .await;
         assert_scim_error(st, &e, 409, "uniqueness");
         let (st, e) = s
-            .patch(&format!("/Groups/{id2}"), ops(json!([{"op": "replace", "path": "displayName", "value": "Sales"}])))
+            .patch(
+                &format!("/Groups/{id2}"),
+                ops(json!([{"op": "replace", "path": "displayName", "value": "Sales"}])),
+            )
             .await;
         assert_scim_error(st, &e, 409, "uniqueness");
         let (st, _) = o.post("/Groups", json!({"displayName": "Sales"})).await;
         assert_eq!(st, 201);
         // Renaming to a different case of its own name is fine.
         let (st, _) = s
-            .patch(&format!("/Groups/{id}"), ops(json!([{"op": "replace", "path": "displayName", "value": "SALES"}])))
+            .patch(
+                &format!("/Groups/{id}"),
+                ops(json!([{"op": "replace", "path": "displayName", "value": "SALES"}])),
+            )
             .await;
         assert_eq!(st, 204);
         // Another org's user, made-up ids, nested groups: 400 invalidValue, nothing written.
@@ -321,19 +400,30 @@ app_test!(
             json!("not-an-array"),
         ] {
             let (st, e) = s
-                .patch(&format!("/Groups/{id}"), ops(json!([{"op": "add", "path": "members", "value": bad}])))
+                .patch(
+                    &format!("/Groups/{id}"),
+                    ops(json!([{"op": "add", "path": "members", "value": bad}])),
+                )
                 .await;
             assert_scim_error(st, &e, 400, "invalidValue");
-            let (st, e) = s.post("/Groups", json!({"displayName": "New", "members": bad})).await;
+            let (st, e) = s
+                .post("/Groups", json!({"displayName": "New", "members": bad}))
+                .await;
             assert_scim_error(st, &e, 400, "invalidValue");
         }
-        assert!(!groups_mention(&s, &eve).await, "the other org's user is never shown");
+        assert!(
+            !groups_mention(&s, &eve).await,
+            "the other org's user is never shown"
+        );
         // A half-good PATCH writes nothing: the first operation's member is not added.
         let (st, _) = s
-            .patch(&format!("/Groups/{id}"), ops(json!([
-                {"op": "add", "path": "members", "value": [{"value": ann}]},
-                {"op": "add", "path": "members", "value": [{"value": eve}]}
-            ])))
+            .patch(
+                &format!("/Groups/{id}"),
+                ops(json!([
+                    {"op": "add", "path": "members", "value": [{"value": ann}]},
+                    {"op": "add", "path": "members", "value": [{"value": eve}]}
+                ])),
+            )
             .await;
         assert_eq!(st, 400);
         assert_eq!(s.count("group_members").await, 0);
@@ -344,7 +434,10 @@ app_test!(
         let (st, _) = s.get(&format!("/Groups/{other_group}")).await;
         assert_eq!(st, 404);
         let (st, _) = s
-            .patch(&format!("/Groups/{other_group}"), ops(json!([{"op": "add", "path": "members", "value": [{"value": ann}]}])))
+            .patch(
+                &format!("/Groups/{other_group}"),
+                ops(json!([{"op": "add", "path": "members", "value": [{"value": ann}]}])),
+            )
             .await;
         assert_eq!(st, 404);
         assert_eq!(s.delete(&format!("/Groups/{other_group}")).await, 404);
@@ -356,7 +449,10 @@ app_test!(
             (json!({"displayName": 5}), "invalidValue"),
             (json!({"displayName": "x".repeat(300)}), "invalidValue"),
             (json!({"displayName": "a\u{0}b"}), "invalidValue"),
-            (json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "displayName": "x"}), "invalidValue"),
+            (
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "displayName": "x"}),
+                "invalidValue",
+            ),
             (json!(["not an object"]), "invalidSyntax"),
         ] {
             let (st, e) = s.post("/Groups", body.clone()).await;
@@ -364,13 +460,33 @@ app_test!(
         }
         for (op, t) in [
             (json!({"Operations": []}), "invalidSyntax"),
-            (ops(json!([{"op": "move", "path": "members"}])), "invalidSyntax"),
+            (
+                ops(json!([{"op": "move", "path": "members"}])),
+                "invalidSyntax",
+            ),
             (ops(json!([{"op": "remove"}])), "noTarget"),
-            (ops(json!([{"op": "add", "path": "owners", "value": "x"}])), "invalidPath"),
-            (ops(json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "x"}])), "invalidPath"),
-            (ops(json!([{"op": "remove", "path": "members[display eq \"x\"]"}])), "invalidFilter"),
-            (ops(json!([{"op": "remove", "path": "members[value eq"}])), "invalidPath"),
-            (ops(json!([{"op": "add", "value": {"nickName": "x"}}])), "invalidValue"),
+            (
+                ops(json!([{"op": "add", "path": "owners", "value": "x"}])),
+                "invalidPath",
+            ),
+            (
+                ops(
+                    json!([{"op": "replace", "path": "members[value eq \"x\"].display", "value": "x"}]),
+                ),
+                "invalidPath",
+            ),
+            (
+                ops(json!([{"op": "remove", "path": "members[display eq \"x\"]"}])),
+                "invalidFilter",
+            ),
+            (
+                ops(json!([{"op": "remove", "path": "members[value eq"}])),
+                "invalidPath",
+            ),
+            (
+                ops(json!([{"op": "add", "value": {"nickName": "x"}}])),
+                "invalidValue",
+            ),
         ] {
             let (st, e) = s.patch(&format!("/Groups/{id}"), op.clone()).await;
             assert_scim_error(st, &e, 400, t);
@@ -381,18 +497,24 @@ app_test!(
         assert_scim_error(st, &e, 400, "invalidValue");
         // A long filter: 400.
         let long = format!("displayName eq \"{}\"", "x".repeat(20_000));
-        let (st, e) = s
-            .post("/Groups/.search", json!({"filter": long}))
-            .await;
+        let (st, e) = s.post("/Groups/.search", json!({"filter": long})).await;
         assert_scim_error(st, &e, 400, "invalidFilter");
         assert_eq!(s.count("groups").await, 2);
         // Failures are events too.
         let names = s.event_names().await;
-        assert!(names.iter().any(|(n, ok)| n == "group_update_provision" && !*ok));
-        assert!(names.iter().any(|(n, ok)| n == "group_create_provision" && !*ok));
+        assert!(names
+            .iter()
+            .any(|(n, ok)| n == "group_update_provision" && !*ok));
+        assert!(names
+            .iter()
+            .any(|(n, ok)| n == "group_create_provision" && !*ok));
         // A body over the limit: 413 (last: the server closes that connection unread).
-        let huge: Vec<Value> = (0..50_000).map(|i| json!({"value": format!("user-{i:08}")})).collect();
-        let (st, _) = s.post("/Groups", json!({"displayName": "Huge", "members": huge})).await;
+        let huge: Vec<Value> = (0..50_000)
+            .map(|i| json!({"value": format!("user-{i:08}")}))
+            .collect();
+        let (st, _) = s
+            .post("/Groups", json!({"displayName": "Huge", "members": huge}))
+            .await;
         assert_eq!(st, 413);
         assert_eq!(s.count("groups").await, 2);
     }
@@ -414,13 +536,19 @@ app_test!(
         }
         let members: Vec<Value> = ids.iter().map(|i| json!({"value": i})).collect();
         let (st, g) = s
-            .send(Method::POST, "/Groups?excludedAttributes=members", Some(json!({"displayName": "All", "members": members})))
+            .send(
+                Method::POST,
+                "/Groups?excludedAttributes=members",
+                Some(json!({"displayName": "All", "members": members})),
+            )
             .await
             .pipe3();
         assert_eq!(st, 201, "{g}");
         assert!(g.get("members").is_none(), "{g}");
         let id = g["id"].as_str().unwrap().to_string();
-        let (_, g) = s.get(&format!("/Groups/{id}?excludedAttributes=members")).await;
+        let (_, g) = s
+            .get(&format!("/Groups/{id}?excludedAttributes=members"))
+            .await;
         assert!(g.get("members").is_none());
         assert_eq!(g["displayName"], "All");
         let (_, g) = s.get(&format!("/Groups/{id}?attributes=displayName")).await;
@@ -448,7 +576,8 @@ app_test!(
             let member = ids[1 + i % 4].clone();
             let op = if i % 2 == 0 { "add" } else { "remove" };
             tasks.push(tokio::spawn(async move {
-                let body = ops(json!([{"op": op, "path": "members", "value": [{"value": member}]}]));
+                let body =
+                    ops(json!([{"op": op, "path": "members", "value": [{"value": member}]}]));
                 http.patch(url)
                     .bearer_auth(token)
                     .header("Content-Type", "application/scim+json")
@@ -478,7 +607,10 @@ app_test!(
         let ann = new_user(&s, "ann").await;
         new_user(&s, "bob").await;
         let (st, g) = s
-            .post("/Groups", json!({"displayName": "Sales, \"EMEA\"", "members": [{"value": ann}]}))
+            .post(
+                "/Groups",
+                json!({"displayName": "Sales, \"EMEA\"", "members": [{"value": ann}]}),
+            )
             .await;
         assert_eq!(st, 201);
         let gid = g["id"].as_str().unwrap().to_string();
@@ -543,7 +675,12 @@ app_test!(
         assert!(lines[0].ends_with(",Groups"), "{csv}");
         assert_eq!(lines.len(), 2, "{csv}");
         assert!(lines[1].ends_with(",\"Sales, \"\"EMEA\"\"\""), "{csv}");
-        let csv = app.get("/admin/users.csv", Some(&cookie)).await.text().await.unwrap();
+        let csv = app
+            .get("/admin/users.csv", Some(&cookie))
+            .await
+            .text()
+            .await
+            .unwrap();
         assert_eq!(csv.lines().count(), 3, "{csv}");
     }
 );

@@ -316,8 +316,10 @@ fn parse_body(body: &Value) -> Result<GroupBody, ScimError> {
     };
     if let Some(s) = get_ci(o, "schemas") {
         let ok = s.as_array().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.as_str().is_some_and(|x| x.eq_ignore_ascii_case(GROUP_URN)))
+            a.iter().any(|x| {
+                x.as_str()
+                    .is_some_and(|x| x.eq_ignore_ascii_case(GROUP_URN))
+            })
         });
         if !ok {
             return Err(ScimError::invalid_value(format!(
@@ -383,8 +385,9 @@ async fn insert_members(
 ) -> Result<u64, ScimError> {
     let mut added = 0;
     for chunk in ids.chunks(CHUNK / 4) {
-        let mut b =
-            SqlBuilder::new("INSERT INTO group_members (group_id, user_id, org_id, added_at) VALUES ");
+        let mut b = SqlBuilder::new(
+            "INSERT INTO group_members (group_id, user_id, org_id, added_at) VALUES ",
+        );
         let g = b.bind(group_id);
         let o = b.bind(org_id);
         let t = b.bind(now);
@@ -468,9 +471,7 @@ fn duplicate(name: &str, id: Option<&str>) -> ScimError {
         Some(id) => ScimError::uniqueness(format!(
             "A group with displayName {name:?} already exists (id {id})."
         )),
-        None => ScimError::uniqueness(format!(
-            "A group with displayName {name:?} already exists."
-        )),
+        None => ScimError::uniqueness(format!("A group with displayName {name:?} already exists.")),
     }
 }
 
@@ -679,11 +680,7 @@ where
             .await
             .map_err(db_err)?;
         let m = if with_members {
-            Some(
-                members(&mut tx, &caller.org_id, id)
-                    .await
-                    .map_err(db_err)?,
-            )
+            Some(members(&mut tx, &caller.org_id, id).await.map_err(db_err)?)
         } else {
             None
         };
@@ -727,18 +724,26 @@ pub async fn replace(
     };
     let backend = svc.db.backend;
     let org = caller.org_id.clone();
-    modify(svc, caller, id, if_match, with_members, move |tx, g, now| {
-        Box::pin(async move {
-            let mut ch = Change {
-                renamed: b.display_name != g.display_name,
-                ..Change::default()
-            };
-            save(tx, g, &b.display_name, &b.external_id, now).await?;
-            ch.removed = replace_members(tx, backend, &org, &g.id, &b.members, now, &mut ch.added)
-                .await?;
-            Ok(ch)
-        })
-    })
+    modify(
+        svc,
+        caller,
+        id,
+        if_match,
+        with_members,
+        move |tx, g, now| {
+            Box::pin(async move {
+                let mut ch = Change {
+                    renamed: b.display_name != g.display_name,
+                    ..Change::default()
+                };
+                save(tx, g, &b.display_name, &b.external_id, now).await?;
+                ch.removed =
+                    replace_members(tx, backend, &org, &g.id, &b.members, now, &mut ch.added)
+                        .await?;
+                Ok(ch)
+            })
+        },
+    )
     .await
 }
 
@@ -754,16 +759,15 @@ async fn replace_members(
     added: &mut u64,
 ) -> Result<u64, ScimError> {
     check_members(tx, backend, org_id, ids).await?;
-    let current: Vec<String> =
-        sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1")
-            .bind(group_id)
-            .fetch_all(&mut **tx)
-            .await
-            .map_err(sqlx_err)?
-            .iter()
-            .map(|r| r.try_get::<String, _>("user_id"))
-            .collect::<Result<_, _>>()
-            .map_err(sqlx_err)?;
+    let current: Vec<String> = sqlx::query("SELECT user_id FROM group_members WHERE group_id = $1")
+        .bind(group_id)
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(sqlx_err)?
+        .iter()
+        .map(|r| r.try_get::<String, _>("user_id"))
+        .collect::<Result<_, _>>()
+        .map_err(sqlx_err)?;
     let wanted: HashSet<&String> = ids.iter().collect();
     let gone: Vec<String> = current
         .iter()
@@ -803,7 +807,10 @@ fn filter_ids(f: &scim_filter::Filter, out: &mut Vec<String>) -> Result<(), Scim
             attr,
             op: CompareOp::Eq,
             value: CompValue::String(v),
-        } if attr.urn.is_none() && attr.sub.is_none() && attr.name.eq_ignore_ascii_case("value") => {
+        } if attr.urn.is_none()
+            && attr.sub.is_none()
+            && attr.name.eq_ignore_ascii_case("value") =>
+        {
             out.push(v.clone());
             Ok(())
         }
@@ -834,7 +841,9 @@ fn parse_ops(body: &Value) -> Result<Vec<Op>, ScimError> {
     let mut out = Vec::new();
     for op in ops {
         let Some(op) = op.as_object() else {
-            return Err(ScimError::invalid_syntax("Each operation must be an object."));
+            return Err(ScimError::invalid_syntax(
+                "Each operation must be an object.",
+            ));
         };
         let kind = match get_ci(op, "op").and_then(Value::as_str) {
             Some(k) if k.eq_ignore_ascii_case("add") => "add",
@@ -942,33 +951,40 @@ pub async fn patch(
     };
     let backend = svc.db.backend;
     let org = caller.org_id.clone();
-    modify(svc, caller, id, if_match, with_members, move |tx, g, now| {
-        Box::pin(async move {
-            let mut ch = Change::default();
-            let mut name = g.display_name.clone();
-            let mut ext = g.external_id.clone();
-            for op in ops {
-                match op {
-                    Op::SetName(n) => name = n,
-                    Op::SetExternalId(e) => ext = e,
-                    Op::Add(ids) => {
-                        check_members(tx, backend, &org, &ids).await?;
-                        ch.added += insert_members(tx, &org, &g.id, &ids, now).await?;
+    modify(
+        svc,
+        caller,
+        id,
+        if_match,
+        with_members,
+        move |tx, g, now| {
+            Box::pin(async move {
+                let mut ch = Change::default();
+                let mut name = g.display_name.clone();
+                let mut ext = g.external_id.clone();
+                for op in ops {
+                    match op {
+                        Op::SetName(n) => name = n,
+                        Op::SetExternalId(e) => ext = e,
+                        Op::Add(ids) => {
+                            check_members(tx, backend, &org, &ids).await?;
+                            ch.added += insert_members(tx, &org, &g.id, &ids, now).await?;
+                        }
+                        Op::Remove(ids) => ch.removed += delete_members(tx, &g.id, &ids).await?,
+                        Op::ReplaceMembers(ids) => {
+                            ch.removed +=
+                                replace_members(tx, backend, &org, &g.id, &ids, now, &mut ch.added)
+                                    .await?;
+                        }
+                        Op::ClearMembers => ch.removed += clear_members(tx, &g.id).await?,
                     }
-                    Op::Remove(ids) => ch.removed += delete_members(tx, &g.id, &ids).await?,
-                    Op::ReplaceMembers(ids) => {
-                        ch.removed +=
-                            replace_members(tx, backend, &org, &g.id, &ids, now, &mut ch.added)
-                                .await?;
-                    }
-                    Op::ClearMembers => ch.removed += clear_members(tx, &g.id).await?,
                 }
-            }
-            ch.renamed = name != g.display_name;
-            save(tx, g, &name, &ext, now).await?;
-            Ok(ch)
-        })
-    })
+                ch.renamed = name != g.display_name;
+                save(tx, g, &name, &ext, now).await?;
+                Ok(ch)
+            })
+        },
+    )
     .await
 }
 
@@ -1039,7 +1055,10 @@ pub static GROUP_FILTER_COLUMNS: scim_filter::ColumnMap = {
 const FILTERABLE: &str = "groups can be filtered on id, displayName, externalId, members.value, meta.created and meta.lastModified";
 
 /// Checks a filter names only Group attributes and renames `members` for the column map.
-fn group_filter(f: scim_filter::Filter, inside_members: bool) -> Result<scim_filter::Filter, ScimError> {
+fn group_filter(
+    f: scim_filter::Filter,
+    inside_members: bool,
+) -> Result<scim_filter::Filter, ScimError> {
     use scim_filter::{AttrPath, Filter};
     fn attr(a: AttrPath, inside_members: bool) -> Result<AttrPath, ScimError> {
         let unknown = || ScimError::invalid_filter(format!("The filter uses {a}; {FILTERABLE}."));
@@ -1053,12 +1072,12 @@ fn group_filter(f: scim_filter::Filter, inside_members: bool) -> Result<scim_fil
         let ok = if inside_members {
             name == "value" && sub.is_none()
         } else {
-            match (name.as_str(), sub.as_deref()) {
-                ("id" | "displayname" | "externalid", None) => true,
-                ("members", None | Some("value")) => true,
-                ("meta", Some("created" | "lastmodified")) => true,
-                _ => false,
-            }
+            matches!(
+                (name.as_str(), sub.as_deref()),
+                ("id" | "displayname" | "externalid", None)
+                    | ("members", None | Some("value"))
+                    | ("meta", Some("created" | "lastmodified"))
+            )
         };
         if !ok {
             return Err(unknown());
@@ -1267,7 +1286,14 @@ pub async fn search_all(
     }
     .await;
     if let Err(e) = &result {
-        record(svc, caller, crate::provisioning::EV_LOOKUP, None, &Err(e.clone())).await;
+        record(
+            svc,
+            caller,
+            crate::provisioning::EV_LOOKUP,
+            None,
+            &Err(e.clone()),
+        )
+        .await;
     }
     result
 }

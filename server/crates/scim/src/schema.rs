@@ -404,7 +404,10 @@ pub fn user_resource_type(base_url: &str) -> Value {
 }
 
 pub fn resource_types(base_url: &str) -> Value {
-    list(vec![user_resource_type(base_url), group_resource_type(base_url)])
+    list(vec![
+        user_resource_type(base_url),
+        group_resource_type(base_url),
+    ])
 }
 
 pub fn resource_type_by_id(base_url: &str, id: &str) -> Option<Value> {

@@ -249,14 +249,23 @@ async fn json_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str)
 }
 
 /// SCIM Groups (issue 13, groups): a group of `members`, created through SCIM.
-async fn scim_group_setup(app: &TestApp, org: &str, token: &str, name: &str, members: &[&str]) -> String {
+async fn scim_group_setup(
+    app: &TestApp,
+    org: &str,
+    token: &str,
+    name: &str,
+    members: &[&str],
+) -> String {
     let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
     let res = app
         .http
         .post(format!("{}/scim/v2/{org}/Groups", app.url))
         .bearer_auth(token)
         .header("Content-Type", "application/scim+json")
-        .body(json!({ "displayName": name, "externalId": format!("ext-{name}"), "members": members }).to_string())
+        .body(
+            json!({ "displayName": name, "externalId": format!("ext-{name}"), "members": members })
+                .to_string(),
+        )
         .send()
         .await
         .expect("setup: SCIM group create");
@@ -429,8 +438,16 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
     // Second factor (issue 12, two-factor).
     let passkey_id = add_passkey(app, &admin_id_of(app, &id).await, p).await;
     // SCIM Groups (issue 13, groups).
-    let group = scim_group_setup(app, &id, &token, &format!("{p}-secret-group"), &[&emp, &scim2]).await;
-    let groupdel = scim_group_setup(app, &id, &token, &format!("{p}-secret-groupdel"), &[&emp]).await;
+    let group = scim_group_setup(
+        app,
+        &id,
+        &token,
+        &format!("{p}-secret-group"),
+        &[&emp, &scim2],
+    )
+    .await;
+    let groupdel =
+        scim_group_setup(app, &id, &token, &format!("{p}-secret-groupdel"), &[&emp]).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -1095,7 +1112,14 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
     // SCIM Groups (issue 13, groups).
     (
         "groups",
-        &["id", "display_name", "external_id", "version", "created_at", "updated_at"],
+        &[
+            "id",
+            "display_name",
+            "external_id",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
         "org_id = $1",
     ),
     (

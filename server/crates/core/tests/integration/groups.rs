@@ -97,15 +97,19 @@ db_test!(
             .unwrap();
         assert!(none.is_none(), "members are not read when not asked for");
         assert_eq!(member_rows(&t, &g.id).await, 10_001);
-        let untouched: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND added_at = 7")
-                .bind(&g.id)
-                .fetch_one(&t.svc.db.pool)
-                .await
-                .unwrap()
-                .try_get("n")
-                .unwrap();
-        assert_eq!(untouched, 10_000, "the existing memberships were not rewritten");
+        let untouched: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM group_members WHERE group_id = $1 AND added_at = 7",
+        )
+        .bind(&g.id)
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap()
+        .try_get("n")
+        .unwrap();
+        assert_eq!(
+            untouched, 10_000,
+            "the existing memberships were not rewritten"
+        );
         groups::patch(&t.svc, &c, &g.id, &remove_one(&ids[5]), None, false)
             .await
             .unwrap();
@@ -158,7 +162,11 @@ db_test!(
         for i in 0..6 {
             let svc = t.svc.clone();
             let c = c.clone();
-            let name = if i % 2 == 0 { "Engineering" } else { "ENGINEERING" };
+            let name = if i % 2 == 0 {
+                "Engineering"
+            } else {
+                "ENGINEERING"
+            };
             tasks.push(tokio::spawn(async move {
                 groups::create(&svc, &c, &json!({"displayName": name})).await
             }));
@@ -206,7 +214,10 @@ db_test!(
         let e = groups::patch(&t.svc, &c, &g.id, &add(&[&eve]), None, false)
             .await
             .unwrap_err();
-        assert_eq!((e.status, e.scim_type.unwrap().as_str()), (400, "invalidValue"));
+        assert_eq!(
+            (e.status, e.scim_type.unwrap().as_str()),
+            (400, "invalidValue")
+        );
         let e = groups::create(
             &t.svc,
             &c,
@@ -217,7 +228,13 @@ db_test!(
         assert_eq!(e.status, 400);
         assert_eq!(member_rows(&t, &g.id).await, 2);
         // Another org cannot see or change the group.
-        assert_eq!(groups::get(&t.svc, &co, &g.id, true).await.unwrap_err().status, 404);
+        assert_eq!(
+            groups::get(&t.svc, &co, &g.id, true)
+                .await
+                .unwrap_err()
+                .status,
+            404
+        );
         assert_eq!(
             groups::patch(&t.svc, &co, &g.id, &add(&[&eve]), None, false)
                 .await
