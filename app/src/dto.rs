@@ -16,6 +16,9 @@ pub struct UsersQuery {
     pub sort: UserSort,
     pub desc: bool,
     pub page: i64,
+    /// SCIM Groups (issue 13): only members of this group (its id); empty: any.
+    #[serde(default)]
+    pub group: String,
 }
 
 impl UsersQuery {
@@ -30,6 +33,7 @@ impl UsersQuery {
             sort: UserSort::parse(&get("sort")).unwrap_or_default(),
             desc: get("dir") == "desc",
             page: get("page").parse().unwrap_or(1),
+            group: get("group"),
         }
     }
 }
@@ -924,4 +928,33 @@ pub struct ScimRequestDetail {
     pub request_headers: String,
     pub request_body: Option<String>,
     pub response_body: Option<String>,
+}
+
+// --- SCIM Groups (issue 13, groups) ------------------------------------------------------------
+
+/// A group as the Groups screen lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRow {
+    pub id: String,
+    pub display_name: String,
+    pub external_id: Option<String>,
+    pub member_count: i64,
+    pub updated_at: i64,
+}
+
+/// One member of a group on the Groups screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMemberRow {
+    pub user_id: String,
+    pub user_name: String,
+    pub display_name: Option<String>,
+    pub active: bool,
+}
+
+/// A group and its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupMembers {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<GroupMemberRow>,
 }

@@ -42,6 +42,8 @@ use routes::admin::two_factor::TwoFactorPage;
 use routes::admin_login_verify::AdminLoginVerify;
 // SCIM request log (issue 13).
 use routes::admin::scim_requests::{ScimRequestPage, ScimRequestsPage};
+// SCIM Groups (issue 13, groups).
+use routes::admin::groups::GroupsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -101,6 +103,8 @@ pub fn App() -> impl IntoView {
                     // SCIM request log (issue 13).
                     <Route path=path!("provisioning/requests") view=ScimRequestsPage ssr=SsrMode::Async />
                     <Route path=path!("provisioning/requests/:id") view=ScimRequestPage ssr=SsrMode::Async />
+                    // SCIM Groups (issue 13, groups).
+                    <Route path=path!("groups") view=GroupsPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
                 <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />

@@ -338,6 +338,78 @@ async fn async_main() {
         let _ = r.bytes().await;
         st
     });
+    // SCIM Groups (issue 13): one member added to / removed from a 10,000-member group, beside
+    // the user PATCH above; the cost must not grow with the group (one row per member).
+    let big_group = {
+        let mut member_ids = Vec::with_capacity(10_000);
+        let mut tx = svc.db.begin_write().await.unwrap();
+        for i in 0..10_000 {
+            let nb = scim_core::normalize_user(&body(2_000_000 + i)).unwrap();
+            let id = portal_core::ids::new_id();
+            portal_core::users::insert(
+                &mut tx,
+                &org.id,
+                &id,
+                &nb.resource,
+                portal_core::users::Source::Scim,
+                1_700_000_000_000,
+            )
+            .await
+            .unwrap();
+            member_ids.push(json!({ "value": id }));
+        }
+        tx.commit().await.unwrap();
+        let caller = portal_core::provisioning::Caller {
+            org_id: org.id.clone(),
+            base_url: base.to_string(),
+            user_agent: Some("bench".into()),
+            request_id: None,
+        };
+        let (g, m) = portal_core::groups::create(
+            &svc,
+            &caller,
+            &json!({"displayName": "Everyone (bench)", "members": member_ids}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(m.len(), 10_000);
+        g.id
+    };
+    let group_url = Arc::new(format!("{base}/Groups/{big_group}"));
+    for (name, op) in [
+        ("group +1 (10k members)", "add"),
+        ("group -1 (10k members)", "remove"),
+    ] {
+        let http = http.clone();
+        let group_url = group_url.clone();
+        let token = token.clone();
+        let ids = ids.clone();
+        let mut p = run_phase(name, users, clients, move |i| {
+            let h = http.clone();
+            let url = group_url.clone();
+            let tok = token.clone();
+            let id = ids.lock().unwrap()[i].clone();
+            async move {
+                let v = if op == "add" {
+                    json!({"Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})
+                } else {
+                    json!({"Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})
+                };
+                let r = h
+                    .patch(url.as_str())
+                    .bearer_auth(&tok)
+                    .json(&v)
+                    .send()
+                    .await
+                    .unwrap();
+                let st = r.status().as_u16();
+                let _ = r.bytes().await;
+                st
+            }
+        })
+        .await;
+        p.print();
+    }
     let pages = (users / 100).max(1);
     phase!("list page (100 users)", pages * 20, |i, h, b, tok, _ids| {
         let start = (i % pages) * 100 + 1;

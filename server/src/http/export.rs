@@ -31,7 +31,7 @@ fn field(s: &str) -> String {
     }
 }
 
-fn line(r: &UserRow) -> String {
+fn line(r: &UserRow, groups: &std::collections::HashMap<String, Vec<(String, String)>>) -> String {
     let t = |v: Option<i64>| v.map(portal_core::clock::rfc3339).unwrap_or_default();
     let cols = [
         r.name.clone(),
@@ -45,6 +45,16 @@ fn line(r: &UserRow) -> String {
         t(r.last_sign_in_at),
         t(Some(r.updated_at)),
         t(r.deleted_at),
+        // SCIM Groups (issue 13): the user's groups by displayName.
+        groups
+            .get(&r.id)
+            .map(|g| {
+                g.iter()
+                    .map(|(_, name)| name.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default(),
     ];
     let mut l = cols.iter().map(|c| field(c)).collect::<Vec<_>>().join(",");
     l.push_str("\r\n");
@@ -65,7 +75,7 @@ async fn export(
     let q = UsersQuery::from_params(|k| pairs.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()));
     let svc = state.services.clone();
     let org = admin.org_id.clone();
-    let header_line = "Name,userName,Email,Department,Country,City,Status,Source,Last sign-in,Last change,Deleted at\r\n".to_string();
+    let header_line = "Name,userName,Email,Department,Country,City,Status,Source,Last sign-in,Last change,Deleted at,Groups\r\n".to_string();
     // State: (after-key, done?). The first item is the header line.
     let stream = futures::stream::unfold(
         (None::<(i64, String)>, false, true),
@@ -87,7 +97,24 @@ async fn export(
                             return None;
                         }
                         let finished = (rows.len() as i64) < CHUNK;
-                        let text: String = rows.iter().map(line).collect();
+                        let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+                        let groups = match svc.db.pool.acquire().await {
+                            Ok(mut conn) => {
+                                portal_core::groups::groups_of_users(&mut conn, &org, &ids).await
+                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        let groups = match groups {
+                            Ok(g) => g,
+                            Err(e) => {
+                                tracing::error!(error = %e, "CSV export failed part-way");
+                                return Some((
+                                    Err(std::io::Error::other("export failed")),
+                                    (None, true, false),
+                                ));
+                            }
+                        };
+                        let text: String = rows.iter().map(|r| line(r, &groups)).collect();
                         Some((Ok(text), (last, finished, false)))
                     }
                     Err(e) => {

@@ -13,6 +13,7 @@ use portal_core::scim_requests;
 use portal_core::users::StoredUser;
 use scim_core::{schema, ScimError};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 use crate::AppState;
 
@@ -23,8 +24,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
     let users = Router::new()
         .route("/Users", get(list_users).post(create_user))
         .route("/Users/.search", post(search_users))
-        // Server-root search (RFC 7644 §3.4.3): Users are the only resource type.
-        .route("/.search", post(search_users))
+        // Server-root search (RFC 7644 §3.4.3): Users, then Groups (issue 13).
+        .route("/.search", post(search_root))
         .route(
             "/Users/{id}",
             get(get_user)
@@ -37,8 +38,16 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/ResourceTypes/{id}", get(resource_type))
         .route("/Schemas", get(schemas))
         .route("/Schemas/{id}", get(schema_by_id))
-        .route("/Groups", axum::routing::any(groups))
-        .route("/Groups/{*rest}", axum::routing::any(groups))
+        // SCIM Groups (issue 13, groups).
+        .route("/Groups", get(list_groups).post(create_group))
+        .route("/Groups/.search", post(search_groups))
+        .route(
+            "/Groups/{id}",
+            get(get_group)
+                .put(replace_group)
+                .patch(patch_group)
+                .delete(delete_group),
+        )
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state, authenticate));
     Router::new().nest("/scim/v2/{org_id}", users)
@@ -364,8 +373,53 @@ fn if_match(headers: &HeaderMap) -> Option<i64> {
         .and_then(provisioning::parse_if_match)
 }
 
-fn user_reply(status: StatusCode, u: &StoredUser, c: &Caller, proj: &Projection) -> Reply {
-    let body = proj.apply(provisioning::to_json(u, &c.base_url));
+/// The User resource with its read-only `groups` (issue 13).
+fn user_json(u: &StoredUser, c: &Caller, groups: &HashMap<String, Vec<(String, String)>>) -> Value {
+    let mut v = provisioning::to_json(u, &c.base_url);
+    if let Some(g) = groups.get(&u.id).filter(|g| !g.is_empty()) {
+        v["groups"] = portal_core::groups::user_groups_json(g, &c.base_url);
+    }
+    v
+}
+
+/// The groups of these users, for their `groups` attribute.
+async fn groups_of(
+    state: &AppState,
+    c: &Caller,
+    users: &[&StoredUser],
+) -> Result<HashMap<String, Vec<(String, String)>>, Reply> {
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut conn = state.services.db.pool.acquire().await.map_err(|e| {
+        tracing::error!(error = %e, "SCIM database error");
+        Reply::from(ScimError::unavailable())
+    })?;
+    portal_core::groups::groups_of_users(&mut conn, &c.org_id, &ids)
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "SCIM database error");
+            Reply::from(ScimError::unavailable())
+        })
+}
+
+async fn user_reply(
+    state: &AppState,
+    status: StatusCode,
+    u: &StoredUser,
+    c: &Caller,
+    proj: &Projection,
+) -> R {
+    let groups = groups_of(state, c, &[u]).await?;
+    Ok(user_reply_with(status, u, c, proj, &groups))
+}
+
+fn user_reply_with(
+    status: StatusCode,
+    u: &StoredUser,
+    c: &Caller,
+    proj: &Projection,
+    groups: &HashMap<String, Vec<(String, String)>>,
+) -> Reply {
+    let body = proj.apply(user_json(u, c, groups));
     let mut r = Reply::json(status, body).header(header::ETAG, provisioning::etag(u.version));
     if status == StatusCode::CREATED {
         r = r.header(header::LOCATION, format!("{}/Users/{}", c.base_url, u.id));
@@ -434,10 +488,11 @@ fn sort_order(v: Option<&str>) -> Result<bool, Reply> {
 
 async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
     let page = provisioning::list(&state.services, c, &query).await?;
+    let groups = groups_of(state, c, &page.users.iter().collect::<Vec<_>>()).await?;
     let resources: Vec<Value> = page
         .users
         .iter()
-        .map(|u| proj.apply(provisioning::to_json(u, &c.base_url)))
+        .map(|u| proj.apply(user_json(u, c, &groups)))
         .collect();
     Ok(Reply::json(
         StatusCode::OK,
@@ -458,7 +513,13 @@ async fn list_users(
     headers: HeaderMap,
 ) -> R {
     let c = caller(&state, &org_id, &headers);
-    let pairs = query_pairs(raw.as_deref());
+    let (query, proj) = list_query(raw.as_deref())?;
+    run_list(&state, &c, query, proj).await
+}
+
+/// A list's query parameters (GET /Users, GET /Groups).
+fn list_query(raw: Option<&str>) -> Result<(ListQuery, Projection), Reply> {
+    let pairs = query_pairs(raw);
     let query = ListQuery {
         filter: q(&pairs, "filter").map(str::to_string),
         start_index: int_param("startIndex", q(&pairs, "startIndex"))?,
@@ -470,7 +531,7 @@ async fn list_users(
         attributes: q(&pairs, "attributes").map(split_list),
         excluded: q(&pairs, "excludedAttributes").map(split_list),
     };
-    run_list(&state, &c, query, proj).await
+    Ok((query, proj))
 }
 
 async fn search_users(
@@ -480,6 +541,12 @@ async fn search_users(
     body: Body,
 ) -> R {
     let c = caller(&state, &org_id, &headers);
+    let (query, proj) = search_query(body).await?;
+    run_list(&state, &c, query, proj).await
+}
+
+/// A SearchRequest body (POST /Users/.search, /Groups/.search).
+async fn search_query(body: Body) -> Result<(ListQuery, Projection), Reply> {
     let v = read_json(body).await?;
     let Some(o) = v.as_object() else {
         return Err(ScimError::invalid_syntax(
@@ -539,7 +606,7 @@ async fn search_users(
         attributes: list("attributes")?,
         excluded: list("excludedAttributes")?,
     };
-    run_list(&state, &c, query, proj).await
+    Ok((query, proj))
 }
 
 fn projection_from_query(raw: Option<&str>) -> Projection {
@@ -563,12 +630,14 @@ async fn create_user(
         Err(e) => return Err(e),
     };
     let (u, _) = provisioning::create(&state.services, &c, &v).await?;
-    Ok(user_reply(
+    user_reply(
+        &state,
         StatusCode::CREATED,
         &u,
         &c,
         &projection_from_query(raw.as_deref()),
-    ))
+    )
+    .await
 }
 
 async fn get_user(
@@ -592,12 +661,14 @@ async fn get_user(
             });
         }
     }
-    Ok(user_reply(
+    user_reply(
+        &state,
         StatusCode::OK,
         &u,
         &c,
         &projection_from_query(raw.as_deref()),
-    ))
+    )
+    .await
 }
 
 async fn replace_user(
@@ -610,12 +681,14 @@ async fn replace_user(
     let c = caller(&state, &org_id, &headers);
     let v = read_json(body).await?;
     let u = provisioning::replace(&state.services, &c, &id, &v, if_match(&headers)).await?;
-    Ok(user_reply(
+    user_reply(
+        &state,
         StatusCode::OK,
         &u,
         &c,
         &projection_from_query(raw.as_deref()),
-    ))
+    )
+    .await
 }
 
 async fn patch_user(
@@ -628,12 +701,14 @@ async fn patch_user(
     let c = caller(&state, &org_id, &headers);
     let v = read_json(body).await?;
     let u = provisioning::patch(&state.services, &c, &id, &v, if_match(&headers)).await?;
-    Ok(user_reply(
+    user_reply(
+        &state,
         StatusCode::OK,
         &u,
         &c,
         &projection_from_query(raw.as_deref()),
-    ))
+    )
+    .await
 }
 
 async fn delete_user(
@@ -677,9 +752,10 @@ async fn resource_type(
 ) -> Reply {
     match schema::resource_type_by_id(&base(&state, &org_id), &id) {
         Some(v) => Reply::json(StatusCode::OK, v),
-        None => {
-            ScimError::not_found(format!("No resource type {id}; only User is supported.")).into()
-        }
+        None => ScimError::not_found(format!(
+            "No resource type {id}; User and Group are supported."
+        ))
+        .into(),
     }
 }
 
@@ -697,15 +773,252 @@ async fn schema_by_id(
     }
 }
 
-async fn groups() -> Reply {
-    ScimError::new(
-        404,
-        None,
-        "Groups are not supported by this service provider; provision users only (turn off group push in your identity provider).",
-    )
-    .into()
+async fn not_found() -> Reply {
+    ScimError::not_found("No such SCIM endpoint. Supported: /Users, /Users/.search, /Groups, /Groups/.search, /ServiceProviderConfig, /ResourceTypes, /Schemas.").into()
 }
 
-async fn not_found() -> Reply {
-    ScimError::not_found("No such SCIM endpoint. Supported: /Users, /Users/.search, /ServiceProviderConfig, /ResourceTypes, /Schemas.").into()
+// ---- SCIM Groups (issue 13, groups) ----
+
+impl Projection {
+    /// Whether the reply shows `members`; when it does not, they are not read at all (a
+    /// 10,000-member group listed with `excludedAttributes=members` costs one row).
+    fn wants_members(&self) -> bool {
+        let is_members = |a: &String| {
+            let a = a.trim();
+            let a = a
+                .get(..portal_core::groups::GROUP_URN.len() + 1)
+                .filter(|p| p.eq_ignore_ascii_case(&format!("{}:", portal_core::groups::GROUP_URN)))
+                .map_or(a, |p| &a[p.len()..]);
+            a.eq_ignore_ascii_case("members")
+                || a.get(..8)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("members."))
+        };
+        match (&self.attributes, &self.excluded) {
+            (Some(a), _) if !a.is_empty() => a.iter().any(is_members),
+            (_, Some(e)) => !e.iter().any(is_members),
+            _ => true,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.attributes.as_ref().is_none_or(|a| a.is_empty())
+            && self.excluded.as_ref().is_none_or(|e| e.is_empty())
+    }
+
+    /// Like `apply`, with the Group schema's URN prefix taken off the attribute names.
+    fn apply_group(&self, json: Value) -> Value {
+        let strip = |l: &Option<Vec<String>>| {
+            l.as_ref().map(|l| {
+                l.iter()
+                    .map(|a| {
+                        let p = format!("{}:", portal_core::groups::GROUP_URN);
+                        match a.get(..p.len()) {
+                            Some(x) if x.eq_ignore_ascii_case(&p) => a[p.len()..].to_string(),
+                            _ => a.clone(),
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+        };
+        Projection {
+            attributes: strip(&self.attributes),
+            excluded: strip(&self.excluded),
+        }
+        .apply(json)
+    }
+}
+
+fn group_reply(
+    status: StatusCode,
+    g: &portal_core::groups::StoredGroup,
+    members: Option<&[portal_core::groups::Member]>,
+    c: &Caller,
+    proj: &Projection,
+) -> Reply {
+    let body = proj.apply_group(portal_core::groups::to_json(g, members, &c.base_url));
+    let mut r = Reply::json(status, body).header(header::ETAG, provisioning::etag(g.version));
+    if status == StatusCode::CREATED {
+        r = r.header(header::LOCATION, format!("{}/Groups/{}", c.base_url, g.id));
+    }
+    r
+}
+
+async fn run_group_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
+    let page = portal_core::groups::list(&state.services, c, &query, proj.wants_members()).await?;
+    let resources: Vec<Value> = page
+        .groups
+        .iter()
+        .map(|(g, m)| proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url)))
+        .collect();
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [scim_core::LIST_RESPONSE_URN],
+            "totalResults": page.total,
+            "startIndex": page.start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
+}
+
+async fn list_groups(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let (query, proj) = list_query(raw.as_deref())?;
+    run_group_list(&state, &c, query, proj).await
+}
+
+async fn search_groups(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let (query, proj) = search_query(body).await?;
+    run_group_list(&state, &c, query, proj).await
+}
+
+async fn create_group(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let (g, m) = portal_core::groups::create(&state.services, &c, &v).await?;
+    let proj = projection_from_query(raw.as_deref());
+    let m = proj.wants_members().then_some(m.as_slice());
+    Ok(group_reply(StatusCode::CREATED, &g, m, &c, &proj))
+}
+
+async fn get_group(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let proj = projection_from_query(raw.as_deref());
+    let (g, m) = portal_core::groups::get(&state.services, &c, &id, proj.wants_members()).await?;
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if inm.trim() == provisioning::etag(g.version) {
+            return Ok(Reply {
+                status: StatusCode::NOT_MODIFIED,
+                body: None,
+                headers: vec![],
+            });
+        }
+    }
+    Ok(group_reply(StatusCode::OK, &g, m.as_deref(), &c, &proj))
+}
+
+async fn replace_group(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let proj = projection_from_query(raw.as_deref());
+    let (g, m) = portal_core::groups::replace(
+        &state.services,
+        &c,
+        &id,
+        &v,
+        if_match(&headers),
+        proj.wants_members(),
+    )
+    .await?;
+    Ok(group_reply(StatusCode::OK, &g, m.as_deref(), &c, &proj))
+}
+
+/// PATCH answers 204 (RFC 7644 §3.5.2 allows it), so adding one member to a 10,000-member group
+/// never reads the other 9,999; a client that asks for attributes (`attributes=` or
+/// `excludedAttributes=`) gets 200 with the resource so projected.
+async fn patch_group(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let v = read_json(body).await?;
+    let proj = projection_from_query(raw.as_deref());
+    let want_body = !proj.is_empty();
+    let (g, m) = portal_core::groups::patch(
+        &state.services,
+        &c,
+        &id,
+        &v,
+        if_match(&headers),
+        want_body && proj.wants_members(),
+    )
+    .await?;
+    if !want_body {
+        return Ok(Reply {
+            status: StatusCode::NO_CONTENT,
+            body: None,
+            headers: vec![(header::ETAG, provisioning::etag(g.version))],
+        });
+    }
+    Ok(group_reply(StatusCode::OK, &g, m.as_deref(), &c, &proj))
+}
+
+async fn delete_group(
+    State(state): State<AppState>,
+    Path((org_id, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    portal_core::groups::delete(&state.services, &c, &id, if_match(&headers)).await?;
+    Ok(Reply {
+        status: StatusCode::NO_CONTENT,
+        body: None,
+        headers: vec![],
+    })
+}
+
+/// POST /.search: Users and Groups in one list.
+async fn search_root(
+    State(state): State<AppState>,
+    Path(org_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> R {
+    let c = caller(&state, &org_id, &headers);
+    let (query, proj) = search_query(body).await?;
+    let (total, start_index, users, groups) =
+        portal_core::groups::search_all(&state.services, &c, &query, proj.wants_members()).await?;
+    let user_groups = groups_of(&state, &c, &users.iter().collect::<Vec<_>>()).await?;
+    let mut resources: Vec<Value> = users
+        .iter()
+        .map(|u| proj.apply(user_json(u, &c, &user_groups)))
+        .collect();
+    resources.extend(groups.groups.iter().map(|(g, m)| {
+        proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url))
+    }));
+    Ok(Reply::json(
+        StatusCode::OK,
+        json!({
+            "schemas": [scim_core::LIST_RESPONSE_URN],
+            "totalResults": total,
+            "startIndex": start_index,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    ))
 }

@@ -288,6 +288,22 @@ fn deactivate_patch() -> Value {
     })
 }
 
+/// SCIM Groups (issue 13, groups): Entra's form of a member change.
+fn members_patch(op: &str, user_id: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": op, "path": "members", "value": [{"value": user_id}]}]
+    })
+}
+
+fn group_filter(org: &str, f: &str) -> Req {
+    Req::Scim(
+        Method::GET,
+        format!("/scim/v2/{org}/Groups?filter={}", urlencode(f)),
+        None,
+    )
+}
+
 fn rename_patch() -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -557,13 +573,6 @@ static ROWS: &[Row] = &[
     row("SCIM Schemas/{id} at B's URL", "GET /scim/v2/{org_id}/Schemas/{id}", AScim,
         |w| scim(&w.b.id, Method::GET, &format!("/Schemas/{SCIM_USER}"), None), &[401], Body::Any)
         .ok(AScim, |w| scim(&w.a.id, Method::GET, &format!("/Schemas/{SCIM_USER}"), None), &[200], Body::Any),
-    // Groups are not supported: 404 for A at A's URL, but B's URL must still say 401 first.
-    row("SCIM Groups at B's URL", "ANY /scim/v2/{org_id}/Groups", AScim,
-        |w| scim(&w.b.id, Method::GET, "/Groups", None), &[401], Body::Any)
-        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/Groups", None), &[404], Body::Any),
-    row("SCIM Groups/{id} at B's URL", "ANY /scim/v2/{org_id}/Groups/{*rest}", AScim,
-        |w| scim(&w.b.id, Method::PATCH, &format!("/Groups/{}", w.b.users.emp), Some(deactivate_patch())), &[401], Body::Any)
-        .ok(AScim, |w| scim(&w.a.id, Method::PATCH, &format!("/Groups/{}", w.a.users.emp), Some(deactivate_patch())), &[404], Body::Any),
     // Other credentials of A at B's SCIM URL.
     row("SCIM at B's URL with A's admin session", "GET /scim/v2/{org_id}/Users/{id}", AAdmin,
         |w| scim(&w.b.id, Method::GET, &format!("/Users/{}", w.b.users.scim2), None), &[401], Body::Any),
@@ -886,6 +895,65 @@ static ROWS: &[Row] = &[
         .ok(AAdmin, |w| get(format!("/admin/provisioning/requests/{}", w.a.scim_request)), &[200], Body::Has(A_MARK)),
     row("page /admin/provisioning/requests?user={B's user}&org=B", "PAGE /admin/provisioning/requests", AAdmin,
         |w| get(format!("/admin/provisioning/requests?org={0}&org_id={0}&user={1}", w.b.id, w.b.users.scim2)), &[200], Body::Any),
+    // ---- SCIM Groups (issue 13, groups): B's URL, B's group ids at A's URL, B's user ids in A's groups ----
+    row("SCIM list groups at B's URL", "GET /scim/v2/{org_id}/Groups", AScim,
+        |w| scim(&w.b.id, Method::GET, "/Groups", None), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, "/Groups", None), &[200], Body::SomeResults),
+    row("SCIM create group at B's URL", "POST /scim/v2/{org_id}/Groups", AScim,
+        |w| scim(&w.b.id, Method::POST, "/Groups", Some(json!({"displayName": "intruder"}))), &[401], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::POST, "/Groups", Some(json!({"displayName": "alpha-secret-new-group"}))), &[201], Body::Has(A_MARK)),
+    row("SCIM create group in A with B's user as member", "POST /scim/v2/{org_id}/Groups", AScim,
+        |w| scim(&w.a.id, Method::POST, "/Groups", Some(json!({"displayName": "alpha-secret-hostile", "members": [{"value": w.b.users.emp}]}))), &[400], Body::Has("invalidValue"))
+        .ok(AScim, |w| scim(&w.a.id, Method::POST, "/Groups", Some(json!({"displayName": "alpha-secret-friendly", "members": [{"value": w.a.users.emp}]}))), &[201], Body::Has(A_MARK)),
+    row("SCIM /Groups/.search at B's URL", "POST /scim/v2/{org_id}/Groups/.search", AScim,
+        |w| search(&w.b.id, "/Groups/.search", "displayName pr"), &[401], Body::Any)
+        .ok(AScim, |w| search(&w.a.id, "/Groups/.search", "displayName pr"), &[200], Body::SomeResults),
+    row("SCIM get B's group at B's URL", "GET /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.b.id, Method::GET, &format!("/Groups/{}", w.b.group), None), &[401], Body::Any),
+    row("SCIM get: B's group id at A's URL", "GET /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::GET, &format!("/Groups/{}", w.b.group), None), &[404], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::GET, &format!("/Groups/{}", w.a.group), None), &[200], Body::Has(A_MARK)),
+    row("SCIM replace: B's group id at A's URL", "PUT /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::PUT, &format!("/Groups/{}", w.b.group), Some(json!({"displayName": "alpha-secret-group", "members": []}))), &[404], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::PUT, &format!("/Groups/{}", w.a.group), Some(json!({"displayName": "alpha-secret-group", "members": [{"value": w.a.users.emp}, {"value": w.a.users.scim2}]}))), &[200], Body::Has(A_MARK)),
+    row("SCIM replace A's group with B's user as member", "PUT /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::PUT, &format!("/Groups/{}", w.a.group), Some(json!({"displayName": "alpha-secret-group", "members": [{"value": w.a.users.emp}, {"value": w.b.users.emp}]}))), &[400], Body::Has("invalidValue")),
+    row("SCIM patch: B's group id at A's URL", "PATCH /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::PATCH, &format!("/Groups/{}", w.b.group), Some(members_patch("remove", &w.b.users.emp))), &[404], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::PATCH, &format!("/Groups/{}", w.a.group), Some(members_patch("add", &w.a.users.emp))), &[204], Body::Any),
+    row("SCIM patch: add B's user to A's group", "PATCH /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::PATCH, &format!("/Groups/{}", w.a.group), Some(members_patch("add", &w.b.users.emp))), &[400], Body::Has("invalidValue")),
+    row("SCIM patch at B's URL", "PATCH /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.b.id, Method::PATCH, &format!("/Groups/{}", w.b.group), Some(members_patch("remove", &w.b.users.emp))), &[401], Body::Any),
+    row("SCIM delete: B's group id at A's URL", "DELETE /scim/v2/{org_id}/Groups/{id}", AScim,
+        |w| scim(&w.a.id, Method::DELETE, &format!("/Groups/{}", w.b.groupdel), None), &[404], Body::Any)
+        .ok(AScim, |w| scim(&w.a.id, Method::DELETE, &format!("/Groups/{}", w.a.groupdel), None), &[204], Body::Any),
+    row("SCIM groups filter members.value eq B's user", "GET /scim/v2/{org_id}/Groups", AScim,
+        |w| group_filter(&w.a.id, &format!("members.value eq \"{}\"", w.b.users.emp)), &[200], Body::NoResults)
+        .ok(AScim, |w| group_filter(&w.a.id, &format!("members.value eq \"{}\"", w.a.users.emp)), &[200], Body::SomeResults),
+    row("SCIM groups filter displayName eq B's group", "GET /scim/v2/{org_id}/Groups", AScim,
+        |w| group_filter(&w.a.id, &format!("displayName eq \"{}-secret-group\" or id eq \"{}\"", w.b.p(), w.b.group)), &[200], Body::NoResults)
+        .ok(AScim, |w| group_filter(&w.a.id, &format!("displayName eq \"{}-secret-group\"", w.a.p())), &[200], Body::SomeResults),
+    row("SCIM get B's user's groups through A's URL", "GET /scim/v2/{org_id}/Users/{id}", AScim,
+        |w| scim(&w.a.id, Method::GET, &format!("/Users/{}?attributes=groups", w.b.users.emp), None), &[404], Body::Any),
+    row("list_groups, B's org id smuggled", "list_groups", AAdmin,
+        |w| fb(w, "list_groups", &[]), &[200], Body::Has(A_MARK)),
+    row("list_groups as A's employee", "list_groups", AEmployee,
+        |w| fb(w, "list_groups", &[]), &[401], Body::Any),
+    row("load_group_members: B's group", "load_group_members", AAdmin,
+        |w| f("load_group_members", &[("id", &w.b.group)]), &[200], Body::Null)
+        .ok(AAdmin, |w| f("load_group_members", &[("id", &w.a.group)]), &[200], Body::Has(A_MARK)),
+    row("load_group_members as A's employee: B's group", "load_group_members", AEmployee,
+        |w| f("load_group_members", &[("id", &w.b.group)]), &[401], Body::Any),
+    row("page /admin/groups?group={B's group}", "PAGE /admin/groups", AAdmin,
+        |w| get(format!("/admin/groups?group={}", w.b.group)), &[200], Body::Has("There is no such group in your organisation."))
+        .ok(AAdmin, |w| get(format!("/admin/groups?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
+    row("page /admin/users?group={B's group}", "PAGE /admin/users", AAdmin,
+        |w| get(format!("/admin/users?group={}", w.b.group)), &[200], Body::Has("No users match"))
+        .ok(AAdmin, |w| get(format!("/admin/users?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
+    row("users.csv?group={B's group}", "GET /admin/users.csv", AAdmin,
+        |w| get(format!("/admin/users.csv?group={}", w.b.group)), &[200], Body::Any)
+        .ok(AAdmin, |w| get(format!("/admin/users.csv?group={}", w.a.group)), &[200], Body::Has(A_MARK)),
 ];
 
 /// SCIM request log (issue 13): the list filtered by a user (id or userName).

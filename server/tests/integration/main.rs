@@ -36,6 +36,8 @@ mod token_rotation;
 mod guided_setup;
 // Issue 13, SCIM fidelity.
 mod scim_fidelity;
+// SCIM Groups (issue 13, groups).
+mod scim_groups;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

@@ -500,6 +500,19 @@ const ROWS: &[Row] = &[
         |_| f("get_scim_request", &[("id", "no-such-request")]),
         &[404],
     ),
+    // ---- SCIM Groups (issue 13, groups): reads, every role ----
+    row(
+        "list_groups",
+        Permission::Read,
+        |_| f("list_groups", &[]),
+        &[200],
+    ),
+    row(
+        "load_group_members",
+        Permission::Read,
+        |_| f("load_group_members", &[("id", "no-such-group")]),
+        &[200],
+    ),
 ];
 
 async fn send(app: &TestApp, cookie: &str, req: &Req) -> (u16, String) {

@@ -130,25 +130,24 @@ app_test!(
         assert_eq!(spc["changePassword"]["supported"], false);
         let (st, rt) = s.get("/ResourceTypes").await;
         assert_eq!(st, 200);
-        assert_eq!(rt["totalResults"], 1);
+        assert_eq!(rt["totalResults"], 2);
         assert_eq!(rt["Resources"][0]["id"], "User");
+        assert_eq!(rt["Resources"][1]["id"], "Group");
         let (st, _) = s.get("/ResourceTypes/User").await;
         assert_eq!(st, 200);
         let (st, sc) = s.get("/Schemas").await;
         assert_eq!(st, 200);
-        assert_eq!(sc["totalResults"], 2);
+        assert_eq!(sc["totalResults"], 3);
         let (st, _) = s
             .get("/Schemas/urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
             .await;
         assert_eq!(st, 200);
+        // Groups (issue 13): listed, and served.
+        let (st, _) = s.get("/ResourceTypes/Group").await;
+        assert_eq!(st, 200);
         let (st, g) = s.get("/Groups").await;
-        assert_eq!(st, 404);
-        assert!(g["detail"]
-            .as_str()
-            .unwrap()
-            .contains("Groups are not supported"));
-        let (st, _) = s.post("/Groups", json!({"displayName": "x"})).await;
-        assert_eq!(st, 404);
+        assert_eq!(st, 200, "{g}");
+        assert_eq!(g["totalResults"], 0);
     }
 );
 

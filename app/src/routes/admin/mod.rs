@@ -18,6 +18,8 @@ pub mod team;
 pub mod two_factor;
 // SCIM request log (issue 13).
 pub mod scim_requests;
+// SCIM Groups (issue 13, groups).
+pub mod groups;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -112,6 +114,9 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/users">"Users"</A>
+                        </li>
+                        <li>
+                            <A href="/admin/groups">"Groups"</A>
                         </li>
                         <li>
                             <A href="/admin/activity">"Activity"</A>

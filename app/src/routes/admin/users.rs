@@ -166,6 +166,9 @@ pub fn users_href(q: &UsersQuery) -> String {
     if q.page > 1 {
         parts.push(format!("page={}", q.page));
     }
+    if !q.group.is_empty() {
+        parts.push(format!("group={}", enc(&q.group)));
+    }
     if parts.is_empty() {
         "/admin/users".into()
     } else {
@@ -228,8 +231,18 @@ pub fn UsersPageView() -> impl IntoView {
                 <option value="sso_jit">"SSO-JIT"</option>
                 <option value="admin">"Admin"</option>
             </select>
+            // SCIM Groups (issue 13): a group filter (from the Groups screen) survives the others.
+            <input type="hidden" name="group" prop:value=move || q.get().group />
             <button type="submit">"Apply"</button>
         </form>
+        {move || (!q.get().group.is_empty()).then(|| view! {
+            <p class="muted" data-testid="users-group-filter">
+                "Showing the members of one group. "
+                <A href="/admin/groups">"All groups"</A>
+                " · "
+                <A href="/admin/users">"Show all users"</A>
+            </p>
+        })}
         // Open after a refused add, also when the form was posted without JavaScript.
         <IfCan needs=Need::Manage>
         <details class="confirm add-user" open=add_errors.refused_at_render(None)>
@@ -262,7 +275,7 @@ pub fn UsersPageView() -> impl IntoView {
                             let scim_note = p.scim_active.then(|| view! {
                                 <p class="muted">"SCIM provisioning is on: users from your IdP are managed there and read-only here."</p>
                             });
-                            let filtered = !cur.search.is_empty() || cur.status.is_some() || cur.source.is_some();
+                            let filtered = !cur.search.is_empty() || cur.status.is_some() || cur.source.is_some() || !cur.group.is_empty();
                             let empty = (p.total == 0).then(|| if filtered {
                                 view! {
                                     <p class="empty-state" data-testid="users-empty">
@@ -385,6 +398,7 @@ mod wire {
                 sort,
                 desc,
                 page,
+                group,
             } = q;
             Self {
                 search,
@@ -393,6 +407,7 @@ mod wire {
                 sort: sort.into(),
                 desc,
                 page,
+                group,
             }
         }
     }

@@ -25,6 +25,8 @@ pub struct UsersQuery {
     pub sort: UserSort,
     pub desc: bool,
     pub page: i64,
+    /// SCIM Groups (issue 13): only members of this group (its id); empty: any.
+    pub group: String,
 }
 
 impl UsersQuery {
@@ -39,6 +41,7 @@ impl UsersQuery {
             sort: UserSort::parse(&get("sort")).unwrap_or_default(),
             desc: get("dir") == "desc",
             page: get("page").parse().unwrap_or(1),
+            group: get("group"),
         }
     }
 }
@@ -270,6 +273,15 @@ fn push_users_where(b: &mut SqlBuilder, org_id: &str, q: &UsersQuery) {
     }
     if let Some(source) = q.source {
         b.push(" AND u.source = ").push_bind(source.as_str());
+    }
+    // SCIM Groups (issue 13): the members of one of this org's groups.
+    let group = q.group.trim();
+    if !group.is_empty() {
+        b.push(" AND u.id IN (SELECT gm.user_id FROM group_members gm WHERE gm.org_id = ")
+            .push_bind(org_id)
+            .push(" AND gm.group_id = ")
+            .push_bind(group.chars().take(100).collect::<String>())
+            .push(")");
     }
     let search = q.search.trim();
     if !search.is_empty() {

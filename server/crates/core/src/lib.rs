@@ -43,6 +43,8 @@ pub mod team;
 // Second factor for admin sign-in (issue 12, two-factor).
 pub mod passkeys;
 pub mod two_factor;
+// SCIM Groups (issue 13, groups).
+pub mod groups;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -24,7 +24,7 @@ pub struct Caller {
 }
 
 impl Caller {
-    fn actor(&self) -> String {
+    pub(crate) fn actor(&self) -> String {
         match &self.user_agent {
             Some(ua) if !ua.is_empty() => format!("SCIM client ({ua})"),
             _ => "SCIM client".to_string(),
@@ -38,7 +38,7 @@ pub const EV_DEPROVISION: &str = "user_deprovision";
 pub const EV_DELETE: &str = "user_delete_provision";
 pub const EV_LOOKUP: &str = "user_lookup_provision";
 
-fn db_err(e: CoreError) -> ScimError {
+pub(crate) fn db_err(e: CoreError) -> ScimError {
     match e {
         CoreError::Conflict(msg) => ScimError::uniqueness(msg),
         CoreError::Db(cause) => {
@@ -53,7 +53,7 @@ fn db_err(e: CoreError) -> ScimError {
     }
 }
 
-fn sqlx_err(e: sqlx::Error) -> ScimError {
+pub(crate) fn sqlx_err(e: sqlx::Error) -> ScimError {
     db_err(CoreError::Db(e))
 }
 
@@ -92,7 +92,7 @@ pub fn parse_if_match(h: &str) -> Option<i64> {
     Some(inner.parse::<i64>().ok().filter(|v| *v >= 0).unwrap_or(-2))
 }
 
-fn event(
+pub(crate) fn event(
     caller: &Caller,
     name: &str,
     user_id: Option<&str>,
@@ -135,7 +135,7 @@ fn event_detail(status: Option<String>, request_id: Option<&str>) -> Option<Stri
 }
 
 /// Records an event on its own (failures); successes are recorded inside their transaction.
-async fn record(
+pub(crate) async fn record(
     svc: &Services,
     caller: &Caller,
     name: &str,
@@ -595,7 +595,11 @@ pub async fn list(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<List
     result
 }
 
-async fn list_inner(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<ListPage, ScimError> {
+pub(crate) async fn list_inner(
+    svc: &Services,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<ListPage, ScimError> {
     let start_index = q.start_index.unwrap_or(1).max(1);
     let count = q
         .count

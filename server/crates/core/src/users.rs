@@ -512,6 +512,12 @@ pub async fn soft_delete(
             .bind(id)
             .execute(&mut **tx)
             .await?;
+        // A deleted user leaves its groups (issue 13, SCIM Groups); re-provisioning it does not
+        // bring the memberships back: the IdP pushes them again.
+        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(n == 1)
 }

@@ -238,7 +238,7 @@ pub fn user_schema(base_url: &str) -> Value {
         "id": CORE_USER_URN,
         "name": "User",
         "description": "User account",
-        "attributes": USER_ATTRS.iter().map(attr_json).collect::<Vec<_>>(),
+        "attributes": USER_ATTRS.iter().map(attr_json).chain(std::iter::once(user_groups_attr())).collect::<Vec<_>>(),
         "meta": meta(base_url, "Schema", &format!("Schemas/{CORE_USER_URN}")),
     })
 }
@@ -254,6 +254,120 @@ pub fn enterprise_schema(base_url: &str) -> Value {
     })
 }
 
+// ---- SCIM Groups (issue 13, groups) ----
+
+pub const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+fn sub_json(name: &str, ty: &str, mutability: &str, description: &str) -> Value {
+    let mut v = json!({
+        "name": name,
+        "type": ty,
+        "multiValued": false,
+        "description": description,
+        "required": false,
+        "mutability": mutability,
+        "returned": "default",
+        "uniqueness": "none",
+        "caseExact": ty == "reference" || name == "value",
+    });
+    if ty == "reference" {
+        v["referenceTypes"] = json!(["User", "Group"]);
+    }
+    v
+}
+
+fn member_type_json() -> Value {
+    let mut t = sub_json(
+        "type",
+        "string",
+        "immutable",
+        "User (nested groups are not supported).",
+    );
+    t["canonicalValues"] = json!(["User"]);
+    t
+}
+
+/// The User's read-only `groups` (RFC 7643 §4.1.2): the groups it is a direct member of.
+fn user_groups_attr() -> Value {
+    json!({
+        "name": "groups",
+        "type": "complex",
+        "multiValued": true,
+        "description": "The groups the user is a direct member of; set through the Group resource.",
+        "required": false,
+        "mutability": "readOnly",
+        "returned": "default",
+        "uniqueness": "none",
+        "subAttributes": [
+            sub_json("value", "string", "readOnly", "The group's id."),
+            sub_json("$ref", "reference", "readOnly", "The group's URI."),
+            sub_json("display", "string", "readOnly", "The group's displayName."),
+            sub_json("type", "string", "readOnly", "Always direct."),
+        ],
+    })
+}
+
+pub fn group_schema(base_url: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": GROUP_URN,
+        "name": "Group",
+        "description": "Group",
+        "attributes": [
+            {
+                "name": "displayName",
+                "type": "string",
+                "multiValued": false,
+                "description": "The group's name, unique in the organisation (case-insensitively).",
+                "required": true,
+                "caseExact": false,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "server",
+            },
+            {
+                "name": "externalId",
+                "type": "string",
+                "multiValued": false,
+                "description": "The identity provider's id for the group.",
+                "required": false,
+                "caseExact": true,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+            },
+            {
+                "name": "members",
+                "type": "complex",
+                "multiValued": true,
+                "description": "The group's members: users of this organisation.",
+                "required": false,
+                "mutability": "readWrite",
+                "returned": "default",
+                "uniqueness": "none",
+                "subAttributes": [
+                    sub_json("value", "string", "immutable", "The member's user id."),
+                    sub_json("$ref", "reference", "immutable", "The member's URI."),
+                    member_type_json(),
+                ],
+            },
+        ],
+        "meta": meta(base_url, "Schema", &format!("Schemas/{GROUP_URN}")),
+    })
+}
+
+pub fn group_resource_type(base_url: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+        "id": "Group",
+        "name": "Group",
+        "endpoint": "/Groups",
+        "description": "Group",
+        "schema": GROUP_URN,
+        "meta": meta(base_url, "ResourceType", "ResourceTypes/Group"),
+    })
+}
+
 fn list(resources: Vec<Value>) -> Value {
     json!({
         "schemas": [crate::LIST_RESPONSE_URN],
@@ -265,7 +379,11 @@ fn list(resources: Vec<Value>) -> Value {
 }
 
 pub fn schemas(base_url: &str) -> Value {
-    list(vec![user_schema(base_url), enterprise_schema(base_url)])
+    list(vec![
+        user_schema(base_url),
+        enterprise_schema(base_url),
+        group_schema(base_url),
+    ])
 }
 
 pub fn schema_by_id(base_url: &str, id: &str) -> Option<Value> {
@@ -273,6 +391,8 @@ pub fn schema_by_id(base_url: &str, id: &str) -> Option<Value> {
         Some(user_schema(base_url))
     } else if id.eq_ignore_ascii_case(ENTERPRISE_USER_URN) {
         Some(enterprise_schema(base_url))
+    } else if id.eq_ignore_ascii_case(GROUP_URN) {
+        Some(group_schema(base_url))
     } else {
         None
     }
@@ -292,12 +412,20 @@ pub fn user_resource_type(base_url: &str) -> Value {
 }
 
 pub fn resource_types(base_url: &str) -> Value {
-    list(vec![user_resource_type(base_url)])
+    list(vec![
+        user_resource_type(base_url),
+        group_resource_type(base_url),
+    ])
 }
 
 pub fn resource_type_by_id(base_url: &str, id: &str) -> Option<Value> {
-    id.eq_ignore_ascii_case("User")
-        .then(|| user_resource_type(base_url))
+    if id.eq_ignore_ascii_case("User") {
+        Some(user_resource_type(base_url))
+    } else if id.eq_ignore_ascii_case("Group") {
+        Some(group_resource_type(base_url))
+    } else {
+        None
+    }
 }
 
 /// Maximum results of one list page (`filter.maxResults`).
@@ -337,13 +465,15 @@ mod tests {
         assert_eq!(spc["sort"]["supported"], true);
         assert_eq!(spc["etag"]["supported"], true);
         let rt = resource_types("https://x/scim/v2/o");
-        assert_eq!(rt["totalResults"], 1);
+        assert_eq!(rt["totalResults"], 2);
+        assert_eq!(rt["Resources"][1]["endpoint"], "/Groups");
         assert_eq!(
             rt["Resources"][0]["schemaExtensions"][0]["schema"],
             ENTERPRISE_USER_URN
         );
         let sc = schemas("https://x/scim/v2/o");
-        assert_eq!(sc["totalResults"], 2);
+        assert_eq!(sc["totalResults"], 3);
+        assert!(schema_by_id("b", GROUP_URN).is_some());
         let user = &sc["Resources"][0];
         let pw = user["attributes"]
             .as_array()

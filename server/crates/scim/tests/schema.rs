@@ -34,8 +34,8 @@ fn schemas_list_both_schemas_with_locations() {
         list["schemas"],
         json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
     );
-    assert_eq!(list["totalResults"], 2);
-    assert_eq!(list["itemsPerPage"], 2);
+    assert_eq!(list["totalResults"], 3);
+    assert_eq!(list["itemsPerPage"], 3);
     assert_eq!(list["startIndex"], 1);
     assert_eq!(list["Resources"][0], user_schema(BASE));
     assert_eq!(list["Resources"][1], enterprise_schema(BASE));
@@ -71,7 +71,10 @@ fn schema_by_id_is_case_insensitive() {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user",
             Some(enterprise_schema(BASE)),
         ),
-        ("urn:ietf:params:scim:schemas:core:2.0:Group", None),
+        (
+            "urn:ietf:params:scim:schemas:core:2.0:Group",
+            Some(scim_core::schema::group_schema(BASE)),
+        ),
         ("User", None),
         ("", None),
     ];
@@ -217,7 +220,11 @@ fn sample(a: &Value, salt: &str) -> Value {
 #[test]
 fn every_advertised_attribute_is_accepted_and_kept() {
     let mut body = Map::new();
-    for a in attrs(&user_schema(BASE)) {
+    // Read-only attributes (the User's `groups`, issue 13) are the server's to set.
+    for a in attrs(&user_schema(BASE))
+        .iter()
+        .filter(|a| a["mutability"] != "readOnly")
+    {
         body.insert(
             a["name"].as_str().unwrap_or_default().to_string(),
             sample(a, ""),
@@ -256,7 +263,11 @@ fn every_advertised_attribute_is_accepted_and_kept() {
 
 #[test]
 fn resolve_agrees_with_the_schema() {
-    for a in attrs(&user_schema(BASE)) {
+    // Read-only attributes (the User's `groups`, issue 13) are not written, so not resolved.
+    for a in attrs(&user_schema(BASE))
+        .iter()
+        .filter(|a| a["mutability"] != "readOnly")
+    {
         let name = a["name"].as_str().unwrap_or_default();
         let upper = name.to_ascii_uppercase();
         let qualified = format!("{CORE_USER_URN}:{name}");
@@ -338,8 +349,10 @@ fn resolve_agrees_with_the_schema() {
 #[test]
 fn resource_types_and_service_provider_config() {
     let rts = resource_types(BASE);
-    assert_eq!(rts["totalResults"], 1);
+    assert_eq!(rts["totalResults"], 2);
     assert_eq!(rts["Resources"][0], user_resource_type(BASE));
+    // SCIM Groups (issue 13).
+    assert_eq!(rts["Resources"][1]["endpoint"], "/Groups");
     let rt = user_resource_type(BASE);
     assert_eq!(rt["id"], "User");
     assert_eq!(rt["endpoint"], "/Users");
@@ -349,12 +362,7 @@ fn resource_types_and_service_provider_config() {
         json!([{ "schema": ENTERPRISE_USER_URN, "required": false }])
     );
     assert_eq!(rt["meta"]["location"], format!("{BASE}/ResourceTypes/User"));
-    for (id, found) in [
-        ("User", true),
-        ("user", true),
-        ("Group", false),
-        ("", false),
-    ] {
+    for (id, found) in [("User", true), ("user", true), ("Group", true), ("", false)] {
         assert_eq!(resource_type_by_id(BASE, id).is_some(), found, "{id}");
     }
 

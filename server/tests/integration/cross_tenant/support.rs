@@ -101,6 +101,10 @@ pub struct Org {
     pub passkey_id: String,
     /// SCIM request log (issue 13): the org's first logged SCIM request (a user's creation).
     pub scim_request: String,
+    /// SCIM Groups (issue 13, groups): a group with `users.emp` and `users.scim2` as members,
+    /// and one the controls delete.
+    pub group: String,
+    pub groupdel: String,
 }
 
 impl Org {
@@ -244,6 +248,33 @@ async fn json_fn(app: &TestApp, name: &str, form: &[(&str, &str)], cookie: &str)
         "setup: {name} answered {status}: {text}"
     );
     serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
+/// SCIM Groups (issue 13, groups): a group of `members`, created through SCIM.
+async fn scim_group_setup(
+    app: &TestApp,
+    org: &str,
+    token: &str,
+    name: &str,
+    members: &[&str],
+) -> String {
+    let members: Vec<Value> = members.iter().map(|m| json!({ "value": m })).collect();
+    let res = app
+        .http
+        .post(format!("{}/scim/v2/{org}/Groups", app.url))
+        .bearer_auth(token)
+        .header("Content-Type", "application/scim+json")
+        .body(
+            json!({ "displayName": name, "externalId": format!("ext-{name}"), "members": members })
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("setup: SCIM group create");
+    let status = res.status();
+    let v: Value = res.json().await.expect("SCIM JSON");
+    assert_eq!(status, 201, "setup: SCIM group create: {v}");
+    v["id"].as_str().expect("SCIM id").to_string()
 }
 
 async fn scim_setup(app: &TestApp, org: &str, token: &str, body: Value) -> String {
@@ -413,6 +444,17 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
     let passkey_id = add_passkey(app, &admin_id_of(app, &id).await, p).await;
     // SCIM request log (issue 13).
     let scim_request = first_scim_request(app, p, &id).await;
+    // SCIM Groups (issue 13, groups).
+    let group = scim_group_setup(
+        app,
+        &id,
+        &token,
+        &format!("{p}-secret-group"),
+        &[&emp, &scim2],
+    )
+    .await;
+    let groupdel =
+        scim_group_setup(app, &id, &token, &format!("{p}-secret-groupdel"), &[&emp]).await;
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -442,6 +484,8 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         passkey_id,
         // SCIM request log (issue 13).
         scim_request,
+        group,
+        groupdel,
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -1075,6 +1119,24 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
         "admin_recovery_codes",
         &["id", "admin_id", "code_hash", "used_at"],
         "admin_id IN (SELECT id FROM admins WHERE org_id = $1)",
+    ),
+    // SCIM Groups (issue 13, groups).
+    (
+        "groups",
+        &[
+            "id",
+            "display_name",
+            "external_id",
+            "version",
+            "created_at",
+            "updated_at",
+        ],
+        "org_id = $1",
+    ),
+    (
+        "group_members",
+        &["group_id", "user_id", "added_at"],
+        "org_id = $1",
     ),
 ];
 

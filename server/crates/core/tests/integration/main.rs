@@ -20,3 +20,5 @@ mod two_factor;
 mod token_rotation;
 // SCIM request log (issue 13).
 mod scim_requests;
+// SCIM Groups (issue 13, groups).
+mod groups;
