@@ -129,7 +129,7 @@ pub fn AdminLayout() -> impl IntoView {
                             <A href="/admin/settings">"Organisation settings"</A>
                         </li>
                         <li>
-                            <A href="/admin/account">"Your account"</A>
+                            <A href="/admin/account" exact=true>"Your account"</A>
                         </li>
                         // Second factor (issue 12, two-factor).
                         <li>
