@@ -494,16 +494,21 @@ async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projecti
         .iter()
         .map(|u| proj.apply(user_json(u, c, &groups)))
         .collect();
-    Ok(Reply::json(
+    Ok(list_response(page.total, page.start_index, resources))
+}
+
+/// A ListResponse (RFC 7644 §3.4.2) of one page of resources.
+fn list_response(total: i64, start_index: i64, resources: Vec<Value>) -> Reply {
+    Reply::json(
         StatusCode::OK,
         json!({
             "schemas": [scim_core::LIST_RESPONSE_URN],
-            "totalResults": page.total,
-            "startIndex": page.start_index,
+            "totalResults": total,
+            "startIndex": start_index,
             "itemsPerPage": resources.len(),
             "Resources": resources,
         }),
-    ))
+    )
 }
 
 async fn list_users(
@@ -850,16 +855,7 @@ async fn run_group_list(state: &AppState, c: &Caller, query: ListQuery, proj: Pr
         .iter()
         .map(|(g, m)| proj.apply_group(portal_core::groups::to_json(g, m.as_deref(), &c.base_url)))
         .collect();
-    Ok(Reply::json(
-        StatusCode::OK,
-        json!({
-            "schemas": [scim_core::LIST_RESPONSE_URN],
-            "totalResults": page.total,
-            "startIndex": page.start_index,
-            "itemsPerPage": resources.len(),
-            "Resources": resources,
-        }),
-    ))
+    Ok(list_response(page.total, page.start_index, resources))
 }
 
 async fn list_groups(

@@ -185,23 +185,31 @@ pub async fn admin(svc: &Services, session: &Session) -> CoreResult<Option<Admin
     let Some(admin_id) = read::<String>(session, ADMIN_ID_KEY).await? else {
         return Ok(None);
     };
-    let stamp: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT password_changed_at FROM admins WHERE id = $1")
-            .bind(&admin_id)
-            .fetch_optional(&svc.db.pool)
-            .await?;
-    if let Some((changed,)) = stamp {
-        let current = match read::<AdminSessionMeta>(session, ADMIN_META_KEY).await? {
-            Some(meta) => meta.current_for(changed),
-            // Sessions from before sign-in methods were recorded: valid until a change.
-            None => changed.is_none(),
-        };
-        if !current {
-            session.flush().await.map_err(session_error)?;
-            return Ok(None);
+    // One read per request: the admin and when their password last changed.
+    let row = sqlx::query(
+        "SELECT id, org_id, email, role, password_changed_at FROM admins WHERE id = $1",
+    )
+    .bind(&admin_id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    let found = match &row {
+        Some(r) => {
+            use sqlx::Row;
+            let changed: Option<i64> = r.try_get("password_changed_at")?;
+            let current = match read::<AdminSessionMeta>(session, ADMIN_META_KEY).await? {
+                Some(meta) => meta.current_for(changed),
+                // Sessions from before sign-in methods were recorded: valid until a change.
+                None => changed.is_none(),
+            };
+            if !current {
+                session.flush().await.map_err(session_error)?;
+                return Ok(None);
+            }
+            Some(crate::admins::admin_from_row(r)?)
         }
-    }
-    match crate::admins::admin_by_id(&svc.db, &admin_id).await? {
+        None => None,
+    };
+    match found {
         Some(admin) => {
             if let Some(id) = session.id() {
                 let now = svc.now();
