@@ -958,3 +958,112 @@ pub struct GroupMembers {
     pub display_name: String,
     pub members: Vec<GroupMemberRow>,
 }
+
+// --- Setup links for outside IT contacts (issue 13) --------------------------------------------
+
+/// What a setup link opens (`portal_core::setup_links::Scope` on the wire).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SetupScope {
+    Sso,
+    Provisioning,
+    Both,
+}
+
+impl SetupScope {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sso => "Single sign-on",
+            Self::Provisioning => "Provisioning",
+            Self::Both => "Single sign-on and provisioning",
+        }
+    }
+    pub fn sso(self) -> bool {
+        matches!(self, Self::Sso | Self::Both)
+    }
+    pub fn provisioning(self) -> bool {
+        matches!(self, Self::Provisioning | Self::Both)
+    }
+}
+
+/// A setup link as the admin's Setup links screen lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkRow {
+    pub id: String,
+    pub label: String,
+    pub scope: SetupScope,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub last_used_at: Option<i64>,
+    pub use_count: i64,
+    /// "Active", "Expired", "Revoked by …", "Stopped: its sender is no longer an admin".
+    pub state: String,
+    pub active: bool,
+}
+
+/// The admin's Setup links screen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinksView {
+    pub links: Vec<SetupLinkRow>,
+    pub default_hours: i64,
+    pub max_hours: i64,
+}
+
+/// A link just made: its address exists only in this one response.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSetupLink {
+    pub url: String,
+    pub label: String,
+    pub expires_at: i64,
+}
+
+impl std::fmt::Debug for NewSetupLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NewSetupLink(***)")
+    }
+}
+
+/// The single sign-on part of a setup link's screens: our values and the IdP's, as configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkSso {
+    pub entity_id: String,
+    pub acs_url: String,
+    pub login_url: String,
+    pub metadata_url: String,
+    pub org_id: String,
+    pub employee_login_url: String,
+    /// The IdP's SAML 2.0 endpoint, entity ID and certificate subject, when configured.
+    pub configured: Option<SetupLinkSsoConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkSsoConfig {
+    pub sso_url: String,
+    pub idp_entity_id: String,
+    pub certificate_subject: String,
+    pub certificate_not_after: i64,
+    pub updated_at: i64,
+    pub last_success_at: Option<i64>,
+}
+
+/// The provisioning part of a setup link's screens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkProvisioning {
+    pub scim_base_url: String,
+    /// A token exists (a new one then starts a rotation: the old keeps working until the IdP's
+    /// first successful request with the new one).
+    pub token_active: bool,
+    pub last_success_at: Option<i64>,
+}
+
+/// What a setup link shows its holder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupLinkPage {
+    pub org_name: String,
+    pub label: String,
+    pub sent_by: String,
+    pub scope: SetupScope,
+    pub expires_at: i64,
+    pub sso: Option<SetupLinkSso>,
+    pub provisioning: Option<SetupLinkProvisioning>,
+}

@@ -44,6 +44,9 @@ use routes::admin_login_verify::AdminLoginVerify;
 use routes::admin::scim_requests::{ScimRequestPage, ScimRequestsPage};
 // SCIM Groups (issue 13, groups).
 use routes::admin::groups::GroupsPage;
+// Setup links for outside IT contacts (issue 13).
+use routes::admin::setup_links::SetupLinksPage;
+use routes::setup_link::{SetupLinkProvisioningPage, SetupLinkSsoPage, SetupLinkStart};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
@@ -105,9 +108,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("provisioning/requests/:id") view=ScimRequestPage ssr=SsrMode::Async />
                     // SCIM Groups (issue 13, groups).
                     <Route path=path!("groups") view=GroupsPage ssr=SsrMode::Async />
+                    // Setup links for outside IT contacts (issue 13).
+                    <Route path=path!("setup-links") view=SetupLinksPage ssr=SsrMode::Async />
                 </ParentRoute>
                 // Admin team (issue 12, team): the invitation accept page, outside the admin shell.
                 <Route path=path!("/admin/invite") view=InvitePage ssr=SsrMode::Async />
+                // Setup links (issue 13): what a link opens, outside the admin shell.
+                <Route path=path!("/setup-link/:token") view=SetupLinkStart ssr=SsrMode::Async />
+                <Route path=path!("/setup-link/:token/sso") view=SetupLinkSsoPage ssr=SsrMode::Async />
+                <Route path=path!("/setup-link/:token/provisioning") view=SetupLinkProvisioningPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

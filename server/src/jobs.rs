@@ -46,6 +46,10 @@ pub fn spawn_housekeeping(svc: Services) {
             if let Err(e) = portal_core::account::prune_resets(&svc, svc.now()).await {
                 tracing::warn!(error = %e, "password reset cleanup failed");
             }
+            // Setup links (issue 13) that stopped working long ago (their events stay).
+            if let Err(e) = portal_core::setup_links::purge(&svc).await {
+                tracing::warn!(error = %e, "setup link cleanup failed");
+            }
             // Token rotation (issue 13): old SCIM tokens whose grace period has ended.
             match portal_core::scim_tokens::retire_expired(&svc).await {
                 Ok(0) => {}

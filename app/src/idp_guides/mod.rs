@@ -205,12 +205,18 @@ fn rich(text: String) -> impl IntoView {
 }
 
 /// "Set up with: JumpCloud · Okta · …" and, when `?idp=` names one, its guide for this screen.
-/// `values` are the screen's placeholder values.
+/// `values` are the screen's placeholder values; `path` the page's own address when it is not
+/// the admin screen's (a setup link's pages, issue 13).
 #[component]
-pub fn GuidedSetup(screen: Screen, values: Vec<(&'static str, String)>) -> impl IntoView {
+pub fn GuidedSetup(
+    screen: Screen,
+    values: Vec<(&'static str, String)>,
+    #[prop(optional)] path: Option<String>,
+) -> impl IntoView {
     let query = leptos_router::hooks::use_query_map();
     let chosen = move || query.with(|q| q.get(QUERY));
-    let path = screen.path();
+    let path = path.unwrap_or_else(|| screen.path().to_string());
+    let picker_path = path.clone();
     let picker = GUIDES
         .iter()
         .map(|g| {
@@ -218,7 +224,7 @@ pub fn GuidedSetup(screen: Screen, values: Vec<(&'static str, String)>) -> impl 
             let current = move || (chosen().as_deref() == Some(id)).then_some("page");
             view! {
                 <li>
-                    <a href=format!("{path}?{QUERY}={id}") aria-current=current data-testid=format!("guide-pick-{id}")>
+                    <a href=format!("{picker_path}?{QUERY}={id}") aria-current=current data-testid=format!("guide-pick-{id}")>
                         {g.name}
                     </a>
                 </li>
@@ -232,14 +238,16 @@ pub fn GuidedSetup(screen: Screen, values: Vec<(&'static str, String)>) -> impl 
                 view! {
                     <p class="alert warn" role="alert" data-testid="guide-unknown">
                         "There is no guide for that identity provider. Choose one above, or "
-                        <a href=path>"close the guide"</a>
+                        <a href=path.clone()>"close the guide"</a>
                         "."
                     </p>
                 }
                 .into_any(),
             );
         };
-        Some(view! { <GuideBody guide screen values=values.clone() path /> }.into_any())
+        Some(
+            view! { <GuideBody guide screen values=values.clone() path=path.clone() /> }.into_any(),
+        )
     };
     view! {
         <nav class="guide-picker" aria-label="Guided setup">
@@ -255,7 +263,7 @@ fn GuideBody(
     guide: &'static Guide,
     screen: Screen,
     values: Vec<(&'static str, String)>,
-    path: &'static str,
+    path: String,
 ) -> impl IntoView {
     let title = match screen {
         Screen::Sso => format!("Set up SAML single sign-on in {}", guide.name),

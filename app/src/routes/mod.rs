@@ -7,3 +7,5 @@ pub mod setup;
 pub mod password_reset;
 // Second factor for admin sign-in (issue 12, two-factor).
 pub mod admin_login_verify;
+// Setup links for outside IT contacts (issue 13).
+pub mod setup_link;

@@ -362,6 +362,20 @@ fn action(o: &Org, id: &str, what: &str) -> Req {
     )
 }
 
+/// A setup link's SSO form with `token` as the link and `o`'s own IdP values.
+fn setup_link_sso(token: &str, o: &Org) -> Req {
+    let input = o.sso_input();
+    f(
+        "setup_link_save_sso",
+        &[
+            ("token", token),
+            ("sso_url", &input.sso_url),
+            ("certificate", &input.certificate),
+            ("idp_entity_id", &input.idp_entity_id),
+        ],
+    )
+}
+
 fn save_sso(w: &World) -> Req {
     let i = w.a.sso_input();
     fb(
@@ -895,6 +909,43 @@ static ROWS: &[Row] = &[
         .ok(AAdmin, |w| get(format!("/admin/provisioning/requests/{}", w.a.scim_request)), &[200], Body::Has(A_MARK)),
     row("page /admin/provisioning/requests?user={B's user}&org=B", "PAGE /admin/provisioning/requests", AAdmin,
         |w| get(format!("/admin/provisioning/requests?org={0}&org_id={0}&user={1}", w.b.id, w.b.users.scim2)), &[200], Body::Any),
+    // ---- Setup links (issue 13). B's link is B's credential: whoever holds it sets up B, by
+    // design, so no row presents it. What A can present instead — B's link id, its stored hash
+    // (a leaked database row), B's org id smuggled — opens and changes nothing of B ----
+    row("load_setup_links: B's org id smuggled", "load_setup_links", AAdmin,
+        |w| fb(w, "load_setup_links", &[]), &[200], Body::Has(A_MARK)),
+    row("create_setup_link: B's org id smuggled (makes A's)", "create_setup_link", AAdmin,
+        |w| fb(w, "create_setup_link", &[("label", "alpha-secret new contact"), ("scope", "both"), ("hours", "72")]), &[200], Body::Has("/setup-link/")),
+    row("revoke_setup_link: B's link id", "revoke_setup_link", AAdmin,
+        |w| fb(w, "revoke_setup_link", &[("id", &w.b.setup_link_id)]), &[404], Body::Any)
+        .ok(AAdmin, |w| f("revoke_setup_link", &[("id", &w.a.spare_setup_link_id)]), &[200], Body::Any),
+    row("revoke_setup_link as A's employee: B's link id", "revoke_setup_link", AEmployee,
+        |w| f("revoke_setup_link", &[("id", &w.b.setup_link_id)]), &[401], Body::Any),
+    row("load_setup_link: the stored hash of B's link", "load_setup_link", AAdmin,
+        |w| f("load_setup_link", &[("token", &portal_core::secret::sha256_hex(&w.b.setup_link))]), &[200], Body::Null)
+        .ok(Nobody, |w| f("load_setup_link", &[("token", &w.a.setup_link)]), &[200], Body::Has(A_MARK)),
+    row("load_setup_link: B's link id", "load_setup_link", AEmployee,
+        |w| fb(w, "load_setup_link", &[("token", &w.b.setup_link_id)]), &[200], Body::Null),
+    row("setup_link_save_sso: the stored hash of B's link", "setup_link_save_sso", AAdmin,
+        |w| setup_link_sso(&portal_core::secret::sha256_hex(&w.b.setup_link), &w.a), &[400], Body::Any)
+        .ok(Nobody, |w| setup_link_sso(&w.a.setup_link, &w.a), &[200], Body::Any),
+    row("setup_link_save_sso: A's SCIM token as the link", "setup_link_save_sso", AScim,
+        |w| setup_link_sso(&w.a.scim_token, &w.a), &[400], Body::Any),
+    row("setup_link_scim_token: the stored hash of B's link, B's org id smuggled", "setup_link_scim_token", AAdmin,
+        |w| fb(w, "setup_link_scim_token", &[("token", &portal_core::secret::sha256_hex(&w.b.setup_link))]), &[400], Body::Any),
+    row("setup_link_scim_token: B's link id", "setup_link_scim_token", AEmployee,
+        |w| f("setup_link_scim_token", &[("token", &w.b.setup_link_id)]), &[400], Body::Any),
+    row("page /setup-link/{hash of B's link}", "PAGE /setup-link/:token", AAdmin,
+        |w| get(format!("/setup-link/{}", portal_core::secret::sha256_hex(&w.b.setup_link))), &[200], Body::Has("This setup link is invalid"))
+        .ok(Nobody, |w| get(format!("/setup-link/{}", w.a.setup_link)), &[200], Body::Has(A_MARK)),
+    row("page /setup-link/{B's link id}/sso", "PAGE /setup-link/:token/sso", AAdmin,
+        |w| get(format!("/setup-link/{}/sso?org={}", w.b.setup_link_id, w.b.id)), &[200], Body::Has("This setup link is invalid"))
+        .ok(Nobody, |w| get(format!("/setup-link/{}/sso", w.a.setup_link)), &[200], Body::Has(A_MARK)),
+    row("page /setup-link/{B's link id}/provisioning", "PAGE /setup-link/:token/provisioning", AEmployee,
+        |w| get(format!("/setup-link/{}/provisioning", w.b.setup_link_id)), &[200], Body::Has("This setup link is invalid"))
+        .ok(Nobody, |w| get(format!("/setup-link/{}/provisioning", w.a.setup_link)), &[200], Body::Has(A_MARK)),
+    row("page /admin/setup-links?org=B", "PAGE /admin/setup-links", AAdmin,
+        |w| get(format!("/admin/setup-links?org={0}&org_id={0}", w.b.id)), &[200], Body::Has(A_MARK)),
     // ---- SCIM Groups (issue 13, groups): B's URL, B's group ids at A's URL, B's user ids in A's groups ----
     row("SCIM list groups at B's URL", "GET /scim/v2/{org_id}/Groups", AScim,
         |w| scim(&w.b.id, Method::GET, "/Groups", None), &[401], Body::Any)

@@ -38,6 +38,8 @@ mod guided_setup;
 mod scim_fidelity;
 // SCIM Groups (issue 13, groups).
 mod scim_groups;
+// Setup links for outside IT contacts (issue 13).
+mod setup_links;
 
 /// The test IdP: response templates signed by `xmlsec1`, shared with portal-saml's own tests.
 use portal_test_support::saml_idp;

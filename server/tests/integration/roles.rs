@@ -109,6 +109,20 @@ const NOT_ROLE_GATED: &[(&str, &str)] = &[
         "signed out: checks a reset link",
     ),
     ("admin_reset_password", "signed out: uses a reset link"),
+    // Setup links (issue 13): the link is the credential of someone outside the admin team,
+    // checked on every call (tests: setup_links.rs).
+    (
+        "load_setup_link",
+        "signed out: the setup link is the credential",
+    ),
+    (
+        "setup_link_save_sso",
+        "signed out: the setup link is the credential",
+    ),
+    (
+        "setup_link_scim_token",
+        "signed out: the setup link is the credential",
+    ),
 ];
 
 /// Routes that are not admin actions (SCIM bearer tokens, SAML, health, pages, assets).
@@ -159,6 +173,8 @@ pub struct World {
     /// (one whose role changes, one removed).
     invitations: Vec<String>,
     targets: Vec<String>,
+    /// A setup link's id (issue 13), revoked by the positive control.
+    setup_link: String,
 }
 
 impl World {
@@ -513,6 +529,30 @@ const ROWS: &[Row] = &[
         |_| f("load_group_members", &[("id", "no-such-group")]),
         &[200],
     ),
+    // ---- Setup links (issue 13): Viewers see the list; Owners and Admins make and revoke ----
+    row(
+        "load_setup_links",
+        Permission::Read,
+        |_| f("load_setup_links", &[]),
+        &[200],
+    ),
+    row(
+        "create_setup_link",
+        Permission::Manage,
+        |_| {
+            f(
+                "create_setup_link",
+                &[("label", "roles"), ("scope", "sso"), ("hours", "72")],
+            )
+        },
+        &[200],
+    ),
+    row(
+        "revoke_setup_link",
+        Permission::Manage,
+        |w| f("revoke_setup_link", &[("id", &w.setup_link)]),
+        &[200],
+    ),
 ];
 
 async fn send(app: &TestApp, cookie: &str, req: &Req) -> (u16, String) {
@@ -673,6 +713,11 @@ async fn world(app: &TestApp) -> World {
         .await;
         targets.push(a.id);
     }
+    let (setup_link, _) =
+        portal_core::setup_links::create(&app.t.svc, &owner_admin, "roles", "sso", 72)
+            .await
+            .unwrap();
+    let setup_link = setup_link.id;
     let mut w = World {
         org,
         owner,
@@ -683,6 +728,7 @@ async fn world(app: &TestApp) -> World {
         token_id: String::new(),
         invitations,
         targets,
+        setup_link,
     };
     refresh(app, &mut w).await;
     w

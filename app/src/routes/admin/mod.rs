@@ -20,6 +20,8 @@ pub mod two_factor;
 pub mod scim_requests;
 // SCIM Groups (issue 13, groups).
 pub mod groups;
+// Setup links for outside IT contacts (issue 13).
+pub mod setup_links;
 
 use leptos::prelude::*;
 use leptos_router::components::{Outlet, Redirect, A};
@@ -111,6 +113,10 @@ pub fn AdminLayout() -> impl IntoView {
                         </li>
                         <li>
                             <A href="/admin/provisioning">"Automated user provisioning"</A>
+                        </li>
+                        // Setup links for outside IT contacts (issue 13).
+                        <li>
+                            <A href="/admin/setup-links">"Setup links"</A>
                         </li>
                         <li>
                             <A href="/admin/users">"Users"</A>

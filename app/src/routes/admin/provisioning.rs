@@ -161,6 +161,13 @@ pub fn ProvisioningPage() -> impl IntoView {
         <p class="muted">
             "Your identity provider creates, updates, deactivates and deletes users here through SCIM 2.0. Paste the base URL and a token into its Identity Management settings."
         </p>
+        <IfCan needs=Need::Manage>
+            <p class="muted" data-testid="setup-link-hint">
+                "Someone outside your admin team sets up your IdP? "
+                <a href="/admin/setup-links">"Send them a setup link"</a>
+                " that opens only this setup."
+            </p>
+        </IfCan>
         // SCIM request log (issue 13).
         <p><A href=super::scim_requests::PATH attr:data-testid="scim-requests-link">"SCIM requests: what your identity provider sent, and the answers →"</A></p>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>

@@ -45,6 +45,8 @@ pub mod passkeys;
 pub mod two_factor;
 // SCIM Groups (issue 13, groups).
 pub mod groups;
+// Setup links for outside IT contacts (issue 13).
+pub mod setup_links;
 
 pub use clock::{Clock, SystemClock};
 pub use db::{Backend, Db};

@@ -295,6 +295,28 @@ pub async fn rotate(
     actor: &str,
     grace_ms: i64,
 ) -> CoreResult<Secret> {
+    rotate_as(svc, org_id, actor, grace_ms, false).await
+}
+
+/// A setup link's "Generate token" (issue 13): turns provisioning on when it is off, and starts
+/// a rotation (default grace period) when a token exists — decided under the org's lock, so it
+/// never replaces a working token at once. While a rotation is pending it refuses (409) instead
+/// of replacing the next token an admin has just handed to the IdP.
+pub async fn issue_through_setup_link(
+    svc: &Services,
+    org_id: &str,
+    actor: &str,
+) -> CoreResult<Secret> {
+    rotate_as(svc, org_id, actor, GRACE_DEFAULT_MS, true).await
+}
+
+async fn rotate_as(
+    svc: &Services,
+    org_id: &str,
+    actor: &str,
+    grace_ms: i64,
+    through_link: bool,
+) -> CoreResult<Secret> {
     if !(GRACE_MIN_MS..=GRACE_MAX_MS).contains(&grace_ms) {
         return Err(CoreError::Invalid(
             "The grace period must be between 1 hour and 30 days.".into(),
@@ -313,10 +335,50 @@ pub async fn rotate(
     .fetch_optional(&mut **tx)
     .await?;
     let Some((current_id,)) = current else {
+        if through_link {
+            sqlx::query(
+                "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(new_id())
+            .bind(org_id)
+            .bind(token.hash())
+            .bind(now)
+            .bind(actor)
+            .execute(&mut **tx)
+            .await?;
+            events::record_in_tx(
+                &mut tx,
+                NewEvent::admin(
+                    org_id,
+                    actor,
+                    "idm_integration_activate",
+                    "SCIM provisioning activated",
+                ),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(token);
+        }
         return Err(CoreError::Conflict(
             "There is no token to rotate: generate one to turn SCIM provisioning on.".into(),
         ));
     };
+    if through_link {
+        let pending: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 1",
+        )
+        .bind(org_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if pending.is_some() {
+            return Err(CoreError::Conflict(
+                "A token rotation is already in progress: the identity provider has a new token \
+                 it has not used yet. Ask the admin who sent this link to finish or cancel it first."
+                    .into(),
+            ));
+        }
+    }
     let restarted = sqlx::query(
         "UPDATE scim_tokens SET revoked_at = $1, retired_by = $2, \
          retired_reason = 'replaced by a newer rotation before the IdP used it' \

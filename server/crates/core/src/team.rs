@@ -148,6 +148,18 @@ pub async fn change_role(
     if target.role == Role::Owner {
         cancel_invitations_by(&mut tx, &actor.org_id, &target.id, now).await?;
     }
+    // Setup links (issue 13): a Viewer sends none, so a demotion to Viewer ends the ones sent
+    // (for good: a later promotion does not bring them back).
+    if role == Role::Viewer && target.role != Role::Viewer {
+        crate::setup_links::revoke_sent_by(
+            &mut tx,
+            &actor.org_id,
+            &target.id,
+            &format!("system: {} became a Viewer", target.email),
+            now,
+        )
+        .await?;
+    }
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(
@@ -220,6 +232,14 @@ pub async fn remove(svc: &Services, actor: &Admin, target_id: &str) -> CoreResul
         .execute(&mut **tx)
         .await?;
     cancel_invitations_by(&mut tx, &actor.org_id, &target.id, now).await?;
+    crate::setup_links::revoke_sent_by(
+        &mut tx,
+        &actor.org_id,
+        &target.id,
+        &format!("system: {} was removed", target.email),
+        now,
+    )
+    .await?;
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

@@ -105,6 +105,11 @@ pub struct Org {
     /// and one the controls delete.
     pub group: String,
     pub groupdel: String,
+    /// Setup links (issue 13): a working link (both scopes; its secret and id), and a second
+    /// link's id that a control revokes.
+    pub setup_link: String,
+    pub setup_link_id: String,
+    pub spare_setup_link_id: String,
 }
 
 impl Org {
@@ -455,6 +460,22 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
     .await;
     let groupdel =
         scim_group_setup(app, &id, &token, &format!("{p}-secret-groupdel"), &[&emp]).await;
+    // Setup links (issue 13), made by the org's Owner; labels carry the org's marker.
+    let link_maker = team_owner(app, &admin_email).await;
+    let mut made = Vec::new();
+    for what in ["IT contact", "spare contact"] {
+        made.push(
+            portal_core::setup_links::create(
+                &app.t.svc,
+                &link_maker,
+                &format!("{p}-secret {what}"),
+                "both",
+                72,
+            )
+            .await
+            .expect("setup: a setup link"),
+        );
+    }
     let mut o = Org {
         side: s,
         token_id: active_token_id(app, &id).await,
@@ -486,6 +507,9 @@ pub async fn setup_org(app: &TestApp, s: &'static Side) -> Org {
         scim_request,
         group,
         groupdel,
+        setup_link: made[0].1.expose().to_string(),
+        setup_link_id: made[0].0.id.clone(),
+        spare_setup_link_id: made[1].0.id.clone(),
     };
     load_versions(app, &mut o).await;
     // Organisation settings (issue 12, settings): a marked domain list, so that a response
@@ -1136,6 +1160,24 @@ const B_TABLES: &[(&str, &[&str], &str)] = &[
     (
         "group_members",
         &["group_id", "user_id", "added_at"],
+        "org_id = $1",
+    ),
+    // Setup links (issue 13). Presenting B's own link is using B's credential, so no row does;
+    // its use counter stays still through the whole matrix.
+    (
+        "setup_links",
+        &[
+            "id",
+            "token_hash",
+            "label",
+            "scope",
+            "created_by_id",
+            "expires_at",
+            "revoked_at",
+            "revoked_by",
+            "last_used_at",
+            "use_count",
+        ],
         "org_id = $1",
     ),
 ];

@@ -209,6 +209,13 @@ pub fn SsoPage() -> impl IntoView {
         <p class="muted">
             "Employees sign in through your identity provider with SAML 2.0. Copy these details into the IdP's SAML application, then paste its endpoint and certificate below."
         </p>
+        <IfCan needs=Need::Manage>
+            <p class="muted" data-testid="setup-link-hint">
+                "Someone outside your admin team sets up your IdP? "
+                <a href="/admin/setup-links">"Send them a setup link"</a>
+                " that opens only this setup."
+            </p>
+        </IfCan>
         <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {
                 view_res
