@@ -95,6 +95,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // Before handing out a connection the pool pings it, a round trip to the connection's
+            // thread on SQLite that every request paid (a writer while holding the write turn). A
+            // file the process itself has open cannot have gone away; a PostgreSQL server can.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -8,7 +8,7 @@ use crate::error::CoreError;
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
 use crate::org_settings::{self, UserPolicy};
-use crate::sql::{SqlBuilder, SqlValue};
+use crate::sql::{Script, SqlBuilder, SqlValue};
 use crate::users::{self, Source, StoredUser};
 use crate::Services;
 
@@ -180,23 +180,58 @@ pub async fn create(
     result
 }
 
+/// The organisation's user rules, read before the write turn is taken: a settings change that
+/// commits while this request runs overlaps it, so either order is a correct outcome, and
+/// reading it inside would hold SQLite's single writer for one more round trip.
+async fn policy_of(svc: &Services, org_id: &str) -> Result<UserPolicy, ScimError> {
+    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    org_settings::user_policy(&mut conn, org_id)
+        .await
+        .map_err(db_err)
+}
+
+/// The stored user a write produced, without reading it back: what [`users::get`] would return
+/// after the write of `attrs` at `now` over `before` (None for a new row).
+fn written(
+    org_id: &str,
+    id: &str,
+    attrs: &Value,
+    before: Option<&StoredUser>,
+    now: i64,
+) -> StoredUser {
+    let c = users::columns(attrs);
+    StoredUser {
+        id: id.to_string(),
+        org_id: org_id.to_string(),
+        user_name: c.user_name,
+        active: c.active,
+        source: before.map_or_else(|| Source::Scim.as_str().to_string(), |b| b.source.clone()),
+        attributes: attrs.clone(),
+        version: before.map_or(1, |b| b.version + 1),
+        created_at: before.map_or(now, |b| b.created_at),
+        updated_at: now,
+        deleted_at: None,
+        last_sign_in_at: before.and_then(|b| b.last_sign_in_at),
+    }
+}
+
 async fn create_inner(
     svc: &Services,
     caller: &Caller,
     body: &Value,
 ) -> Result<(StoredUser, bool), ScimError> {
     let now = svc.now();
-    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
-    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
-        .await
-        .map_err(db_err)?;
+    let policy = policy_of(svc, &caller.org_id).await?;
     let attrs = normalized(body, true, &policy)?;
     check_domains(&policy, &attrs, None)?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
-    let existing = users::find_by_user_name(&mut tx, &caller.org_id, &user_name)
-        .await
-        .map_err(db_err)?;
-    let revive = match existing {
+    let external_id = attrs.get("externalId").and_then(Value::as_str);
+    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
+    let (by_name, by_external_id) =
+        users::find_for_create(&mut tx, &caller.org_id, &user_name, external_id)
+            .await
+            .map_err(db_err)?;
+    let revive = match by_name {
         Some(u) if u.deleted_at.is_none() => {
             return Err(ScimError::uniqueness(format!(
                 "A user with userName {user_name:?} already exists (id {}).",
@@ -204,36 +239,22 @@ async fn create_inner(
             )))
         }
         Some(u) => Some(u),
-        None => match attrs.get("externalId").and_then(Value::as_str) {
-            Some(ext) => users::find_deleted_by_external_id(&mut tx, &caller.org_id, ext)
-                .await
-                .map_err(db_err)?,
-            None => None,
-        },
+        None => by_external_id,
     };
-    let (id, revived) = match revive {
+    // The user's rows and its event go to the database in one script (one round trip on SQLite).
+    let mut script = Script::new();
+    let user = match &revive {
         Some(u) => {
-            let ok = users::update(&mut tx, &caller.org_id, &u.id, &attrs, None, true, now)
-                .await
-                .map_err(db_err)?;
-            if !ok {
-                return Err(ScimError::unavailable());
-            }
-            (u.id, true)
+            users::push_update(&mut script, &caller.org_id, &u.id, &attrs, None, true, now);
+            written(&caller.org_id, &u.id, &attrs, Some(u), now)
         }
         None => {
             let id = new_id();
-            users::insert(&mut tx, &caller.org_id, &id, &attrs, Source::Scim, now)
-                .await
-                .map_err(db_err)?;
-            (id, false)
+            users::push_insert(&mut script, &caller.org_id, &id, &attrs, Source::Scim, now);
+            written(&caller.org_id, &id, &attrs, None, now)
         }
     };
-    let user = users::get(&mut tx, &caller.org_id, &id, false)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(ScimError::internal)?;
-    let msg = if revived {
+    let msg = if revive.is_some() {
         format!(
             "Re-provisioned {} (restored the soft-deleted user with its history)",
             user.user_name
@@ -241,15 +262,18 @@ async fn create_inner(
     } else {
         format!("Created {}", user.user_name)
     };
-    events::record_in_tx(
-        &mut tx,
+    script.push(events::insert_statement(
         event(caller, EV_CREATE, Some(&user.id), &Ok(msg)),
         now,
-    )
-    .await
-    .map_err(db_err)?;
+    ));
+    let affected = users::run_script(&mut tx, &script, &user_name)
+        .await
+        .map_err(db_err)?;
+    if affected.first() != Some(&1) {
+        return Err(ScimError::unavailable());
+    }
     tx.commit().await.map_err(sqlx_err)?;
-    Ok((user, revived))
+    Ok((user, revive.is_some()))
 }
 
 fn not_found(id: &str) -> ScimError {
@@ -288,6 +312,7 @@ async fn modify(
     compute: impl FnOnce(&StoredUser, &UserPolicy) -> Result<Value, ScimError>,
 ) -> Result<(StoredUser, StoredUser), ScimError> {
     let now = svc.now();
+    let policy = policy_of(svc, &caller.org_id).await?;
     let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
     // Without the lock, a concurrent writer on PostgreSQL would make the version check below
     // fail with a 412 the client never asked for (it sent no If-Match).
@@ -303,34 +328,32 @@ async fn modify(
             return Err(ScimError::precondition_failed());
         }
     }
-    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
-        .await
-        .map_err(db_err)?;
     let attrs = compute(&before, &policy)?;
     check_domains(&policy, &attrs, Some(&before.attributes))?;
     check_rename(&mut tx, caller, &before, &attrs).await?;
-    let ok = users::update(
-        &mut tx,
+    let after = written(&caller.org_id, id, &attrs, Some(&before), now);
+    let (name, msg) = describe_change(&before, &after);
+    let mut script = Script::new();
+    users::push_update(
+        &mut script,
         &caller.org_id,
         id,
         &attrs,
         Some(before.version),
         false,
         now,
-    )
-    .await
-    .map_err(db_err)?;
-    if !ok {
-        return Err(ScimError::precondition_failed());
-    }
-    let after = users::get(&mut tx, &caller.org_id, id, false)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(ScimError::internal)?;
-    let (name, msg) = describe_change(&before, &after);
-    events::record_in_tx(&mut tx, event(caller, name, Some(id), &Ok(msg)), now)
+    );
+    script.push(events::insert_statement(
+        event(caller, name, Some(id), &Ok(msg)),
+        now,
+    ));
+    let affected = users::run_script(&mut tx, &script, &after.user_name)
         .await
         .map_err(db_err)?;
+    if affected.first() != Some(&1) {
+        // Dropping the transaction rolls the rest of the script back.
+        return Err(ScimError::precondition_failed());
+    }
     tx.commit().await.map_err(sqlx_err)?;
     Ok((before, after))
 }
@@ -525,19 +548,20 @@ pub async fn delete(
                 return Err(ScimError::precondition_failed());
             }
         }
-        if !users::soft_delete(&mut tx, &caller.org_id, id, Some(before.version), now)
-            .await
-            .map_err(db_err)?
-        {
-            return Err(ScimError::precondition_failed());
-        }
         let msg = format!(
             "Deleted {} (soft delete: restorable until purged)",
             before.user_name
         );
-        events::record_in_tx(&mut tx, event(caller, EV_DELETE, Some(id), &Ok(msg)), now)
-            .await
-            .map_err(db_err)?;
+        let mut script = Script::new();
+        users::push_soft_delete(&mut script, &caller.org_id, id, Some(before.version), now);
+        script.push(events::insert_statement(
+            event(caller, EV_DELETE, Some(id), &Ok(msg)),
+            now,
+        ));
+        let affected = script.run(&mut tx).await.map_err(sqlx_err)?;
+        if affected.first() != Some(&1) {
+            return Err(ScimError::precondition_failed());
+        }
         tx.commit().await.map_err(sqlx_err)?;
         Ok(())
     }
