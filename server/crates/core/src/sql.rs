@@ -240,6 +240,10 @@ impl Script {
         self.statements.len()
     }
 
+    pub fn statements(&self) -> &[SqlBuilder] {
+        &self.statements
+    }
+
     pub fn is_empty(&self) -> bool {
         self.statements.is_empty()
     }
@@ -263,7 +267,8 @@ impl Script {
         use futures::TryStreamExt;
         use sqlx::Executor;
         let mut affected = Vec::with_capacity(self.statements.len());
-        if self.statements.len() > 1 && conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
+        if self.statements.len() > 1
+            && conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
         {
             let all = self.joined();
             let mut results = conn.execute_many(all.query());

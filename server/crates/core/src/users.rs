@@ -252,7 +252,7 @@ pub async fn lock_for_update(
 
 /// Finds a user by userName (case-insensitive), deleted or not.
 pub async fn find_by_user_name(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sqlx::AnyConnection,
     org_id: &str,
     user_name: &str,
 ) -> CoreResult<Option<StoredUser>> {
@@ -262,7 +262,7 @@ pub async fn find_by_user_name(
     let row = sqlx::query(&sql)
         .bind(org_id)
         .bind(user_name)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -296,7 +296,7 @@ pub async fn find_by_work_email(
 /// (case-insensitive, deleted or not) and, when `external_id` is given, the most recently
 /// deleted user with that externalId (re-provisioning brings it back).
 pub async fn find_for_create(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sqlx::AnyConnection,
     org_id: &str,
     user_name: &str,
     external_id: Option<&str>,
@@ -312,7 +312,7 @@ pub async fn find_for_create(
         .bind(org_id)
         .bind(user_name)
         .bind(external_id)
-        .fetch_all(&mut **tx)
+        .fetch_all(&mut *conn)
         .await?;
     let (mut by_name, mut by_external_id) = (None, None);
     for r in &rows {
@@ -344,7 +344,7 @@ pub async fn find_deleted_by_external_id(
     row.as_ref().map(from_row).transpose()
 }
 
-fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
+pub(crate) fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
     if CoreError::is_unique_violation(&e) {
         CoreError::Conflict(format!(
             "A user with userName {user_name:?} already exists in this organisation."
@@ -421,10 +421,7 @@ pub async fn run_script(
     script: &Script,
     user_name: &str,
 ) -> CoreResult<Vec<u64>> {
-    script
-        .run(conn)
-        .await
-        .map_err(|e| map_unique(e, user_name))
+    script.run(conn).await.map_err(|e| map_unique(e, user_name))
 }
 
 /// Inserts a new user row with its children.
