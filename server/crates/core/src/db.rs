@@ -1,5 +1,7 @@
 //! The database handle: one `AnyPool` over SQLite or PostgreSQL, chosen by the URL scheme.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -7,6 +9,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::error::{CoreError, CoreResult};
+use crate::sql::{Script, SqlBuilder};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../../migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../../migrations/postgres");
@@ -22,14 +25,80 @@ pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
     /// SQLite has one writer at a time; queueing writers here (instead of in SQLite's busy
-    /// handler, which sleeps in growing steps) keeps write latency flat under concurrency.
-    write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// handler, which sleeps in growing steps) keeps write latency flat under concurrency. The
+    /// same turn carries the open group-commit batch ([`Db::batched`]).
+    writer: Arc<Writer>,
+}
+
+/// The process's SQLite write turn and the group-commit batch it may hold open.
+#[derive(Debug, Default)]
+struct Writer {
+    turn: Arc<tokio::sync::Mutex<Batch>>,
+    /// Writers waiting for the turn: while there are any, a batch stays open for them.
+    waiting: AtomicUsize,
+}
+
+/// A transaction shared by the batched writes of several requests, committed once for all.
+#[derive(Debug, Default)]
+struct Batch {
+    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    /// Writes it holds; at [`MAX_BATCH`] it is committed even with writers waiting.
+    jobs: usize,
+    /// A write that could not be undone on its own: the whole batch is rolled back.
+    poisoned: bool,
+    /// Tells the batch's members how its commit went (true: committed).
+    outcome: Option<tokio::sync::watch::Sender<Option<bool>>>,
+    subscribers: Option<tokio::sync::watch::Receiver<Option<bool>>>,
+}
+
+/// Writes per batch, at most: bounds how long the first of them waits for its answer.
+const MAX_BATCH: usize = 64;
+/// A batch member that has heard nothing for this long commits the batch itself (the writer that
+/// was to do it went away).
+const BATCH_STALL: Duration = Duration::from_millis(20);
+
+/// Counts a writer as waiting for the turn until it gets it (or is dropped while waiting).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::AcqRel);
+        Self(n)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// What a batched write decided to do, from its reads: the statements to run (all of its
+/// writes), whether the first must change exactly one row, and the value to answer with once
+/// they are committed.
+pub struct Planned<T> {
+    pub script: Script,
+    pub first_changes_one_row: bool,
+    pub value: T,
+}
+
+/// Why a batched write failed: its own refusal, or the database.
+#[derive(Debug)]
+pub enum BatchError<E> {
+    Job(E),
+    Db(sqlx::Error),
+}
+
+impl<E> From<sqlx::Error> for BatchError<E> {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Db(e)
+    }
 }
 
 /// A write transaction; on SQLite it also holds the process's write turn until it ends.
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<Batch>>,
 }
 
 impl WriteTx {
@@ -95,6 +164,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
+            // Before handing out a connection the pool pings it, a round trip to the connection's
+            // thread on SQLite that every request paid (a writer while holding the write turn). A
+            // file the process itself has open cannot have gone away; a PostgreSQL server can.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -113,7 +186,7 @@ impl Db {
         let db = Self {
             pool,
             backend,
-            write_lock: Default::default(),
+            writer: Default::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -132,11 +205,24 @@ impl Db {
 
     /// A transaction that will write. On SQLite it takes the write lock up front (`BEGIN
     /// IMMEDIATE`), so a read-then-write cannot fail half-way with "database is locked" when
-    /// another writer got in between; concurrent writers queue on the busy timeout instead.
+    /// another writer got in between; concurrent writers queue on the busy timeout instead. An
+    /// open group-commit batch is committed first.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
-                let turn = self.write_lock.clone().lock_owned().await;
+                let mut turn = {
+                    let _waiting = Waiting::new(&self.writer.waiting);
+                    self.writer.turn.clone().lock_owned().await
+                };
+                if turn.tx.is_some() {
+                    // In a task of its own, so that this caller going away cannot cut it short.
+                    turn = tokio::spawn(async move {
+                        end_batch(&mut turn).await;
+                        turn
+                    })
+                    .await
+                    .map_err(|e| sqlx::Error::Protocol(format!("batch commit task: {e}")))?;
+                }
                 let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx {
                     tx,
@@ -150,6 +236,59 @@ impl Db {
         }
     }
 
+    /// A write with group commit on SQLite: `plan` reads what it needs (inside the write turn,
+    /// so what it reads cannot change before its statements run) and returns every statement of
+    /// its write as one [`Script`]. Concurrent writes share one transaction, each script inside a
+    /// savepoint of its own (a failed one is undone alone), and the transaction is committed when
+    /// no other write is waiting (or [`MAX_BATCH`] are in it): one commit for many writes, and one
+    /// round trip to SQLite per script. Each caller is answered only after the commit that holds
+    /// its write succeeded. `plan` must not write: only the script may.
+    ///
+    /// On PostgreSQL, which has real concurrent writers, each write is its own transaction.
+    pub async fn batched<T, E, F>(&self, plan: F) -> Result<T, BatchError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: for<'c> FnOnce(
+            &'c mut sqlx::AnyConnection,
+        ) -> futures::future::BoxFuture<'c, Result<Planned<T>, E>>,
+    {
+        if self.backend == Backend::Postgres {
+            let mut tx = self.begin_write().await?;
+            let planned = plan(&mut tx).await.map_err(BatchError::Job)?;
+            let affected = planned.script.run(&mut tx).await?;
+            if planned.first_changes_one_row && affected.first() != Some(&1) {
+                return Err(BatchError::Db(sqlx::Error::RowNotFound));
+            }
+            tx.commit().await?;
+            return Ok(planned.value);
+        }
+        let mut turn = {
+            let _waiting = Waiting::new(&self.writer.waiting);
+            self.writer.turn.clone().lock_owned().await
+        };
+        if turn.tx.is_none() {
+            turn.tx = Some(self.pool.begin_with("BEGIN IMMEDIATE").await?);
+            let (outcome, subscribers) = tokio::sync::watch::channel(None);
+            turn.outcome = Some(outcome);
+            turn.subscribers = Some(subscribers);
+            turn.jobs = 0;
+            turn.poisoned = false;
+        }
+        let planned = match turn.tx.as_mut() {
+            Some(tx) => plan(tx).await,
+            None => return Err(BatchError::Db(sqlx::Error::PoolClosed)),
+        };
+        // The writes run in a task of their own: a caller that goes away (a client that hangs
+        // up) must not stop a script half-way inside a transaction others will commit.
+        let writer = self.writer.clone();
+        tokio::spawn(async move { run_in_batch(writer, turn, planned).await })
+            .await
+            .map_err(|e| {
+                BatchError::Db(sqlx::Error::Protocol(format!("batched write task: {e}")))
+            })?
+    }
+
     /// For `/healthz`.
     pub async fn ping(&self) -> CoreResult<()> {
         sqlx::query("SELECT 1")
@@ -158,6 +297,113 @@ impl Db {
             .map(|_| ())
             .map_err(CoreError::from)
     }
+}
+
+/// Runs a planned write inside the open batch, decides whether to commit the batch now, and
+/// waits for the commit that holds the write.
+async fn run_in_batch<T, E>(
+    writer: Arc<Writer>,
+    mut turn: tokio::sync::OwnedMutexGuard<Batch>,
+    planned: Result<Planned<T>, E>,
+) -> Result<T, BatchError<E>> {
+    let result = match planned {
+        Err(e) => Err(BatchError::Job(e)),
+        Ok(p) => match turn.tx.as_mut() {
+            None => Err(BatchError::Db(sqlx::Error::PoolClosed)),
+            Some(tx) => {
+                let mut script = Script::new();
+                script.push(SqlBuilder::new("SAVEPOINT batched_write"));
+                for s in p.script.statements() {
+                    script.push(s.clone());
+                }
+                script.push(SqlBuilder::new("RELEASE batched_write"));
+                match script.run(tx).await {
+                    Ok(affected) => {
+                        if p.first_changes_one_row && affected.get(1) != Some(&1) {
+                            // Released already: only the whole batch can be undone.
+                            turn.poisoned = true;
+                            Err(BatchError::Db(sqlx::Error::RowNotFound))
+                        } else {
+                            turn.jobs += 1;
+                            Ok(p.value)
+                        }
+                    }
+                    Err(e) => {
+                        let mut undo = Script::new();
+                        undo.push(SqlBuilder::new("ROLLBACK TO batched_write"))
+                            .push(SqlBuilder::new("RELEASE batched_write"));
+                        if let Err(u) = undo.run(tx).await {
+                            tracing::error!(error = %u, "could not undo a failed batched write");
+                            turn.poisoned = true;
+                        }
+                        Err(BatchError::Db(e))
+                    }
+                }
+            }
+        },
+    };
+    let Some(mut outcome) = turn.subscribers.clone() else {
+        return result;
+    };
+    if turn.poisoned || turn.jobs >= MAX_BATCH || writer.waiting.load(Ordering::Acquire) == 0 {
+        end_batch(&mut turn).await;
+    }
+    drop(turn);
+    // Every member waits for the batch's end, a refused one too: its answer may rest on a
+    // write of the batch (a uniqueness conflict with a user created in it).
+    let committed = loop {
+        if let Some(ok) = *outcome.borrow_and_update() {
+            break ok;
+        }
+        match tokio::time::timeout(BATCH_STALL, outcome.changed()).await {
+            Ok(Ok(())) => {}
+            // The sender is gone: what it sent last (if anything) is the outcome.
+            Ok(Err(_)) => break outcome.borrow().unwrap_or(false),
+            Err(_) => {
+                let mut turn = writer.turn.clone().lock_owned().await;
+                let same = turn
+                    .subscribers
+                    .as_ref()
+                    .is_some_and(|s| s.same_channel(&outcome));
+                if same {
+                    end_batch(&mut turn).await;
+                }
+            }
+        }
+    };
+    match result {
+        Ok(_) if !committed => Err(BatchError::Db(sqlx::Error::Protocol(
+            "the batch holding this write was not committed".into(),
+        ))),
+        other => other,
+    }
+}
+
+/// Commits the open batch (rolls it back when poisoned) and tells its members.
+async fn end_batch(turn: &mut Batch) {
+    let Some(tx) = turn.tx.take() else {
+        return;
+    };
+    let ok = if turn.poisoned {
+        if let Err(e) = tx.rollback().await {
+            tracing::error!(error = %e, "could not roll back a poisoned write batch");
+        }
+        false
+    } else {
+        match tx.commit().await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, writes = turn.jobs, "could not commit a write batch");
+                false
+            }
+        }
+    };
+    if let Some(outcome) = turn.outcome.take() {
+        outcome.send_replace(Some(ok));
+    }
+    turn.subscribers = None;
+    turn.jobs = 0;
+    turn.poisoned = false;
 }
 
 /// `sqlite://data/portal.db` → creates `data/` and asks SQLite to create the file.

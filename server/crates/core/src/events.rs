@@ -81,6 +81,31 @@ fn truncate(mut s: String, max: usize) -> String {
     s
 }
 
+/// The INSERT of one event, to run in a [`crate::sql::Script`] with the write it records.
+pub fn insert_statement(e: NewEvent, now: i64) -> crate::sql::SqlBuilder {
+    let mut b = crate::sql::SqlBuilder::new(
+        "INSERT INTO events (id, org_id, at, seq, name, success, user_id, actor, scim_type, message, detail) VALUES (",
+    );
+    b.push_binds(
+        [
+            crate::sql::SqlValue::from(new_id()),
+            e.org_id.into(),
+            now.into(),
+            SEQ.fetch_add(1, Ordering::Relaxed).into(),
+            e.name.into(),
+            e.success.into(),
+            e.user_id.into(),
+            truncate(e.actor, 300).into(),
+            e.scim_type.into(),
+            truncate(e.message, 2000).into(),
+            e.detail.map(|d| truncate(d, 8000)).into(),
+        ],
+        ", ",
+    )
+    .push(")");
+    b
+}
+
 pub async fn record(db: &Db, e: NewEvent, now: i64) -> CoreResult<()> {
     bind_event(sqlx::query(INSERT), e, now)
         .execute(&db.pool)

@@ -4,11 +4,12 @@
 use scim_core::{ScimError, ScimType};
 use serde_json::{json, Value};
 
+use crate::db::{BatchError, Planned};
 use crate::error::CoreError;
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
 use crate::org_settings::{self, UserPolicy};
-use crate::sql::{SqlBuilder, SqlValue};
+use crate::sql::{Script, SqlBuilder, SqlValue};
 use crate::users::{self, Source, StoredUser};
 use crate::Services;
 
@@ -180,76 +181,128 @@ pub async fn create(
     result
 }
 
+/// The organisation's user rules, read before the write turn is taken: a settings change that
+/// commits while this request runs overlaps it, so either order is a correct outcome, and
+/// reading it inside would hold SQLite's single writer for one more round trip.
+async fn policy_of(svc: &Services, org_id: &str) -> Result<UserPolicy, ScimError> {
+    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    org_settings::user_policy(&mut conn, org_id)
+        .await
+        .map_err(db_err)
+}
+
+/// The stored user a write produced, without reading it back: what [`users::get`] would return
+/// after the write of `attrs` at `now` over `before` (None for a new row).
+fn written(
+    org_id: &str,
+    id: &str,
+    attrs: &Value,
+    before: Option<&StoredUser>,
+    now: i64,
+) -> StoredUser {
+    let c = users::columns(attrs);
+    StoredUser {
+        id: id.to_string(),
+        org_id: org_id.to_string(),
+        user_name: c.user_name,
+        active: c.active,
+        source: before.map_or_else(|| Source::Scim.as_str().to_string(), |b| b.source.clone()),
+        attributes: attrs.clone(),
+        version: before.map_or(1, |b| b.version + 1),
+        created_at: before.map_or(now, |b| b.created_at),
+        updated_at: now,
+        deleted_at: None,
+        last_sign_in_at: before.and_then(|b| b.last_sign_in_at),
+    }
+}
+
+/// A batched write's failure in SCIM form; a violated unique index is the userName's 409.
+fn batch_err(e: BatchError<ScimError>, user_name: &str) -> ScimError {
+    match e {
+        BatchError::Job(e) => e,
+        BatchError::Db(e) => db_err(users::map_unique(e, user_name)),
+    }
+}
+
 async fn create_inner(
     svc: &Services,
     caller: &Caller,
     body: &Value,
 ) -> Result<(StoredUser, bool), ScimError> {
     let now = svc.now();
-    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
-    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
-        .await
-        .map_err(db_err)?;
+    let policy = policy_of(svc, &caller.org_id).await?;
     let attrs = normalized(body, true, &policy)?;
     check_domains(&policy, &attrs, None)?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
-    let existing = users::find_by_user_name(&mut tx, &caller.org_id, &user_name)
+    let (caller_c, name) = (caller.clone(), user_name.clone());
+    svc.db
+        .batched(move |conn| {
+            Box::pin(async move {
+                let caller = caller_c;
+                let external_id = attrs.get("externalId").and_then(Value::as_str);
+                let (by_name, by_external_id) =
+                    users::find_for_create(conn, &caller.org_id, &name, external_id)
+                        .await
+                        .map_err(db_err)?;
+                let revive = match by_name {
+                    Some(u) if u.deleted_at.is_none() => {
+                        return Err(ScimError::uniqueness(format!(
+                            "A user with userName {name:?} already exists (id {}).",
+                            u.id
+                        )))
+                    }
+                    Some(u) => Some(u),
+                    None => by_external_id,
+                };
+                // The user's rows and its event: one script (one round trip on SQLite).
+                let mut script = Script::new();
+                let user = match &revive {
+                    Some(u) => {
+                        users::push_update(
+                            &mut script,
+                            &caller.org_id,
+                            &u.id,
+                            &attrs,
+                            None,
+                            true,
+                            now,
+                        );
+                        written(&caller.org_id, &u.id, &attrs, Some(u), now)
+                    }
+                    None => {
+                        let id = new_id();
+                        users::push_insert(
+                            &mut script,
+                            &caller.org_id,
+                            &id,
+                            &attrs,
+                            Source::Scim,
+                            now,
+                        );
+                        written(&caller.org_id, &id, &attrs, None, now)
+                    }
+                };
+                let msg = if revive.is_some() {
+                    format!(
+                        "Re-provisioned {} (restored the soft-deleted user with its history)",
+                        user.user_name
+                    )
+                } else {
+                    format!("Created {}", user.user_name)
+                };
+                script.push(events::insert_statement(
+                    event(&caller, EV_CREATE, Some(&user.id), &Ok(msg)),
+                    now,
+                ));
+                Ok(Planned {
+                    script,
+                    first_changes_one_row: true,
+                    value: (user, revive.is_some()),
+                })
+            })
+        })
         .await
-        .map_err(db_err)?;
-    let revive = match existing {
-        Some(u) if u.deleted_at.is_none() => {
-            return Err(ScimError::uniqueness(format!(
-                "A user with userName {user_name:?} already exists (id {}).",
-                u.id
-            )))
-        }
-        Some(u) => Some(u),
-        None => match attrs.get("externalId").and_then(Value::as_str) {
-            Some(ext) => users::find_deleted_by_external_id(&mut tx, &caller.org_id, ext)
-                .await
-                .map_err(db_err)?,
-            None => None,
-        },
-    };
-    let (id, revived) = match revive {
-        Some(u) => {
-            let ok = users::update(&mut tx, &caller.org_id, &u.id, &attrs, None, true, now)
-                .await
-                .map_err(db_err)?;
-            if !ok {
-                return Err(ScimError::unavailable());
-            }
-            (u.id, true)
-        }
-        None => {
-            let id = new_id();
-            users::insert(&mut tx, &caller.org_id, &id, &attrs, Source::Scim, now)
-                .await
-                .map_err(db_err)?;
-            (id, false)
-        }
-    };
-    let user = users::get(&mut tx, &caller.org_id, &id, false)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(ScimError::internal)?;
-    let msg = if revived {
-        format!(
-            "Re-provisioned {} (restored the soft-deleted user with its history)",
-            user.user_name
-        )
-    } else {
-        format!("Created {}", user.user_name)
-    };
-    events::record_in_tx(
-        &mut tx,
-        event(caller, EV_CREATE, Some(&user.id), &Ok(msg)),
-        now,
-    )
-    .await
-    .map_err(db_err)?;
-    tx.commit().await.map_err(sqlx_err)?;
-    Ok((user, revived))
+        .map_err(|e| batch_err(e, &user_name))
 }
 
 fn not_found(id: &str) -> ScimError {
@@ -285,54 +338,72 @@ async fn modify(
     caller: &Caller,
     id: &str,
     if_match: Option<i64>,
-    compute: impl FnOnce(&StoredUser, &UserPolicy) -> Result<Value, ScimError>,
+    compute: impl FnOnce(&StoredUser, &UserPolicy) -> Result<Value, ScimError> + Send + 'static,
 ) -> Result<(StoredUser, StoredUser), ScimError> {
     let now = svc.now();
-    let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
-    // Without the lock, a concurrent writer on PostgreSQL would make the version check below
-    // fail with a 412 the client never asked for (it sent no If-Match).
-    users::lock_for_update(&mut tx, svc.db.backend, &caller.org_id, id)
+    let policy = policy_of(svc, &caller.org_id).await?;
+    let backend = svc.db.backend;
+    let (caller_c, id_c) = (caller.clone(), id.to_string());
+    // The userName being written, for the 409 of a unique index violated by the script.
+    let new_name = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let new_name_c = new_name.clone();
+    svc.db
+        .batched(move |conn| {
+            Box::pin(async move {
+                let (caller, id) = (caller_c, id_c);
+                // Without the lock, a concurrent writer on PostgreSQL would make the version
+                // check below fail with a 412 the client never asked for (it sent no If-Match).
+                users::lock_for_update(conn, backend, &caller.org_id, &id)
+                    .await
+                    .map_err(db_err)?;
+                let before = users::get(conn, &caller.org_id, &id, false)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| not_found(&id))?;
+                if let Some(v) = if_match {
+                    if v != before.version {
+                        return Err(ScimError::precondition_failed());
+                    }
+                }
+                let attrs = compute(&before, &policy)?;
+                check_domains(&policy, &attrs, Some(&before.attributes))?;
+                check_rename(conn, &caller, &before, &attrs).await?;
+                let after = written(&caller.org_id, &id, &attrs, Some(&before), now);
+                if let Ok(mut n) = new_name_c.lock() {
+                    n.clone_from(&after.user_name);
+                }
+                let (name, msg) = describe_change(&before, &after);
+                let mut script = Script::new();
+                users::push_update(
+                    &mut script,
+                    &caller.org_id,
+                    &id,
+                    &attrs,
+                    Some(before.version),
+                    false,
+                    now,
+                );
+                script.push(events::insert_statement(
+                    event(&caller, name, Some(&id), &Ok(msg)),
+                    now,
+                ));
+                Ok(Planned {
+                    script,
+                    first_changes_one_row: true,
+                    value: (before, after),
+                })
+            })
+        })
         .await
-        .map_err(db_err)?;
-    let before = users::get(&mut tx, &caller.org_id, id, false)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| not_found(id))?;
-    if let Some(v) = if_match {
-        if v != before.version {
-            return Err(ScimError::precondition_failed());
-        }
-    }
-    let policy = org_settings::user_policy(&mut tx, &caller.org_id)
-        .await
-        .map_err(db_err)?;
-    let attrs = compute(&before, &policy)?;
-    check_domains(&policy, &attrs, Some(&before.attributes))?;
-    check_rename(&mut tx, caller, &before, &attrs).await?;
-    let ok = users::update(
-        &mut tx,
-        &caller.org_id,
-        id,
-        &attrs,
-        Some(before.version),
-        false,
-        now,
-    )
-    .await
-    .map_err(db_err)?;
-    if !ok {
-        return Err(ScimError::precondition_failed());
-    }
-    let after = users::get(&mut tx, &caller.org_id, id, false)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(ScimError::internal)?;
-    let (name, msg) = describe_change(&before, &after);
-    events::record_in_tx(&mut tx, event(caller, name, Some(id), &Ok(msg)), now)
-        .await
-        .map_err(db_err)?;
-    tx.commit().await.map_err(sqlx_err)?;
-    Ok((before, after))
+        .map_err(|e| match e {
+            // The version moved under the write (it cannot while the row is locked): 412.
+            BatchError::Db(sqlx::Error::RowNotFound) => ScimError::precondition_failed(),
+            BatchError::Db(e) => {
+                let name = new_name.lock().map(|n| n.clone()).unwrap_or_default();
+                db_err(users::map_unique(e, &name))
+            }
+            BatchError::Job(e) => e,
+        })
 }
 
 /// A PUT or PATCH that renames a user onto another user's `userName` of the same organisation
@@ -341,7 +412,7 @@ async fn modify(
 /// `users_org_user_name` stays the guard against two renames racing past this check; its
 /// violation maps to the same 409. Other organisations' names never matter.
 async fn check_rename(
-    tx: &mut crate::db::WriteTx,
+    tx: &mut sqlx::AnyConnection,
     caller: &Caller,
     before: &StoredUser,
     attrs: &Value,
@@ -457,7 +528,9 @@ pub async fn replace(
     body: &Value,
     if_match: Option<i64>,
 ) -> Result<StoredUser, ScimError> {
-    let result = modify(svc, caller, id, if_match, |before, policy| {
+    let body_c = body.clone();
+    let result = modify(svc, caller, id, if_match, move |before, policy| {
+        let body = &body_c;
         let mut attrs = normalized(body, before.active, policy)?;
         if let (Some(Value::String(given)), true) = (body.get("id"), body.get("id").is_some()) {
             if given != &before.id {
@@ -484,7 +557,9 @@ pub async fn patch(
     body: &Value,
     if_match: Option<i64>,
 ) -> Result<StoredUser, ScimError> {
-    let result = modify(svc, caller, id, if_match, |before, policy| {
+    let body_c = body.clone();
+    let result = modify(svc, caller, id, if_match, move |before, policy| {
+        let body = &body_c;
         let mut current = before.attributes.clone();
         current["id"] = Value::String(before.id.clone());
         current["active"] = Value::Bool(before.active);
@@ -510,38 +585,55 @@ pub async fn delete(
     id: &str,
     if_match: Option<i64>,
 ) -> Result<(), ScimError> {
-    let result = async {
-        let now = svc.now();
-        let mut tx = svc.db.begin_write().await.map_err(sqlx_err)?;
-        users::lock_for_update(&mut tx, svc.db.backend, &caller.org_id, id)
-            .await
-            .map_err(db_err)?;
-        let before = users::get(&mut tx, &caller.org_id, id, false)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| not_found(id))?;
-        if let Some(v) = if_match {
-            if v != before.version {
-                return Err(ScimError::precondition_failed());
-            }
-        }
-        if !users::soft_delete(&mut tx, &caller.org_id, id, Some(before.version), now)
-            .await
-            .map_err(db_err)?
-        {
-            return Err(ScimError::precondition_failed());
-        }
-        let msg = format!(
-            "Deleted {} (soft delete: restorable until purged)",
-            before.user_name
-        );
-        events::record_in_tx(&mut tx, event(caller, EV_DELETE, Some(id), &Ok(msg)), now)
-            .await
-            .map_err(db_err)?;
-        tx.commit().await.map_err(sqlx_err)?;
-        Ok(())
-    }
-    .await;
+    let now = svc.now();
+    let backend = svc.db.backend;
+    let (caller_c, id_c) = (caller.clone(), id.to_string());
+    let result = svc
+        .db
+        .batched(move |conn| {
+            Box::pin(async move {
+                let (caller, id) = (caller_c, id_c);
+                users::lock_for_update(conn, backend, &caller.org_id, &id)
+                    .await
+                    .map_err(db_err)?;
+                let before = users::get(conn, &caller.org_id, &id, false)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| not_found(&id))?;
+                if let Some(v) = if_match {
+                    if v != before.version {
+                        return Err(ScimError::precondition_failed());
+                    }
+                }
+                let msg = format!(
+                    "Deleted {} (soft delete: restorable until purged)",
+                    before.user_name
+                );
+                let mut script = Script::new();
+                users::push_soft_delete(
+                    &mut script,
+                    &caller.org_id,
+                    &id,
+                    Some(before.version),
+                    now,
+                );
+                script.push(events::insert_statement(
+                    event(&caller, EV_DELETE, Some(&id), &Ok(msg)),
+                    now,
+                ));
+                Ok(Planned {
+                    script,
+                    first_changes_one_row: true,
+                    value: (),
+                })
+            })
+        })
+        .await
+        .map_err(|e| match e {
+            BatchError::Db(sqlx::Error::RowNotFound) => ScimError::precondition_failed(),
+            BatchError::Db(e) => sqlx_err(e),
+            BatchError::Job(e) => e,
+        });
     if let Err(e) = &result {
         let uid = (e.status != 404).then_some(id);
         record(svc, caller, EV_DELETE, uid, &Err(e.clone())).await;

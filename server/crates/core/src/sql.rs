@@ -209,6 +209,109 @@ impl SqlBuilder {
     }
 }
 
+/// Statements that run together, in order, inside the caller's transaction: on SQLite in one
+/// call (one trip to the connection's worker thread instead of one per statement, which is what a
+/// write holding SQLite's single writer turn pays for), on PostgreSQL one after the other (its
+/// protocol takes one statement per prepared query).
+///
+/// Each statement is a [`SqlBuilder`] numbered from `$1`; on SQLite they are joined with their
+/// placeholders renumbered, which is why statement text must never contain a `$` of its own (a
+/// value is always bound, never written into the text).
+///
+/// A statement that fails stops the script; the ones before it have run, so the caller must then
+/// roll its transaction back (returning the error does: the transaction is dropped uncommitted).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Script {
+    statements: Vec<SqlBuilder>,
+}
+
+impl Script {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends a statement.
+    pub fn push(&mut self, statement: SqlBuilder) -> &mut Self {
+        self.statements.push(statement);
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.statements.len()
+    }
+
+    pub fn statements(&self) -> &[SqlBuilder] {
+        &self.statements
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.statements.is_empty()
+    }
+
+    /// The statements as one SQL text with one list of values (what SQLite runs).
+    pub fn joined(&self) -> SqlBuilder {
+        let mut all = SqlBuilder::default();
+        for (i, s) in self.statements.iter().enumerate() {
+            if i > 0 {
+                all.sql.push_str(";\n");
+            }
+            let offset = all.params.len();
+            all.sql.push_str(&shift_placeholders(&s.sql, offset));
+            all.params.extend(s.params.iter().cloned());
+        }
+        all
+    }
+
+    /// Runs the statements; returns the rows each one affected, in order.
+    pub async fn run(&self, conn: &mut sqlx::AnyConnection) -> Result<Vec<u64>, sqlx::Error> {
+        use futures::TryStreamExt;
+        use sqlx::Executor;
+        let mut affected = Vec::with_capacity(self.statements.len());
+        if self.statements.len() > 1
+            && conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
+        {
+            let all = self.joined();
+            let mut results = conn.execute_many(all.query());
+            while let Some(r) = results.try_next().await? {
+                affected.push(r.rows_affected());
+            }
+            if affected.len() != self.statements.len() {
+                return Err(sqlx::Error::Protocol(format!(
+                    "a script of {} statements reported {} results",
+                    self.statements.len(),
+                    affected.len()
+                )));
+            }
+        } else {
+            for s in &self.statements {
+                affected.push(s.query().execute(&mut *conn).await?.rows_affected());
+            }
+        }
+        Ok(affected)
+    }
+}
+
+/// `$n` → `$(n + offset)` throughout `sql`.
+fn shift_placeholders(sql: &str, offset: usize) -> String {
+    if offset == 0 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at + 1]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&rest[..digits]),
+        }
+        rest = &rest[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,5 +387,31 @@ mod tests {
         assert_eq!(b.params()[1], SqlValue::from("a"));
         assert_eq!(b.params()[n + 1], SqlValue::Int(Some(10)));
         assert_eq!(b.params().len(), n + 2);
+    }
+
+    #[test]
+    fn a_script_joins_its_statements_with_placeholders_renumbered() {
+        let mut a = SqlBuilder::new("INSERT INTO t (a, b) VALUES (");
+        a.push_binds(["x", "y"], ", ").push(")");
+        let mut b = SqlBuilder::new("UPDATE u SET c = ");
+        let v = b.bind(7);
+        b.push(&format!("{v} WHERE d = {v} OR e = ")).push_bind("z");
+        let mut s = Script::new();
+        s.push(a).push(b);
+        let all = s.joined();
+        assert_eq!(
+            all.sql(),
+            "INSERT INTO t (a, b) VALUES ($1, $2);\nUPDATE u SET c = $3 WHERE d = $3 OR e = $4"
+        );
+        assert_eq!(
+            all.params(),
+            &[
+                SqlValue::from("x"),
+                SqlValue::from("y"),
+                SqlValue::Int(Some(7)),
+                SqlValue::from("z"),
+            ]
+        );
+        assert_eq!(shift_placeholders("$1, $10 and $", 5), "$6, $15 and $");
     }
 }

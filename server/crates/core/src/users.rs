@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::error::{CoreError, CoreResult};
-use crate::sql::{SqlBuilder, SqlValue};
+use crate::sql::{Script, SqlBuilder, SqlValue};
 
 pub const ENTERPRISE_URN: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
@@ -252,7 +252,7 @@ pub async fn lock_for_update(
 
 /// Finds a user by userName (case-insensitive), deleted or not.
 pub async fn find_by_user_name(
-    tx: &mut Transaction<'_, Any>,
+    conn: &mut sqlx::AnyConnection,
     org_id: &str,
     user_name: &str,
 ) -> CoreResult<Option<StoredUser>> {
@@ -262,7 +262,7 @@ pub async fn find_by_user_name(
     let row = sqlx::query(&sql)
         .bind(org_id)
         .bind(user_name)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
@@ -292,6 +292,40 @@ pub async fn find_by_work_email(
     rows.iter().map(from_row).collect()
 }
 
+/// What a SCIM create must know before it writes, in one query: the user holding `user_name`
+/// (case-insensitive, deleted or not) and, when `external_id` is given, the most recently
+/// deleted user with that externalId (re-provisioning brings it back).
+pub async fn find_for_create(
+    conn: &mut sqlx::AnyConnection,
+    org_id: &str,
+    user_name: &str,
+    external_id: Option<&str>,
+) -> CoreResult<(Option<StoredUser>, Option<StoredUser>)> {
+    let sql = format!(
+        "SELECT 0 AS k, {SELECT_COLUMNS} FROM users u WHERE u.org_id = $1 \
+         AND lower(u.user_name) = lower($2) \
+         UNION ALL SELECT * FROM (SELECT 1 AS k, {SELECT_COLUMNS} FROM users u \
+         WHERE u.org_id = $1 AND u.external_id = $3 AND u.deleted_at IS NOT NULL \
+         ORDER BY u.deleted_at DESC LIMIT 1) d"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(org_id)
+        .bind(user_name)
+        .bind(external_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let (mut by_name, mut by_external_id) = (None, None);
+    for r in &rows {
+        let user = Some(from_row(r)?);
+        if r.try_get::<i64, _>("k")? == 0 {
+            by_name = user;
+        } else {
+            by_external_id = user;
+        }
+    }
+    Ok((by_name, by_external_id))
+}
+
 /// A soft-deleted user with this externalId (re-provisioning brings it back).
 pub async fn find_deleted_by_external_id(
     tx: &mut Transaction<'_, Any>,
@@ -310,7 +344,7 @@ pub async fn find_deleted_by_external_id(
     row.as_ref().map(from_row).transpose()
 }
 
-fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
+pub(crate) fn map_unique(e: sqlx::Error, user_name: &str) -> CoreError {
     if CoreError::is_unique_violation(&e) {
         CoreError::Conflict(format!(
             "A user with userName {user_name:?} already exists in this organisation."
@@ -350,15 +384,15 @@ fn column_values(c: &Columns) -> [(&'static str, SqlValue); 23] {
     ]
 }
 
-/// Inserts a new user row with its children.
-pub async fn insert(
-    tx: &mut Transaction<'_, Any>,
+/// Appends the statements that insert a new user row with its children to `script`.
+pub fn push_insert(
+    script: &mut Script,
     org_id: &str,
     id: &str,
     attributes: &Value,
     source: Source,
     now: i64,
-) -> CoreResult<()> {
+) {
     let c = columns(attributes);
     let cols = column_values(&c);
     let names: Vec<&str> = cols.iter().map(|(name, _)| *name).collect();
@@ -377,24 +411,47 @@ pub async fn insert(
         .push(", ")
         .push_bind(source.as_str())
         .push(")");
-    b.query()
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| map_unique(e, &c.user_name))?;
-    write_children(tx, org_id, id, &c).await
+    script.push(b);
+    push_children(script, org_id, id, &c);
 }
 
-/// Rewrites a user's attributes (and revives it when `revive`), bumping the version.
-/// Returns false when no row matched (gone, or `expected_version` is stale).
-pub async fn update(
+/// Runs a script of user writes; a violated unique index is the userName's 409.
+pub async fn run_script(
+    conn: &mut sqlx::AnyConnection,
+    script: &Script,
+    user_name: &str,
+) -> CoreResult<Vec<u64>> {
+    script.run(conn).await.map_err(|e| map_unique(e, user_name))
+}
+
+/// Inserts a new user row with its children.
+pub async fn insert(
     tx: &mut Transaction<'_, Any>,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    source: Source,
+    now: i64,
+) -> CoreResult<()> {
+    let mut script = Script::new();
+    push_insert(&mut script, org_id, id, attributes, source, now);
+    let user_name = attributes["userName"].as_str().unwrap_or_default();
+    run_script(tx, &script, user_name).await.map(|_| ())
+}
+
+/// Appends the statements that rewrite a user's attributes (and revive it when `revive`),
+/// bumping the version. The first statement's count is 0 when no row matched (gone, or
+/// `expected_version` is stale): the statements after it have run all the same, so the caller
+/// must then roll its transaction back (every caller returns an error, which drops it).
+pub fn push_update(
+    script: &mut Script,
     org_id: &str,
     id: &str,
     attributes: &Value,
     expected_version: Option<i64>,
     revive: bool,
     now: i64,
-) -> CoreResult<bool> {
+) {
     let c = columns(attributes);
     let mut b = SqlBuilder::new("UPDATE users SET ");
     for (i, (name, value)) in column_values(&c).into_iter().enumerate() {
@@ -419,76 +476,134 @@ pub async fn update(
     }
     let expected = b.bind(expected_version.unwrap_or(-1));
     b.push(&format!(" AND ({expected} < 0 OR version = {expected})"));
-    let q = b.query();
-    let n = q
-        .execute(&mut **tx)
-        .await
-        .map_err(|e| map_unique(e, &c.user_name))?
-        .rows_affected();
-    if n == 0 {
-        return Ok(false);
-    }
+    script.push(b);
     if !c.active {
         // A deactivated user's outstanding sign-in links die with the deactivation.
-        sqlx::query("DELETE FROM magic_links WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        let mut d = SqlBuilder::new("DELETE FROM magic_links WHERE user_id = ");
+        d.push_bind(id);
+        script.push(d);
     }
-    sqlx::query("DELETE FROM user_emails WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query("DELETE FROM user_addresses WHERE user_id = $1")
-        .bind(id)
-        .execute(&mut **tx)
-        .await?;
-    write_children(tx, org_id, id, &c).await?;
-    Ok(true)
+    for table in ["user_emails", "user_addresses"] {
+        let mut d = SqlBuilder::new(&format!("DELETE FROM {table} WHERE user_id = "));
+        d.push_bind(id);
+        script.push(d);
+    }
+    push_children(script, org_id, id, &c);
 }
 
-async fn write_children(
+/// Rewrites a user's attributes (and revives it when `revive`), bumping the version.
+/// Returns false when no row matched (gone, or `expected_version` is stale); the caller must
+/// then roll back (see [`push_update`]).
+pub async fn update(
     tx: &mut Transaction<'_, Any>,
     org_id: &str,
     id: &str,
-    c: &Columns,
-) -> CoreResult<()> {
-    for (i, e) in c.emails.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO user_emails (user_id, org_id, position, value, type, primary_flag) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(org_id)
-        .bind(i as i64)
-        .bind(&e.value)
-        .bind(&e.type_)
-        .bind(i64::from(e.primary))
-        .execute(&mut **tx)
-        .await?;
-    }
-    for (i, a) in c.addresses.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO user_addresses (user_id, org_id, position, type, country, locality, region, postal_code, \
-             street_address, formatted, primary_flag) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(id)
-        .bind(org_id)
-        .bind(i as i64)
-        .bind(&a.type_)
-        .bind(&a.country)
-        .bind(&a.locality)
-        .bind(&a.region)
-        .bind(&a.postal_code)
-        .bind(&a.street_address)
-        .bind(&a.formatted)
-        .bind(i64::from(a.primary))
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
+    attributes: &Value,
+    expected_version: Option<i64>,
+    revive: bool,
+    now: i64,
+) -> CoreResult<bool> {
+    let mut script = Script::new();
+    push_update(
+        &mut script,
+        org_id,
+        id,
+        attributes,
+        expected_version,
+        revive,
+        now,
+    );
+    let user_name = attributes["userName"].as_str().unwrap_or_default();
+    let affected = run_script(tx, &script, user_name).await?;
+    Ok(affected.first() == Some(&1))
 }
 
-/// Soft delete: the row stays (restorable, with its history) but SCIM no longer sees it.
+/// One multi-row INSERT per child table (a user has a handful of emails and addresses).
+fn push_children(script: &mut Script, org_id: &str, id: &str, c: &Columns) {
+    if !c.emails.is_empty() {
+        let mut b = SqlBuilder::new(
+            "INSERT INTO user_emails (user_id, org_id, position, value, type, primary_flag) VALUES ",
+        );
+        for (i, e) in c.emails.iter().enumerate() {
+            b.push(if i == 0 { "(" } else { ", (" });
+            b.push_binds(
+                [
+                    SqlValue::from(id),
+                    org_id.into(),
+                    (i as i64).into(),
+                    (&e.value).into(),
+                    (&e.type_).into(),
+                    e.primary.into(),
+                ],
+                ", ",
+            )
+            .push(")");
+        }
+        script.push(b);
+    }
+    if !c.addresses.is_empty() {
+        let mut b = SqlBuilder::new(
+            "INSERT INTO user_addresses (user_id, org_id, position, type, country, locality, region, \
+             postal_code, street_address, formatted, primary_flag) VALUES ",
+        );
+        for (i, a) in c.addresses.iter().enumerate() {
+            b.push(if i == 0 { "(" } else { ", (" });
+            b.push_binds(
+                [
+                    SqlValue::from(id),
+                    org_id.into(),
+                    (i as i64).into(),
+                    (&a.type_).into(),
+                    (&a.country).into(),
+                    (&a.locality).into(),
+                    (&a.region).into(),
+                    (&a.postal_code).into(),
+                    (&a.street_address).into(),
+                    (&a.formatted).into(),
+                    a.primary.into(),
+                ],
+                ", ",
+            )
+            .push(")");
+        }
+        script.push(b);
+    }
+}
+
+/// Appends the statements of a soft delete: the row stays (restorable, with its history) but
+/// SCIM no longer sees it. The first statement's count is 0 when no row matched; the caller must
+/// then roll back (as for [`push_update`]).
+pub fn push_soft_delete(
+    script: &mut Script,
+    org_id: &str,
+    id: &str,
+    expected_version: Option<i64>,
+    now: i64,
+) {
+    let mut b = SqlBuilder::new("UPDATE users SET deleted_at = ");
+    let now = b.bind(now);
+    b.push(&format!(
+        "{now}, updated_at = {now}, version = version + 1 WHERE org_id = "
+    ))
+    .push_bind(org_id)
+    .push(" AND id = ")
+    .push_bind(id)
+    .push(" AND deleted_at IS NULL");
+    let expected = b.bind(expected_version.unwrap_or(-1));
+    b.push(&format!(" AND ({expected} < 0 OR version = {expected})"));
+    script.push(b);
+    let mut d = SqlBuilder::new("DELETE FROM magic_links WHERE user_id = ");
+    d.push_bind(id);
+    script.push(d);
+    // A deleted user leaves its groups (issue 13, SCIM Groups); re-provisioning it does not
+    // bring the memberships back: the IdP pushes them again.
+    let mut d = SqlBuilder::new("DELETE FROM group_members WHERE user_id = ");
+    d.push_bind(id);
+    script.push(d);
+}
+
+/// Soft delete (see [`push_soft_delete`]); false when no row matched, and the caller must then
+/// roll back.
 pub async fn soft_delete(
     tx: &mut Transaction<'_, Any>,
     org_id: &str,
@@ -496,30 +611,10 @@ pub async fn soft_delete(
     expected_version: Option<i64>,
     now: i64,
 ) -> CoreResult<bool> {
-    let n = sqlx::query(
-        "UPDATE users SET deleted_at = $1, updated_at = $1, version = version + 1 \
-         WHERE org_id = $2 AND id = $3 AND deleted_at IS NULL AND ($4 < 0 OR version = $4)",
-    )
-    .bind(now)
-    .bind(org_id)
-    .bind(id)
-    .bind(expected_version.unwrap_or(-1))
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if n == 1 {
-        sqlx::query("DELETE FROM magic_links WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-        // A deleted user leaves its groups (issue 13, SCIM Groups); re-provisioning it does not
-        // bring the memberships back: the IdP pushes them again.
-        sqlx::query("DELETE FROM group_members WHERE user_id = $1")
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(n == 1)
+    let mut script = Script::new();
+    push_soft_delete(&mut script, org_id, id, expected_version, now);
+    let affected = script.run(tx).await?;
+    Ok(affected.first() == Some(&1))
 }
 
 /// Where each SCIM filter attribute is stored, for `scim_filter::to_sql_in_org`: the storage owns
