@@ -85,10 +85,10 @@ pub async fn admin_signed_in() -> Result<bool, AppError> {
 #[component]
 pub fn AdminLogin() -> impl IntoView {
     let login = ServerAction::<AdminLogin>::new();
-    let signed_in = Resource::new(|| (), |_| admin_signed_in());
+    let signed_in = crate::components::resource(|| (), |_| admin_signed_in());
     let query = use_query_map();
     let org = move || query.with(|q| q.get("org")).unwrap_or_default();
-    let sso = Resource::new(org, |org| async move {
+    let sso = crate::components::resource(org, |org| async move {
         if org.is_empty() {
             Ok(false)
         } else {

@@ -120,7 +120,7 @@ pub async fn passkey_sign_in_finish(credential: String) -> Result<(), AppError> 
 pub fn AdminLoginVerify() -> impl IntoView {
     let verify_totp = ServerAction::<VerifySecondFactor>::new();
     let verify_recovery = ServerAction::<VerifySecondFactor>::new();
-    let options = Resource::new(|| (), |_| load_second_factor());
+    let options = crate::components::resource(|| (), |_| load_second_factor());
     view! {
         <Title text="Second sign-in step" />
         <main class="centered">

@@ -122,7 +122,7 @@ pub fn LoginPage() -> impl IntoView {
     let request = ServerAction::<RequestMagicLink>::new();
     let query = use_query_map();
     let org = move || query.with(|q| q.get("org").unwrap_or_default());
-    let options = Resource::new(org, |o| async move {
+    let options = crate::components::resource(org, |o| async move {
         if o.is_empty() {
             Ok(None)
         } else {
@@ -191,7 +191,7 @@ fn EmailLinkForm(request: ServerAction<RequestMagicLink>) -> impl IntoView {
 pub fn LinkPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.with(|q| q.get("token").unwrap_or_default());
-    let valid = Resource::new(token, magic_link_valid);
+    let valid = crate::components::resource(token, magic_link_valid);
     let redeem = ServerAction::<RedeemMagicLink>::new();
     view! {
         <Title text="Sign in" />
@@ -221,7 +221,7 @@ pub fn LinkPage() -> impl IntoView {
 
 #[component]
 pub fn EmployeeHome() -> impl IntoView {
-    let me = Resource::new(|| (), |_| load_employee());
+    let me = crate::components::resource(|| (), |_| load_employee());
     let logout = ServerAction::<EmployeeLogout>::new();
     view! {
         <Title text="Home" />

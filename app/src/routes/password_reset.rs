@@ -104,7 +104,7 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.with(|q| q.get("token").unwrap_or_default());
-    let valid = Resource::new(token, admin_password_reset_valid);
+    let valid = crate::components::resource(token, admin_password_reset_valid);
     let action = ServerAction::<AdminResetPassword>::new();
     let errors = FormErrors::of(action);
     view! {

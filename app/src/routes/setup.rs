@@ -46,7 +46,7 @@ pub async fn complete_setup(#[server(flatten)] form: SetupForm) -> Result<(), Ap
 pub fn Setup() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.with(|q| q.get("token").unwrap_or_default());
-    let valid = Resource::new(token, setup_token_valid);
+    let valid = crate::components::resource(token, setup_token_valid);
     let action = ServerAction::<CompleteSetup>::new();
     let errors = FormErrors::of(action);
     view! {

@@ -151,7 +151,7 @@ pub fn AccountPage() -> impl IntoView {
     let change = ServerAction::<AccountChangePassword>::new();
     let end = ServerAction::<AccountEndSession>::new();
     let everywhere = ServerAction::<AccountSignOutEverywhere>::new();
-    let account = Resource::new(
+    let account = crate::components::resource(
         move || (change.version().get(), end.version().get()),
         |_| account_load(),
     );

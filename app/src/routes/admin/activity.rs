@@ -166,7 +166,7 @@ pub fn ActivityPage() -> impl IntoView {
             }
         })
     });
-    let page = Resource::new(move || q.get(), list_events);
+    let page = crate::components::resource(move || q.get(), list_events);
     let kind_on = move |k: &str| q.with(|q| q.kind.split(',').any(|x| x.trim() == k));
     view! {
         <Title text="Activity · Identity portal" />

@@ -61,8 +61,8 @@ pub async fn load_group_members(id: String) -> Result<Option<GroupMembers>, AppE
 pub fn GroupsPage() -> impl IntoView {
     let query = use_query_map();
     let selected = Memo::new(move |_| query.with(|q| q.get("group").unwrap_or_default()));
-    let groups = Resource::new(|| (), |_| list_groups());
-    let members = Resource::new(
+    let groups = crate::components::resource(|| (), |_| list_groups());
+    let members = crate::components::resource(
         move || selected.get(),
         |id| async move {
             if id.is_empty() {

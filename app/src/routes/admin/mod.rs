@@ -53,11 +53,11 @@ pub async fn admin_logout() -> Result<(), AppError> {
 
 /// The signed-in admin, loaded once by the layout and shared with the pages.
 #[derive(Clone, Copy)]
-pub struct AdminResource(pub Resource<Result<Option<AdminView>, AppError>>);
+pub struct AdminResource(pub crate::components::JsonResource<Result<Option<AdminView>, AppError>>);
 
 #[component]
 pub fn AdminLayout() -> impl IntoView {
-    let admin = Resource::new(|| (), |_| load_admin_view());
+    let admin = crate::components::resource(|| (), |_| load_admin_view());
     provide_context(AdminResource(admin));
     let logout = ServerAction::<AdminLogout>::new();
     let location = leptos_router::hooks::use_location();

@@ -240,7 +240,7 @@ fn Checklist(o: OverviewView) -> impl IntoView {
 #[component]
 pub fn AdminHome() -> impl IntoView {
     let admin = expect_context::<AdminResource>().0;
-    let overview = Resource::new(|| (), |_| load_overview());
+    let overview = crate::components::resource(|| (), |_| load_overview());
     view! {
         <Title text="Overview · Identity portal" />
         <h1>"Overview"</h1>

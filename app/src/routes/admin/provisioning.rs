@@ -117,7 +117,7 @@ pub fn ProvisioningPage() -> impl IntoView {
     let revoke = ServerAction::<RevokeScimToken>::new();
     let rotate = ServerAction::<RotateScimToken>::new();
     let retire = ServerAction::<RetireOldScimToken>::new();
-    let view_res = Resource::new(
+    let view_res = crate::components::resource(
         move || {
             (
                 generate.version().get(),

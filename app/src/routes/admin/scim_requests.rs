@@ -149,7 +149,7 @@ pub fn ScimRequestsPage() -> impl IntoView {
             page: m.get("page").unwrap_or_default(),
         })
     });
-    let page = Resource::new(move || q.get(), list_scim_requests);
+    let page = crate::components::resource(move || q.get(), list_scim_requests);
     let filtered = move || q.with(|q| !q.status.is_empty() || !q.user.is_empty());
     view! {
         <Title text="SCIM requests · Identity portal" />
@@ -249,7 +249,7 @@ fn pretty(body: &str) -> String {
 pub fn ScimRequestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let detail = Resource::new(id, get_scim_request);
+    let detail = crate::components::resource(id, get_scim_request);
     view! {
         <Title text="SCIM request · Identity portal" />
         <p><A href=PATH>"← All SCIM requests"</A></p>

@@ -71,7 +71,7 @@ pub fn SettingsPage() -> impl IntoView {
             set_saves.update(|n| *n += 1);
         }
     });
-    let view_res = Resource::new(move || saves.get(), |_| load_org_settings());
+    let view_res = crate::components::resource(move || saves.get(), |_| load_org_settings());
     view! {
         <Title text="Organisation settings · Identity portal" />
         <h1>"Organisation settings"</h1>

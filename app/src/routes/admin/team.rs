@@ -212,7 +212,7 @@ pub fn TeamPage() -> impl IntoView {
     let cancel = ServerAction::<CancelInvitation>::new();
     let change = ServerAction::<ChangeAdminRole>::new();
     let remove = ServerAction::<RemoveAdmin>::new();
-    let team = Resource::new(
+    let team = crate::components::resource(
         move || {
             (
                 invite.version().get(),
@@ -471,7 +471,7 @@ fn InvitationRow(
 pub fn InvitePage() -> impl IntoView {
     let query = use_query_map();
     let token = move || query.with(|q| q.get("token").unwrap_or_default());
-    let info = Resource::new(token, load_invitation);
+    let info = crate::components::resource(token, load_invitation);
     let action = ServerAction::<AcceptInvitation>::new();
     let errors = FormErrors::of(action);
     view! {

@@ -158,7 +158,7 @@ pub fn TwoFactorPage() -> impl IntoView {
     let disable = ServerAction::<DisableTotp>::new();
     let regenerate = ServerAction::<RegenerateRecoveryCodes>::new();
     let remove = ServerAction::<RemovePasskey>::new();
-    let data = Resource::new(
+    let data = crate::components::resource(
         move || {
             (
                 begin.version().get(),

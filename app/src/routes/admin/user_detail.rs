@@ -74,7 +74,7 @@ pub fn UserDetailPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let edit = ServerAction::<AdminEditUser>::new();
     let act = ServerAction::<AdminUserAction>::new();
-    let detail = Resource::new(
+    let detail = crate::components::resource(
         move || (id(), edit.version().get(), act.version().get()),
         |(id, _, _)| load_user_detail(id),
     );

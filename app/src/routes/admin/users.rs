@@ -182,7 +182,7 @@ pub fn UsersPageView() -> impl IntoView {
     let q = Memo::new(move |_| query.with(query_from_url));
     let add = ServerAction::<AdminAddUser>::new();
     let add_errors = FormErrors::of(add);
-    let page = Resource::new(
+    let page = crate::components::resource(
         move || (q.get(), add.version().get()),
         |(q, _)| list_users(q),
     );

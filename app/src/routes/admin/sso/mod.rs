@@ -198,7 +198,7 @@ pub fn SsoPage() -> impl IntoView {
             set_saves.update(|n| *n += 1);
         }
     });
-    let view_res = Resource::new(
+    let view_res = crate::components::resource(
         move || (saves.get(), cert_action.version().get()),
         |_| load_sso(),
     );

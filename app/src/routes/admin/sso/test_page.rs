@@ -68,7 +68,7 @@ pub async fn load_sso_test(id: String) -> Result<Option<SsoTestView>, AppError> 
 pub fn SsoTestPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let res = Resource::new(id, load_sso_test);
+    let res = crate::components::resource(id, load_sso_test);
     view! {
         <Title text="Test sign-in · Identity portal" />
         <h1>"Test sign-in"</h1>
