@@ -180,7 +180,7 @@ where
     V: IntoView + 'static,
 {
     let token = token_param();
-    let page = Resource::new(move || token.get(), load_setup_link);
+    let page = crate::components::resource(move || token.get(), load_setup_link);
     view! {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || {

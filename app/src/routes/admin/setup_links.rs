@@ -114,7 +114,7 @@ pub async fn revoke_setup_link(id: String) -> Result<(), AppError> {
 pub fn SetupLinksPage() -> impl IntoView {
     let create = ServerAction::<CreateSetupLink>::new();
     let revoke = ServerAction::<RevokeSetupLink>::new();
-    let links = Resource::new(
+    let links = crate::components::resource(
         move || (create.version().get(), revoke.version().get()),
         |_| load_setup_links(),
     );
