@@ -24,6 +24,8 @@ pub struct Db {
     /// SQLite has one writer at a time; queueing writers here (instead of in SQLite's busy
     /// handler, which sleeps in growing steps) keeps write latency flat under concurrency.
     write_lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Seek positions of deep SCIM list pages, per organisation (`crate::list_seek`).
+    pub(crate) list_seeks: std::sync::Arc<crate::list_seek::ListSeeks>,
 }
 
 /// A write transaction; on SQLite it also holds the process's write turn until it ends.
@@ -114,6 +116,7 @@ impl Db {
             pool,
             backend,
             write_lock: Default::default(),
+            list_seeks: Default::default(),
         };
         db.migrate().await?;
         Ok(db)
