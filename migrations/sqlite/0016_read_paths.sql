@@ -44,20 +44,25 @@ END;
 --    more, and the screen's LIKE conditions then decide, so results are exactly those of the scan
 --    (the trigram index folds case more widely than SQLite's lower(): it only ever adds
 --    candidates). Rows are keyed by the users table's rowid (SQLite's VACUUM keeps the rowids of
---    a table, checked by a test). The same four texts as the search, kept by triggers.
+--    a table, checked by a test). The same four texts as the search, kept by triggers; a work
+--    email equal to the userName (the usual case) is not indexed twice: the userName's entry
+--    finds the row.
 CREATE VIRTUAL TABLE users_search USING fts5 (
     user_name, email, name, display_name,
     content = '', contentless_delete = 1, tokenize = 'trigram'
 );
 INSERT INTO users_search (rowid, user_name, email, name, display_name)
-SELECT rowid, user_name, COALESCE(email, ''),
+SELECT rowid, user_name,
+       CASE WHEN lower(COALESCE(email, '')) = lower(user_name) THEN '' ELSE COALESCE(email, '') END,
        COALESCE(given_name, '') || ' ' || COALESCE(family_name, ''), COALESCE(display_name, '')
 FROM users;
 
 CREATE TRIGGER users_search_insert AFTER INSERT ON users
 BEGIN
     INSERT INTO users_search (rowid, user_name, email, name, display_name)
-    VALUES (NEW.rowid, NEW.user_name, COALESCE(NEW.email, ''),
+    VALUES (NEW.rowid, NEW.user_name,
+            CASE WHEN lower(COALESCE(NEW.email, '')) = lower(NEW.user_name) THEN ''
+                 ELSE COALESCE(NEW.email, '') END,
             COALESCE(NEW.given_name, '') || ' ' || COALESCE(NEW.family_name, ''),
             COALESCE(NEW.display_name, ''));
 END;
@@ -68,7 +73,9 @@ WHEN OLD.user_name IS NOT NEW.user_name OR OLD.email IS NOT NEW.email
 BEGIN
     DELETE FROM users_search WHERE rowid = OLD.rowid;
     INSERT INTO users_search (rowid, user_name, email, name, display_name)
-    VALUES (NEW.rowid, NEW.user_name, COALESCE(NEW.email, ''),
+    VALUES (NEW.rowid, NEW.user_name,
+            CASE WHEN lower(COALESCE(NEW.email, '')) = lower(NEW.user_name) THEN ''
+                 ELSE COALESCE(NEW.email, '') END,
             COALESCE(NEW.given_name, '') || ' ' || COALESCE(NEW.family_name, ''),
             COALESCE(NEW.display_name, ''));
 END;

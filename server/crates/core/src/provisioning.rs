@@ -60,7 +60,16 @@ pub(crate) fn sqlx_err(e: sqlx::Error) -> ScimError {
 
 /// The resource as SCIM returns it: stored attributes + id + meta (with the ETag version).
 pub fn to_json(u: &StoredUser, base_url: &str) -> Value {
-    let mut v = u.attributes.clone();
+    with_meta(u.attributes.clone(), u, base_url)
+}
+
+/// [`to_json`] without copying the attributes (a list page renders each user once).
+pub fn into_json(mut u: StoredUser, base_url: &str) -> Value {
+    let attributes = std::mem::take(&mut u.attributes);
+    with_meta(attributes, &u, base_url)
+}
+
+fn with_meta(mut v: Value, u: &StoredUser, base_url: &str) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.insert("id".into(), Value::String(u.id.clone()));
         o.insert("active".into(), Value::Bool(u.active));
