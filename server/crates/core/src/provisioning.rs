@@ -694,7 +694,7 @@ pub(crate) async fn list_inner(
         // Deep pages in the default order start from a remembered key (crate::list_seek).
         let seek = if !filtered && q.sort_by.as_deref().is_none_or(|s| s.trim().is_empty()) {
             seek_key(
-                &mut *tx,
+                &mut tx,
                 svc,
                 &caller.org_id,
                 changes,
