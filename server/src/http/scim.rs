@@ -375,8 +375,16 @@ fn if_match(headers: &HeaderMap) -> Option<i64> {
 
 /// The User resource with its read-only `groups` (issue 13).
 fn user_json(u: &StoredUser, c: &Caller, groups: &HashMap<String, Vec<(String, String)>>) -> Value {
-    let mut v = provisioning::to_json(u, &c.base_url);
-    if let Some(g) = groups.get(&u.id).filter(|g| !g.is_empty()) {
+    with_groups(provisioning::to_json(u, &c.base_url), &u.id, c, groups)
+}
+
+fn with_groups(
+    mut v: Value,
+    id: &str,
+    c: &Caller,
+    groups: &HashMap<String, Vec<(String, String)>>,
+) -> Value {
+    if let Some(g) = groups.get(id).filter(|g| !g.is_empty()) {
         v["groups"] = portal_core::groups::user_groups_json(g, &c.base_url);
     }
     v
@@ -489,10 +497,19 @@ fn sort_order(v: Option<&str>) -> Result<bool, Reply> {
 async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
     let page = provisioning::list(&state.services, c, &query).await?;
     let groups = groups_of(state, c, &page.users.iter().collect::<Vec<_>>()).await?;
+    // Each user is rendered once: its attributes move into the response instead of a copy.
     let resources: Vec<Value> = page
         .users
-        .iter()
-        .map(|u| proj.apply(user_json(u, c, &groups)))
+        .into_iter()
+        .map(|u| {
+            let id = u.id.clone();
+            proj.apply(with_groups(
+                provisioning::into_json(u, &c.base_url),
+                &id,
+                c,
+                &groups,
+            ))
+        })
         .collect();
     Ok(list_response(page.total, page.start_index, resources))
 }

@@ -28,6 +28,8 @@ pub struct Db {
     /// handler, which sleeps in growing steps) keeps write latency flat under concurrency. The
     /// same turn carries the open group-commit batch ([`Db::batched`]).
     writer: Arc<Writer>,
+    /// Seek positions of deep SCIM list pages, per organisation (`crate::list_seek`).
+    pub(crate) list_seeks: std::sync::Arc<crate::list_seek::ListSeeks>,
 }
 
 /// The process's SQLite write turn and the group-commit batch it may hold open.
@@ -187,6 +189,7 @@ impl Db {
             pool,
             backend,
             writer: Default::default(),
+            list_seeks: Default::default(),
         };
         db.migrate().await?;
         Ok(db)

@@ -14,6 +14,7 @@ pub mod employees;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod list_seek;
 pub mod magic_links;
 pub mod mail;
 pub mod manage;

@@ -8,6 +8,7 @@ use crate::db::{BatchError, Planned};
 use crate::error::CoreError;
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
+use crate::list_seek;
 use crate::org_settings::{self, UserPolicy};
 use crate::sql::{Script, SqlBuilder, SqlValue};
 use crate::users::{self, Source, StoredUser};
@@ -60,7 +61,16 @@ pub(crate) fn sqlx_err(e: sqlx::Error) -> ScimError {
 
 /// The resource as SCIM returns it: stored attributes + id + meta (with the ETag version).
 pub fn to_json(u: &StoredUser, base_url: &str) -> Value {
-    let mut v = u.attributes.clone();
+    with_meta(u.attributes.clone(), u, base_url)
+}
+
+/// [`to_json`] without copying the attributes (a list page renders each user once).
+pub fn into_json(mut u: StoredUser, base_url: &str) -> Value {
+    let attributes = std::mem::take(&mut u.attributes);
+    with_meta(attributes, &u, base_url)
+}
+
+fn with_meta(mut v: Value, u: &StoredUser, base_url: &str) -> Value {
     if let Some(o) = v.as_object_mut() {
         o.insert("id".into(), Value::String(u.id.clone()));
         o.insert("active".into(), Value::Bool(u.active));
@@ -677,6 +687,24 @@ fn sort_column(attr: &str) -> Option<&'static str> {
     })
 }
 
+/// SCIM's list order when no sortBy is given.
+const DEFAULT_ORDER: &str = "u.created_at ASC, u.id ASC";
+
+/// The list's condition, numbered from `$1` (the org id), and the filter's values after it.
+fn list_where(filter: &str) -> Result<(String, Vec<scim_filter::SqlParam>), ScimError> {
+    let mut where_sql = String::from("u.org_id = $1 AND u.deleted_at IS NULL");
+    if filter.trim().is_empty() {
+        return Ok((where_sql, Vec::new()));
+    }
+    let filter = scim_filter::parse_filter(filter)
+        .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
+    let frag = scim_filter::to_sql_in_org(&filter, 2, "$1", &crate::users::SCIM_FILTER_COLUMNS)
+        .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
+    where_sql.push_str(" AND ");
+    where_sql.push_str(&frag.sql);
+    Ok((where_sql, frag.params))
+}
+
 /// GET /Users and POST /Users/.search.
 pub async fn list(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<ListPage, ScimError> {
     let result = list_inner(svc, caller, q).await;
@@ -697,17 +725,7 @@ pub(crate) async fn list_inner(
         .count
         .unwrap_or(scim_core::schema::MAX_RESULTS as i64)
         .clamp(0, scim_core::schema::MAX_RESULTS as i64);
-    let mut where_sql = String::from("u.org_id = $1 AND u.deleted_at IS NULL");
-    let mut params: Vec<scim_filter::SqlParam> = Vec::new();
-    if let Some(f) = q.filter.as_deref().filter(|f| !f.trim().is_empty()) {
-        let filter = scim_filter::parse_filter(f)
-            .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
-        let frag = scim_filter::to_sql_in_org(&filter, 2, "$1", &crate::users::SCIM_FILTER_COLUMNS)
-            .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
-        where_sql.push_str(" AND ");
-        where_sql.push_str(&frag.sql);
-        params = frag.params;
-    }
+    let (where_sql, params) = list_where(q.filter.as_deref().unwrap_or_default())?;
     let order = match q.sort_by.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(s) => {
             let col = sort_column(s.trim()).ok_or_else(|| {
@@ -719,59 +737,222 @@ pub(crate) async fn list_inner(
             let dir = if q.descending { "DESC" } else { "ASC" };
             format!("{col} {dir}, u.created_at {dir}, u.id {dir}")
         }
-        None => "u.created_at ASC, u.id ASC".to_string(),
+        None => DEFAULT_ORDER.to_string(),
     };
-    fn bind_all<'q>(
-        mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-        org: &'q str,
-        params: &'q [scim_filter::SqlParam],
-    ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-        query = query.bind(org);
-        for p in params {
-            query = match p {
-                scim_filter::SqlParam::Text(s) => query.bind(s.as_str()),
-                scim_filter::SqlParam::Int(i) => query.bind(*i),
-                scim_filter::SqlParam::Float(f) => query.bind(*f),
-            };
+    let filtered = q.filter.as_deref().is_some_and(|f| !f.trim().is_empty());
+    let where_params = || {
+        std::iter::once(SqlValue::from(caller.org_id.as_str()))
+            .chain(params.iter().cloned().map(SqlValue::from))
+    };
+    // The lookups IdPs make (`userName eq …`, `externalId eq …`) match one user or none.
+    if filtered && count > 0 {
+        if let Some(page) =
+            small_match_page(svc, &where_sql, where_params(), &order, start_index, count).await?
+        {
+            return Ok(page);
         }
-        query
     }
-    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
-    let count_sql = format!("SELECT COUNT(*) AS n FROM users u WHERE {where_sql}");
-    let total: i64 = {
-        use sqlx::Row;
-        let row = bind_all(sqlx::query(&count_sql), &caller.org_id, &params)
-            .fetch_one(&mut *conn)
+    // One snapshot for the total, the seek keys and the page, so they agree with each other.
+    let mut tx = svc.db.pool.begin().await.map_err(sqlx_err)?;
+    if svc.db.backend == crate::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            .execute(&mut *tx)
             .await
             .map_err(sqlx_err)?;
-        row.try_get("n").map_err(sqlx_err)?
+    }
+    let (total, changes) = if filtered {
+        let mut b = SqlBuilder::new("SELECT COUNT(*) FROM users u WHERE ");
+        b.push_numbered(&where_sql, where_params());
+        let (n,) = b
+            .query_as::<(i64,)>()
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(sqlx_err)?;
+        (n, 0)
+    } else {
+        // Kept by triggers (migration 0016): no COUNT(*) over the organisation's users.
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT), CAST(COALESCE(SUM(changes), 0) AS BIGINT) \
+             FROM org_user_counts WHERE org_id = $1",
+        )
+        .bind(&caller.org_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(sqlx_err)?
     };
     let mut users_out = Vec::new();
     if count > 0 && total >= start_index {
-        // The page's ids come from an index-only walk; only those 100 rows are then read whole.
+        let mut offset = start_index - 1;
+        // Deep pages in the default order start from a remembered key (crate::list_seek).
+        let seek = if !filtered && q.sort_by.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            seek_key(
+                &mut tx,
+                svc,
+                &caller.org_id,
+                changes,
+                offset / list_seek::EVERY,
+            )
+            .await?
+        } else {
+            None
+        };
+        // The page's ids come from an index-only walk; only those rows are then read whole.
         let mut b = SqlBuilder::new(&format!(
             "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE ",
             users::SELECT_COLUMNS
         ));
         // `where_sql` is numbered from $1 (the org id), then the filter's values.
-        b.push_numbered(
-            &where_sql,
-            std::iter::once(SqlValue::from(caller.org_id.as_str()))
-                .chain(params.iter().cloned().map(SqlValue::from)),
-        )
-        .push(&format!(" ORDER BY {order} LIMIT "))
-        .push_bind(count)
-        .push(" OFFSET ")
-        .push_bind(start_index - 1)
-        .push(&format!(") ORDER BY {order}"));
-        let rows = b.query().fetch_all(&mut *conn).await.map_err(sqlx_err)?;
+        b.push_numbered(&where_sql, where_params());
+        if let Some((passed, (at, id))) = seek {
+            offset -= passed;
+            b.push(" AND (u.created_at, u.id) > (")
+                .push_bind(at)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        b.push(&format!(" ORDER BY {order} LIMIT "))
+            .push_bind(count)
+            .push(" OFFSET ")
+            .push_bind(offset)
+            .push(&format!(") ORDER BY {order}"));
+        let rows = b.query().fetch_all(&mut *tx).await.map_err(sqlx_err)?;
         for r in &rows {
             users_out.push(users::from_row(r).map_err(db_err)?);
         }
     }
+    tx.commit().await.map_err(sqlx_err)?;
     Ok(ListPage {
         total,
         start_index,
         users: users_out,
     })
+}
+
+fn small_match_statement(
+    where_sql: &str,
+    where_params: impl Iterator<Item = SqlValue>,
+    order: &str,
+    start_index: i64,
+    count: i64,
+) -> SqlBuilder {
+    let mut b = SqlBuilder::new("WITH m AS MATERIALIZED (SELECT u.id FROM users u WHERE ");
+    b.push_numbered(where_sql, where_params)
+        .push(" LIMIT ")
+        .push_bind(SMALL_MATCH + 1)
+        .push(&format!(
+            ") SELECT {}, (SELECT COUNT(*) FROM m) AS matched FROM users u \
+             WHERE u.id IN (SELECT m.id FROM m) ORDER BY {order} LIMIT ",
+            users::SELECT_COLUMNS
+        ))
+        .push_bind(count)
+        .push(" OFFSET ")
+        .push_bind(start_index - 1);
+    b
+}
+
+/// The statement that answers the first page (100 users, default order) of a filtered list in
+/// `org_id`, first of all an IdP's lookup: what the query-plan tests explain.
+pub fn filtered_page_statement(org_id: &str, filter: &str) -> Result<SqlBuilder, ScimError> {
+    let (where_sql, params) = list_where(filter)?;
+    Ok(small_match_statement(
+        &where_sql,
+        std::iter::once(SqlValue::from(org_id)).chain(params.into_iter().map(SqlValue::from)),
+        DEFAULT_ORDER,
+        1,
+        scim_core::schema::MAX_RESULTS as i64,
+    ))
+}
+
+/// A filter matching at most this many users is answered by one statement
+/// ([`small_match_page`]).
+const SMALL_MATCH: i64 = 500;
+
+/// The page of a filter that matches few users, with its exact total, in one statement: the
+/// matches (at most [`SMALL_MATCH`] + 1) are found first, through the filter's own index, then
+/// counted and sorted. Without that order a planner may walk the organisation's users in list
+/// order and test the filter on each (PostgreSQL without statistics did, for every `userName eq`
+/// lookup). None when the filter matches more, or when the page is empty past the first one (the
+/// caller then counts).
+async fn small_match_page(
+    svc: &Services,
+    where_sql: &str,
+    where_params: impl Iterator<Item = SqlValue>,
+    order: &str,
+    start_index: i64,
+    count: i64,
+) -> Result<Option<ListPage>, ScimError> {
+    use sqlx::Row;
+    let b = small_match_statement(where_sql, where_params, order, start_index, count);
+    let rows = b.query().fetch_all(&svc.db.pool).await.map_err(sqlx_err)?;
+    let Some(first) = rows.first() else {
+        // No row of the first page: nothing matches. Past it, the total is still unknown.
+        return Ok((start_index == 1).then_some(ListPage {
+            total: 0,
+            start_index,
+            users: Vec::new(),
+        }));
+    };
+    let matched: i64 = first.try_get("matched").map_err(sqlx_err)?;
+    if matched > SMALL_MATCH {
+        return Ok(None);
+    }
+    let users = rows
+        .iter()
+        .map(users::from_row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(db_err)?;
+    Ok(Some(ListPage {
+        total: matched,
+        start_index,
+        users,
+    }))
+}
+
+/// The remembered key nearest before the `blocks * EVERY`th live user of the organisation, as
+/// (its position, its key); keys not yet known are read now, from the last known one, in the
+/// caller's snapshot (`changes` was read in it too).
+async fn seek_key(
+    conn: &mut sqlx::AnyConnection,
+    svc: &Services,
+    org_id: &str,
+    changes: i64,
+    blocks: i64,
+) -> Result<Option<(i64, (i64, String))>, ScimError> {
+    if blocks < 1 {
+        return Ok(None);
+    }
+    let mut keys = svc.db.list_seeks.get(org_id, changes);
+    let known = keys.len();
+    while (keys.len() as i64) < blocks {
+        let mut b = SqlBuilder::new("SELECT u.created_at, u.id FROM users u WHERE u.org_id = ");
+        b.push_bind(org_id).push(" AND u.deleted_at IS NULL");
+        if let Some((at, id)) = keys.last() {
+            b.push(" AND (u.created_at, u.id) > (")
+                .push_bind(*at)
+                .push(", ")
+                .push_bind(id)
+                .push(")");
+        }
+        b.push(" ORDER BY u.created_at, u.id LIMIT 1 OFFSET ")
+            .push_bind(list_seek::EVERY - 1);
+        match b
+            .query_as::<(i64, String)>()
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(sqlx_err)?
+        {
+            Some(key) => keys.push(key),
+            None => break,
+        }
+    }
+    let found = (keys.len() as i64).min(blocks);
+    let key = match found {
+        0 => None,
+        n => Some((n * list_seek::EVERY, keys[(n - 1) as usize].clone())),
+    };
+    if keys.len() > known {
+        svc.db.list_seeks.put(org_id, changes, keys);
+    }
+    Ok(key)
 }

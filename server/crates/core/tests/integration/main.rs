@@ -22,3 +22,5 @@ mod token_rotation;
 mod scim_requests;
 // SCIM Groups (issue 13, groups).
 mod groups;
+// Reads at 100,000 users (issue 11): search indexes, list totals and seek keys.
+mod reads;

@@ -129,3 +129,149 @@ db_test!(
         );
     }
 );
+
+/// The plan of a statement built by the code under test, one line per step.
+async fn plan_of(t: &TestServices, b: &portal_core::sql::SqlBuilder) -> String {
+    let prefix = match t.svc.db.backend {
+        Backend::Sqlite => "EXPLAIN QUERY PLAN ",
+        Backend::Postgres => "EXPLAIN ",
+    };
+    let mut e = portal_core::sql::SqlBuilder::new(prefix);
+    e.push_numbered(b.sql(), b.params().to_vec());
+    let col = if t.svc.db.backend == Backend::Sqlite {
+        "detail"
+    } else {
+        "QUERY PLAN"
+    };
+    e.query()
+        .fetch_all(&t.svc.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get::<String, _>(col).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+db_test!(
+    the_scim_lookup_page_finds_its_match_through_an_index,
+    |t: TestServices| async move {
+        // One organisation of 2,000 users and no statistics yet (a new deployment, or a bench):
+        // PostgreSQL then walked the list-order index and tested userName on each user.
+        let (org, _) = portal_test_support::org_with_admin(&t.svc, "Big", "a@big.test").await;
+        let mut tx = t.svc.db.begin_write().await.unwrap();
+        for i in 0..2000 {
+            portal_core::users::insert(
+                &mut tx,
+                &org.id,
+                &format!("u{i}"),
+                &serde_json::json!({"userName": format!("user{i}@x.test"), "externalId": format!("E{i}"),
+                                    "emails": [{"value": format!("user{i}@x.test")}]}),
+                portal_core::users::Source::Scim,
+                i,
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        let by_name = (
+            "userName eq \"user7@x.test\"",
+            &["users_org_user_name", "users_user_name_ci"][..],
+        );
+        // Without statistics, the lookup every IdP sync makes first; with them, the others too.
+        // (Without statistics PostgreSQL may still serve externalId from the list-order index,
+        // until autovacuum's first ANALYZE of the table.)
+        let mut cases = vec![(false, by_name)];
+        cases.extend([
+            (true, by_name),
+            (
+                true,
+                ("externalId eq \"E7\"", &["users_org_external_id"][..]),
+            ),
+            (
+                true,
+                (
+                    "emails.value eq \"user7@x.test\"",
+                    &["user_emails_value"][..],
+                ),
+            ),
+        ]);
+        for (analyze, (filter, indexes)) in cases {
+            if analyze && t.svc.db.backend == Backend::Postgres {
+                sqlx::query("ANALYZE")
+                    .execute(&t.svc.db.pool)
+                    .await
+                    .unwrap();
+            }
+            let b = portal_core::provisioning::filtered_page_statement(&org.id, filter).unwrap();
+            let p = plan_of(&t, &b).await;
+            assert!(
+                indexes.iter().any(|i| p.contains(i)),
+                "{filter} should use one of {indexes:?}:\n{p}"
+            );
+            assert!(
+                !p.contains("users_live_org_created") && !p.contains("users_org_created"),
+                "{filter} walks the list order:\n{p}"
+            );
+            assert!(
+                !p.contains("SCAN u ") && !p.lines().any(|l| l.ends_with("SCAN u")),
+                "{filter} scans users:\n{p}"
+            );
+            assert!(
+                !p.contains("Seq Scan on users"),
+                "{filter} scans users:\n{p}"
+            );
+        }
+    }
+);
+
+db_test!(
+    the_users_search_uses_the_trigram_index,
+    |t: TestServices| async move {
+        let (org, _) = portal_test_support::org_with_admin(&t.svc, "Big", "a@big.test").await;
+        if t.svc.db.backend == Backend::Postgres {
+            // 20,000 users in the searched organisation, vacuumed and analysed as autovacuum
+            // leaves a table after a bulk load (before that, the GIN indexes' pending entries
+            // and missing statistics make the planner prefer a scan).
+            for sql in [
+                "INSERT INTO users (id, org_id, user_name, external_id, active, source, attributes, version, created_at, updated_at, given_name, family_name) \
+                 SELECT 'u' || g, $1, 'user' || g || '@x.test', 'E' || g, 1, 'scim', '{}', 1, g, g, 'Given' || g, 'Family' FROM generate_series(1, 20000) g",
+                "VACUUM ANALYZE users",
+            ] {
+                let q = sqlx::query(sql);
+                let q = if sql.contains("$1") { q.bind(&org.id) } else { q };
+                q.execute(&t.svc.db.pool).await.unwrap();
+            }
+        }
+        let q = portal_core::admin_views::UsersQuery {
+            search: "user1234".into(),
+            ..Default::default()
+        };
+        let b = portal_core::admin_views::users_count_statement(t.svc.db.backend, &org.id, &q);
+        let p = plan_of(&t, &b).await;
+        match t.svc.db.backend {
+            Backend::Sqlite => {
+                assert!(p.contains("users_search VIRTUAL TABLE"), "{p}");
+                assert!(p.contains("rowid=?"), "candidates by rowid:\n{p}");
+                assert!(
+                    !p.lines().any(|l| {
+                        let l = l.trim_start_matches(['|', '-', '`', ' ']);
+                        l == "SCAN u" || l.starts_with("SCAN u ")
+                    }),
+                    "{p}"
+                );
+            }
+            Backend::Postgres => {
+                for index in [
+                    "users_search_user_name",
+                    "users_search_email",
+                    "users_search_name",
+                    "users_search_display_name",
+                ] {
+                    assert!(p.contains(index), "{index}:\n{p}");
+                }
+                assert!(!p.contains("Seq Scan on users"), "{p}");
+            }
+        }
+    }
+);
