@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
 
     let app = Router::new()
         .merge(http::health::routes())
+        .merge(http::assets::routes(&state))
         .merge(http::scim::routes(state.clone()))
         .merge(http::export::routes())
         .merge(http::saml::routes())
