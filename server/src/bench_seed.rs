@@ -26,14 +26,22 @@ pub fn user_name(i: usize, j: usize) -> String {
 }
 
 /// Seeds `orgs` organisations of `users_per_org` users each, `concurrency` organisations at a
-/// time; returns them in index order. Fails on the first error (e.g. an organisation of that name
-/// exists already: seed a fresh database).
+/// time; returns them in index order. Refuses a database that has organisations already; fails
+/// on the first error.
 pub async fn seed(
     svc: &Services,
     orgs: usize,
     users_per_org: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<SeededOrg>> {
+    let existing = portal_core::admins::org_count(&svc.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if existing > 0 {
+        anyhow::bail!(
+            "the database has {existing} organisations already: bench-seed needs a fresh database"
+        );
+    }
     // One argon2 hash for every Owner (hashing 2,000 passwords would take most of the run).
     let hash = svc
         .argon2
