@@ -160,11 +160,16 @@ multi_tenant() {
   t0=$(date +%s.%N)
   "$BIN" --database-url "$1" bench-seed --orgs "$ORG_COUNT" --users-per-org "$USERS_PER_ORG" >"$WORK/orgs-$2.txt"
   t1=$(date +%s.%N)
-  local r
-  r=$(run_wrk multitenant.lua "$OUR_URL" "multi-tenant" "$DURATION" BENCH_ORGS="$WORK/orgs-$2.txt" BENCH_USERS_PER_ORG="$USERS_PER_ORG")
-  printf '| %s | %s | %s / %s | %s | %s | %.1f s |\n' "$2" "$(num "$(field rps "$r")")" \
-    "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(bad "$r")" "$(peak_rss "$OUR_PID")" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+  local r pass
+  # Twice: the first window holds each token's first use (a token records its use at most every
+  # 30 s, a write), the second follows at once (tokens used less than 30 s before: reads only).
+  for pass in "first use of each token" "again, tokens used < 30 s ago"; do
+    r=$(run_wrk multitenant.lua "$OUR_URL" "multi-tenant" "$DURATION" BENCH_ORGS="$WORK/orgs-$2.txt" BENCH_USERS_PER_ORG="$USERS_PER_ORG")
+    printf '| %s, %s | %s | %s / %s | %s | %s | %.1f s |\n' "$2" "$pass" "$(num "$(field rps "$r")")" \
+      "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(bad "$r")" "$(peak_rss "$OUR_PID")" \
+      "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+  done
+  # The ratio compares the second windows.
   MT_RPS[$2]=$(field rps "$r")
   stop_pid "$OUR_PID"
 }
@@ -182,5 +187,5 @@ if [[ " $PARTS " == *" multitenant "* ]]; then
   trap 'cleanup; pg_cleanup' EXIT
   multi_tenant "$PORTAL_TEST_PG_URL" PostgreSQL
   echo
-  echo "PostgreSQL / SQLite: $(awk -v a="${MT_RPS[PostgreSQL]}" -v b="${MT_RPS[SQLite]}" 'BEGIN { printf "%.0f%%", a / b * 100 }')"
+  echo "PostgreSQL / SQLite (second windows): $(awk -v a="${MT_RPS[PostgreSQL]}" -v b="${MT_RPS[SQLite]}" 'BEGIN { printf "%.0f%%", a / b * 100 }')"
 fi

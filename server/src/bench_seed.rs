@@ -87,7 +87,9 @@ pub async fn seed(
                     });
                     portal_core::provisioning::create(svc, &caller, &body)
                         .await
-                        .map_err(|e| anyhow::anyhow!("organisation {i}, user {j}: {} {}", e.status, e.detail))?;
+                        .map_err(|e| {
+                            anyhow::anyhow!("organisation {i}, user {j}: {} {}", e.status, e.detail)
+                        })?;
                 }
                 Ok(SeededOrg {
                     org_id: org.id,

@@ -169,14 +169,21 @@ async fn serve(cache: &Cache, file: &str, headers: &HeaderMap) -> Response {
         if encoding != Encoding::Identity {
             b = b.header(
                 header::CONTENT_ENCODING,
-                if encoding == Encoding::Br { "br" } else { "gzip" },
+                if encoding == Encoding::Br {
+                    "br"
+                } else {
+                    "gzip"
+                },
             );
         }
         b.body(Body::from(body))
     }
     .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response());
     let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(CACHE_CONTROL),
+    );
     h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
@@ -258,7 +265,8 @@ mod tests {
     use tower::ServiceExt;
 
     fn site() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("portal-assets-{}", portal_core::ids::new_org_id()));
+        let dir =
+            std::env::temp_dir().join(format!("portal-assets-{}", portal_core::ids::new_org_id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
     }
@@ -411,7 +419,11 @@ mod tests {
             "/pkg/missing.css",
             "/pkg/sub/x",
         ] {
-            assert_eq!(get(&pkg, path, &[]).await.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                get(&pkg, path, &[]).await.status(),
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
         }
         std::fs::remove_dir_all(dir).unwrap();
     }

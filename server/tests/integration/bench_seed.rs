@@ -58,7 +58,11 @@ app_test!(
         // A second seed into the same database is refused before writing anything.
         let again = cli.run(&["bench-seed", "--orgs", "1", "--users-per-org", "1"], "");
         assert!(!again.success);
-        assert!(again.stderr.contains("needs a fresh database"), "{}", again.stderr);
+        assert!(
+            again.stderr.contains("needs a fresh database"),
+            "{}",
+            again.stderr
+        );
         assert!(again.stdout.is_empty());
     }
 );
