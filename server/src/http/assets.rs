@@ -289,7 +289,7 @@ mod tests {
             .to_vec()
     }
 
-    fn h<'a>(res: &'a Response, name: header::HeaderName) -> &'a str {
+    fn h(res: &Response, name: header::HeaderName) -> &str {
         res.headers()
             .get(name)
             .map(|v| v.to_str().unwrap())
