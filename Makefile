@@ -1,5 +1,5 @@
 # The two commands of the README. Both install what is missing first (scripts/setup.sh).
-.PHONY: run test setup lint fmt bench
+.PHONY: run test setup lint fmt bench release
 
 run:
 	scripts/run.sh
@@ -19,3 +19,7 @@ fmt:
 
 bench:
 	scripts/bench.sh
+
+# The production build (binary + site folder, wasm-opt applied): README, "Shipping to production".
+release: setup
+	scripts/release.sh

@@ -92,6 +92,19 @@ pub enum Command {
         #[arg(long, value_enum)]
         require_sso_for_admins: Option<OnOff>,
     },
+    /// For `make bench` only: create ORGS organisations "Bench org 0…", each with an Owner nobody
+    /// can sign in as, a SCIM token and USERS users `u{j}@o{i}.bench.example`; prints one line
+    /// per organisation, in order: `ORG_ID TOKEN`. Use a fresh database.
+    #[command(hide = true)]
+    BenchSeed {
+        #[arg(long)]
+        orgs: usize,
+        #[arg(long)]
+        users_per_org: usize,
+        /// Organisations seeded at a time.
+        #[arg(long, default_value = "8")]
+        concurrency: usize,
+    },
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,6 +2,7 @@
 //! The portal's HTTP server: Leptos SSR pages and server functions, `/healthz`, and (in later
 //! modules) the SCIM and SAML endpoints. `main.rs` only parses configuration and calls `serve`.
 
+pub mod bench_seed;
 pub mod cli;
 pub mod config;
 pub mod http;
@@ -115,6 +116,7 @@ pub fn router(state: AppState) -> Router {
 
     let app = Router::new()
         .merge(http::health::routes())
+        .merge(http::assets::routes(&state))
         .merge(http::scim::routes(state.clone()))
         .merge(http::export::routes())
         .merge(http::saml::routes())

@@ -260,5 +260,22 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::BenchSeed {
+            orgs,
+            users_per_org,
+            concurrency,
+        } => {
+            let seeded =
+                portal_server::bench_seed::seed(&svc, orgs, users_per_org, concurrency).await?;
+            let mut out = String::with_capacity(seeded.len() * 80);
+            for o in &seeded {
+                out.push_str(&o.org_id);
+                out.push(' ');
+                out.push_str(o.token.expose());
+                out.push('\n');
+            }
+            print!("{out}");
+            Ok(())
+        }
     }
 }

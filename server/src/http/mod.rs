@@ -1,5 +1,7 @@
 //! Transport only: parse, authenticate, call one domain function, map the result.
 
+// Issue 11: the site's static files, with caching headers and precompressed variants.
+pub mod assets;
 pub mod export;
 pub mod health;
 pub mod observe;

@@ -6,6 +6,8 @@ mod common;
 
 mod admin_http;
 mod admin_screens;
+// Issue 11: `server bench-seed` for the multi-tenant benchmark.
+mod bench_seed;
 mod crash_safety;
 mod cross_tenant;
 mod idp_replays;

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# `make bench`, part 1 (scripts/bench.sh calls it after the release build): our release server
+# and the reference SCIM server (scim2-server, PyPI) side by side, driven by the same wrk Lua
+# scripts (scripts/bench/); then static files against /healthz; then multi-tenant lookups over
+# 2,000 organisations on SQLite and on a throwaway PostgreSQL; peak RSS of each server process.
+#
+# Settings (environment): BENCH_DURATION seconds per phase (10), BENCH_CONNECTIONS (8),
+# BENCH_THREADS wrk threads (1), BENCH_USER_COUNT seeded users (1000), BENCH_ORG_COUNT (2000),
+# BENCH_USERS_PER_ORG (10), SERVER_BIN (target/release/server), LEPTOS_SITE_ROOT (target/site),
+# BENCH_PARTS (which parts to run: "scim static multitenant").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bench-setup.sh
+
+DURATION=${BENCH_DURATION:-10}
+CONNS=${BENCH_CONNECTIONS:-8}
+THREADS=${BENCH_THREADS:-1}
+USER_COUNT=${BENCH_USER_COUNT:-1000}
+ORG_COUNT=${BENCH_ORG_COUNT:-2000}
+USERS_PER_ORG=${BENCH_USERS_PER_ORG:-10}
+BIN=${SERVER_BIN:-target/release/server}
+SITE=${LEPTOS_SITE_ROOT:-target/site}
+PARTS=${BENCH_PARTS:-scim static multitenant}
+VENV=.tools/bench-venv
+LUA_DIR="$PWD/scripts/bench"
+# The delete phase deletes what the create phase created, each user once; it runs half as long so
+# that it does not run out (a thread that runs out stops and the row is marked "exhausted").
+DELETE_DURATION=$(( DURATION > 1 ? DURATION / 2 : 1 ))
+
+[ -x "$BIN" ] || { echo "bench: $BIN is missing (build it first: make release)" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/portal-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+export RUST_LOG=${RUST_LOG:-warn} BENCH_LUA_DIR="$LUA_DIR" BENCH_THREADS="$THREADS"
+say() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_http() {
+  for _ in $(seq 1 300); do curl -fs -o /dev/null "$1" && return 0; sleep 0.1; done
+  echo "bench: nothing answers at $1" >&2; exit 1
+}
+# Peak resident set of a process (VmHWM), in MB.
+peak_rss() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+
+# Starts our server on a fresh database ($1: DATABASE_URL, $2: name); sets OUR_PID, OUR_URL.
+start_ours() {
+  local port
+  port=$(free_port)
+  OUR_URL="http://127.0.0.1:$port"
+  DATABASE_URL="$1" PUBLIC_URL="$OUR_URL" LISTEN_ADDR="127.0.0.1:$port" LEPTOS_SITE_ROOT="$SITE" \
+    "$BIN" serve >"$WORK/$2.log" 2>&1 &
+  OUR_PID=$!
+  PIDS+=("$OUR_PID")
+  wait_http "$OUR_URL/healthz"
+}
+stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+
+# run_wrk LUA URL PHASE DURATION [extra env…]: prints the RESULT line of one wrk run.
+run_wrk() {
+  local lua=$1 url=$2 phase=$3 dur=$4
+  shift 4
+  env BENCH_PHASE="$phase" "$@" wrk -t"$THREADS" -c"$CONNS" -d"${dur}s" --latency \
+    -s "$LUA_DIR/$lua" "$url" >"$WORK/wrk.out" 2>&1 || { cat "$WORK/wrk.out" >&2; exit 1; }
+  grep '^RESULT ' "$WORK/wrk.out" || { cat "$WORK/wrk.out" >&2; exit 1; }
+}
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# A whole number with thousands separators.
+num() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+# The non-2xx count, and lookups answered 200 that found nobody.
+bad() {
+  local m
+  m=$(field misses "$1")
+  if [ "${m:-0}" != 0 ]; then printf '%s (+%s lookups found nobody)' "$(field non2xx "$1")" "$m"; else field non2xx "$1"; fi
+}
+row() { # label, RESULT line
+  printf '| %s | %s | %s / %s | %s |' "$1" "$(num "$(field rps "$2")")" \
+    "$(field p50_ms "$2")" "$(field p99_ms "$2")" "$(bad "$2")"
+}
+
+echo "make bench: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(date -u +%Y-%m-%dT%H:%MZ), wrk -t$THREADS -c$CONNS, ${DURATION} s per phase"
+
+if [[ " $PARTS " == *" scim "* || " $PARTS " == *" static "* ]]; then
+  start_ours "sqlite://$WORK/side.db" side
+  ORG=$(printf 'bench password for the side-by-side run\n' | "$BIN" --database-url "sqlite://$WORK/side.db" create-admin --org-name "Bench" --email "bench@bench.example" | tail -n1)
+  OUR_TOKEN=$("$BIN" --database-url "sqlite://$WORK/side.db" scim-token --org "$ORG")
+fi
+
+if [[ " $PARTS " == *" scim "* ]]; then
+  REF_PORT=$(free_port)
+  REF_URL="http://127.0.0.1:$REF_PORT"
+  REF_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+  "$VENV/bin/scim2-server" --hostname 127.0.0.1 --port "$REF_PORT" --bearer-token "$REF_TOKEN" \
+    >"$WORK/reference.log" 2>&1 &
+  REF_PID=$!
+  PIDS+=("$REF_PID")
+  wait_http "$REF_URL/ServiceProviderConfig"
+  say "seeding $USER_COUNT users into each server"
+  "$VENV/bin/python" scripts/bench/seed.py "$OUR_URL/scim/v2/$ORG" "$OUR_TOKEN" "$USER_COUNT" "$WORK/ours-users.txt" ours
+  "$VENV/bin/python" scripts/bench/seed.py "$REF_URL" "$REF_TOKEN" "$USER_COUNT" "$WORK/ref-users.txt" ref
+  mkdir -p "$WORK/ours-created" "$WORK/ref-created"
+  declare -A OURS REF
+  # Run order: create, then delete of what create made (so that reads see the seeded users
+  # only), then the reads and updates of the seeded users.
+  for phase in create delete get lookup list put patch; do
+    dur=$DURATION
+    [ "$phase" = delete ] && dur=$DELETE_DURATION
+    say "phase $phase (${dur} s each)"
+    OURS[$phase]=$(run_wrk scim.lua "$OUR_URL" "$phase" "$dur" BENCH_BASE="/scim/v2/$ORG" \
+      BENCH_TOKEN="$OUR_TOKEN" BENCH_USERS="$WORK/ours-users.txt" BENCH_CREATED="$WORK/ours-created" BENCH_RUN=ours)
+    REF[$phase]=$(run_wrk scim.lua "$REF_URL" "$phase" "$dur" BENCH_BASE="" \
+      BENCH_TOKEN="$REF_TOKEN" BENCH_USERS="$WORK/ref-users.txt" BENCH_CREATED="$WORK/ref-created" BENCH_RUN=ref)
+  done
+  echo
+  echo "### SCIM side by side: ours (SQLite, release) vs scim2-server $("$VENV/bin/pip" show scim2-server 2>/dev/null | awk '/^Version/ {print $2}') — $USER_COUNT users, $CONNS connections"
+  echo
+  echo "| phase | ours req/s | ours p50 / p99 ms | ours non-2xx | scim2-server req/s | p50 / p99 ms | non-2xx | ratio |"
+  echo "|---|---|---|---|---|---|---|---|"
+  for phase in create get lookup list put patch delete; do
+    o=${OURS[$phase]} r=${REF[$phase]}
+    ratio=$(awk -v a="$(field rps "$o")" -v b="$(field rps "$r")" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "n/a" }')
+    note=""
+    [ "$(field exhausted "$o")$(field exhausted "$r")" != "00" ] && note=" (ran out of users to delete: the rate is understated)"
+    printf '| %s | %s | %s / %s | %s | %s | %s / %s | %s | %s%s |\n' "$phase" \
+      "$(num "$(field rps "$o")")" "$(field p50_ms "$o")" "$(field p99_ms "$o")" "$(bad "$o")" \
+      "$(num "$(field rps "$r")")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(bad "$r")" \
+      "$ratio" "$note"
+  done
+  echo
+  echo "Peak RSS after the SCIM phases: ours $(peak_rss "$OUR_PID") MB, scim2-server $(peak_rss "$REF_PID") MB"
+  stop_pid "$REF_PID"
+fi
+
+if [[ " $PARTS " == *" static "* ]]; then
+  echo
+  echo "### Static files vs /healthz (ours, keep-alive, $CONNS connections, Accept-Encoding: gzip, deflate, br)"
+  echo
+  echo "| path | req/s | p50 / p99 ms | non-2xx | % of /healthz |"
+  echo "|---|---|---|---|---|"
+  health=$(run_wrk static.lua "$OUR_URL/healthz" healthz "$DURATION")
+  echo "$(row /healthz "$health") 100 |"
+  wasm=$(cd "$SITE/pkg" && ls ./*.wasm | head -n1 | sed 's|^\./||')
+  for path in /pkg/portal.css /pkg/portal.js "/pkg/$wasm"; do
+    r=$(run_wrk static.lua "$OUR_URL$path" "$path" "$DURATION")
+    echo "$(row "$path" "$r") $(awk -v a="$(field rps "$r")" -v b="$(field rps "$health")" 'BEGIN { printf "%.0f", a / b * 100 }') |"
+  done
+  echo
+  echo "Peak RSS of our server after the SCIM and static phases: $(peak_rss "$OUR_PID") MB"
+fi
+if [ -n "${OUR_PID:-}" ]; then stop_pid "$OUR_PID"; fi
+
+# multi_tenant DATABASE_URL LABEL
+multi_tenant() {
+  start_ours "$1" "mt-$2"
+  say "multi-tenant ($2): seeding $ORG_COUNT organisations × $USERS_PER_ORG users"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$BIN" --database-url "$1" bench-seed --orgs "$ORG_COUNT" --users-per-org "$USERS_PER_ORG" >"$WORK/orgs-$2.txt"
+  t1=$(date +%s.%N)
+  local r pass
+  # Twice: the first window holds each token's first use (a token records its use at most every
+  # 30 s, a write), the second follows at once (tokens used less than 30 s before: reads only).
+  for pass in "first use of each token" "again, tokens used < 30 s ago"; do
+    r=$(run_wrk multitenant.lua "$OUR_URL" "multi-tenant" "$DURATION" BENCH_ORGS="$WORK/orgs-$2.txt" BENCH_USERS_PER_ORG="$USERS_PER_ORG")
+    printf '| %s, %s | %s | %s / %s | %s | %s | %.1f s |\n' "$2" "$pass" "$(num "$(field rps "$r")")" \
+      "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(bad "$r")" "$(peak_rss "$OUR_PID")" \
+      "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')"
+  done
+  # The ratio compares the second windows.
+  MT_RPS[$2]=$(field rps "$r")
+  stop_pid "$OUR_PID"
+}
+
+if [[ " $PARTS " == *" multitenant "* ]]; then
+  declare -A MT_RPS
+  echo
+  echo "### Multi-tenant lookups: $ORG_COUNT organisations × $USERS_PER_ORG users, a random organisation (its own token) and user per request, $CONNS connections"
+  echo
+  echo "| database | lookups/s | p50 / p99 ms | non-2xx | server peak RSS MB | seeding |"
+  echo "|---|---|---|---|---|---|"
+  multi_tenant "sqlite://$WORK/mt.db" SQLite
+  # shellcheck source=scripts/pg.sh
+  source scripts/pg.sh 2>/dev/null
+  trap 'cleanup; pg_cleanup' EXIT
+  multi_tenant "$PORTAL_TEST_PG_URL" PostgreSQL
+  echo
+  echo "PostgreSQL / SQLite (second windows): $(awk -v a="${MT_RPS[PostgreSQL]}" -v b="${MT_RPS[SQLite]}" 'BEGIN { printf "%.0f%%", a / b * 100 }')"
+fi
