@@ -39,19 +39,23 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     files_router(&format!("/{pkg}"), dir)
 }
 
+/// One static file, nested under the site's pkg directory (`/pkg`) at run time.
+pub const FILE_ROUTE: &str = "/{file}";
+
 /// `{prefix}/{file}` served from `dir`.
 pub fn files_router<S: Clone + Send + Sync + 'static>(prefix: &str, dir: PathBuf) -> Router<S> {
     let cache = Arc::new(Cache {
         dir,
         files: Mutex::new(HashMap::new()),
     });
-    Router::new().route(
-        &format!("{prefix}/{{file}}"),
+    let files = Router::new().route(
+        FILE_ROUTE,
         get(move |UrlPath(file): UrlPath<String>, headers: HeaderMap| {
             let cache = cache.clone();
             async move { serve(&cache, &file, &headers).await }
         }),
-    )
+    );
+    Router::new().nest(prefix, files)
 }
 
 struct Cache {

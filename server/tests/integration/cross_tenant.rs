@@ -69,6 +69,11 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
     ),
     ("GET /healthz", "no identifier, no credential"),
     (
+        "GET /{file}",
+        "the site's static files (css, js, wasm), nested under /pkg at run time: the same bytes \
+         for everyone, no identifier, no credential",
+    ),
+    (
         "GET /metrics",
         "only on the private METRICS_ADDR listener (404 on the public one, \
          `observability.rs`); no identifier, no credential, counts only",

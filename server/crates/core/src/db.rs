@@ -253,8 +253,10 @@ impl Db {
         T: Send + 'static,
         E: Send + 'static,
         F: for<'c> FnOnce(
-            &'c mut sqlx::AnyConnection,
-        ) -> futures::future::BoxFuture<'c, Result<Planned<T>, E>>,
+                &'c mut sqlx::AnyConnection,
+            ) -> futures::future::BoxFuture<'c, Result<Planned<T>, E>>
+            + Send
+            + 'static,
     {
         if self.backend == Backend::Postgres {
             let mut tx = self.begin_write().await?;
@@ -266,30 +268,46 @@ impl Db {
             tx.commit().await?;
             return Ok(planned.value);
         }
-        let mut turn = {
-            let _waiting = Waiting::new(&self.writer.waiting);
-            self.writer.turn.clone().lock_owned().await
-        };
-        if turn.tx.is_none() {
-            turn.tx = Some(self.pool.begin_with("BEGIN IMMEDIATE").await?);
-            let (outcome, subscribers) = tokio::sync::watch::channel(None);
-            turn.outcome = Some(outcome);
-            turn.subscribers = Some(subscribers);
-            turn.jobs = 0;
-            turn.poisoned = false;
-        }
-        let planned = match turn.tx.as_mut() {
-            Some(tx) => plan(tx).await,
-            None => return Err(BatchError::Db(sqlx::Error::PoolClosed)),
-        };
-        // The writes run in a task of their own: a caller that goes away (a client that hangs
-        // up) must not stop a script half-way inside a transaction others will commit.
+        // Everything from taking the write turn on runs in a task of its own: a caller that goes
+        // away (a client that hangs up, a request timeout) must neither leave a batch open with
+        // nobody to commit it nor stop a script half-way inside a transaction others will commit.
         let writer = self.writer.clone();
-        tokio::spawn(async move { run_in_batch(writer, turn, planned).await })
-            .await
-            .map_err(|e| {
-                BatchError::Db(sqlx::Error::Protocol(format!("batched write task: {e}")))
-            })?
+        let pool = self.pool.clone();
+        let task = tokio::spawn(async move {
+            let mut turn = {
+                let _waiting = Waiting::new(&writer.waiting);
+                writer.turn.clone().lock_owned().await
+            };
+            if turn.tx.is_none() {
+                turn.tx = Some(pool.begin_with("BEGIN IMMEDIATE").await?);
+                let (outcome, subscribers) = tokio::sync::watch::channel(None);
+                turn.outcome = Some(outcome);
+                turn.subscribers = Some(subscribers);
+                turn.jobs = 0;
+                turn.poisoned = false;
+            }
+            let planned = match turn.tx.as_mut() {
+                Some(tx) => plan(tx).await,
+                None => return Err(BatchError::Db(sqlx::Error::PoolClosed)),
+            };
+            run_in_batch(writer, turn, planned).await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => {
+                // The task panicked (its turn was released while unwinding): roll back the batch
+                // it may have left open, half a write and all. Members of that batch are waiting
+                // for its outcome and answer 503; none was answered before.
+                let mut turn = self.writer.turn.clone().lock_owned().await;
+                if turn.tx.is_some() {
+                    turn.poisoned = true;
+                }
+                end_batch(&mut turn).await;
+                Err(BatchError::Db(sqlx::Error::Protocol(format!(
+                    "batched write task: {e}"
+                ))))
+            }
+        }
     }
 
     /// For `/healthz`.
@@ -311,39 +329,48 @@ async fn run_in_batch<T, E>(
 ) -> Result<T, BatchError<E>> {
     let result = match planned {
         Err(e) => Err(BatchError::Job(e)),
-        Ok(p) => match turn.tx.as_mut() {
-            None => Err(BatchError::Db(sqlx::Error::PoolClosed)),
-            Some(tx) => {
-                let mut script = Script::new();
-                script.push(SqlBuilder::new("SAVEPOINT batched_write"));
-                for s in p.script.statements() {
-                    script.push(s.clone());
-                }
-                script.push(SqlBuilder::new("RELEASE batched_write"));
-                match script.run(tx).await {
-                    Ok(affected) => {
-                        if p.first_changes_one_row && affected.get(1) != Some(&1) {
-                            // Released already: only the whole batch can be undone.
-                            turn.poisoned = true;
-                            Err(BatchError::Db(sqlx::Error::RowNotFound))
-                        } else {
-                            turn.jobs += 1;
-                            Ok(p.value)
-                        }
+        Ok(p) => {
+            // Poisoned while the script runs: if this task dies half-way (a panic), the batch is
+            // rolled back rather than committed with half a write in it.
+            let was_poisoned = turn.poisoned;
+            turn.poisoned = true;
+            match turn.tx.as_mut() {
+                None => Err(BatchError::Db(sqlx::Error::PoolClosed)),
+                Some(tx) => {
+                    let mut script = Script::new();
+                    script.push(SqlBuilder::new("SAVEPOINT batched_write"));
+                    for s in p.script.statements() {
+                        script.push(s.clone());
                     }
-                    Err(e) => {
-                        let mut undo = Script::new();
-                        undo.push(SqlBuilder::new("ROLLBACK TO batched_write"))
-                            .push(SqlBuilder::new("RELEASE batched_write"));
-                        if let Err(u) = undo.run(tx).await {
-                            tracing::error!(error = %u, "could not undo a failed batched write");
-                            turn.poisoned = true;
+                    script.push(SqlBuilder::new("RELEASE batched_write"));
+                    match script.run(tx).await {
+                        Ok(affected) => {
+                            if p.first_changes_one_row && affected.get(1) != Some(&1) {
+                                // Released already: only the whole batch can be undone (it
+                                // stays poisoned).
+                                Err(BatchError::Db(sqlx::Error::RowNotFound))
+                            } else {
+                                turn.poisoned = was_poisoned;
+                                turn.jobs += 1;
+                                Ok(p.value)
+                            }
                         }
-                        Err(BatchError::Db(e))
+                        Err(e) => {
+                            let mut undo = Script::new();
+                            undo.push(SqlBuilder::new("ROLLBACK TO batched_write"))
+                                .push(SqlBuilder::new("RELEASE batched_write"));
+                            match undo.run(tx).await {
+                                Ok(_) => turn.poisoned = was_poisoned,
+                                Err(u) => {
+                                    tracing::error!(error = %u, "could not undo a failed batched write");
+                                }
+                            }
+                            Err(BatchError::Db(e))
+                        }
                     }
                 }
             }
-        },
+        }
     };
     let Some(mut outcome) = turn.subscribers.clone() else {
         return result;
@@ -377,6 +404,11 @@ async fn run_in_batch<T, E>(
     match result {
         Ok(_) if !committed => Err(BatchError::Db(sqlx::Error::Protocol(
             "the batch holding this write was not committed".into(),
+        ))),
+        // A refusal may rest on a write of the batch that was undone (a uniqueness conflict
+        // with a user created in it): not final, the client should try again.
+        Err(BatchError::Job(_)) if !committed => Err(BatchError::Db(sqlx::Error::Protocol(
+            "the batch this write was checked against was not committed".into(),
         ))),
         other => other,
     }

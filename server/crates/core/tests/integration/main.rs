@@ -24,3 +24,5 @@ mod scim_requests;
 mod groups;
 // Reads at 100,000 users (issue 11): search indexes, list totals and seek keys.
 mod reads;
+// Group commit on SQLite (issue 11, writes): cancellation and panics.
+mod batched;

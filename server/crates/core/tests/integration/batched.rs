@@ -1,0 +1,155 @@
+//! Group commit on SQLite (`Db::batched`): a caller that goes away, or a write task that panics,
+//! leaves no batch open holding SQLite's write lock and commits no half-done write. On PostgreSQL
+//! `batched` is one transaction per write in the caller's own future (a dropped caller rolls it
+//! back), which the SCIM race and crash-safety tests cover; these are SQLite's.
+
+use std::time::Duration;
+
+use portal_core::db::{BatchError, Planned};
+use portal_core::sql::{Script, SqlBuilder};
+use portal_test_support::{org_with_admin, TestServices};
+
+/// A test on SQLite only, with the suite's deadline.
+macro_rules! sqlite_test {
+    ($name:ident, $body:expr) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            let mut t = portal_test_support::services(portal_core::Backend::Sqlite).await;
+            let _dir = t.tdb.dir.take();
+            portal_test_support::deadline(($body)(t)).await;
+        }
+    };
+}
+
+/// A write through the pool itself (not the write turn), as sessions and token stamps are.
+async fn direct_write_within(t: &TestServices, org: &str, limit: Duration) {
+    let write = sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+        .bind(org)
+        .execute(&t.svc.db.pool);
+    tokio::time::timeout(limit, write)
+        .await
+        .expect("a plain write waited on a batch nobody commits")
+        .expect("a plain write failed");
+}
+
+fn insert_event(org: &str, id: &str) -> Script {
+    let mut stmt = SqlBuilder::new(
+        "INSERT INTO events (id, org_id, at, seq, name, success, actor, message) VALUES (",
+    );
+    stmt.push_bind(id.to_string())
+        .push(", ")
+        .push_bind(org.to_string())
+        .push(", 0, 0, 'batched_test', 1, 'test', 'from a batched write')");
+    let mut script = Script::new();
+    script.push(stmt);
+    script
+}
+
+async fn event_exists(t: &TestServices, id: &str) -> bool {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE id = $1")
+        .bind(id)
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+    n == 1
+}
+
+sqlite_test!(
+    a_caller_that_goes_away_mid_plan_leaves_no_open_batch,
+    |t: TestServices| async move {
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let org_id = org.id.clone();
+        // The caller gives up while its write is still planning (a client hang-up, a timeout).
+        let plan_org = org_id.clone();
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(50),
+            t.svc.db.batched(move |_c| {
+                Box::pin(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok::<_, ()>(Planned {
+                        script: insert_event(&plan_org, "cancelled-caller"),
+                        first_changes_one_row: false,
+                        value: (),
+                    })
+                })
+            }),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the caller was meant to give up first");
+        // The write still completes and commits; nothing holds the write lock afterwards.
+        direct_write_within(&t, &org_id, Duration::from_secs(5)).await;
+        for _ in 0..50 {
+            if event_exists(&t, "cancelled-caller").await {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(event_exists(&t, "cancelled-caller").await);
+        let mut tx = tokio::time::timeout(Duration::from_secs(5), t.svc.db.begin_write())
+            .await
+            .expect("the write turn was left taken")
+            .unwrap();
+        sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+            .bind(&org_id)
+            .execute(&mut **tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+);
+
+sqlite_test!(
+    a_write_task_that_panics_leaves_no_open_batch_and_no_half_write,
+    |t: TestServices| async move {
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let org_id = org.id.clone();
+        let plan_org = org_id.clone();
+        let r = t
+            .svc
+            .db
+            .batched(move |c| {
+                Box::pin(async move {
+                    // Half a write made by hand inside the batch, then a panic.
+                    sqlx::query(
+                        "INSERT INTO events (id, org_id, at, seq, name, success, actor, message) \
+                         VALUES ('half-write', $1, 0, 0, 'batched_test', 1, 'test', 'half')",
+                    )
+                    .bind(&plan_org)
+                    .execute(&mut *c)
+                    .await
+                    .unwrap();
+                    if plan_org.len() > 1 {
+                        panic!("a write task dies half-way");
+                    }
+                    Ok::<_, ()>(Planned {
+                        script: Script::new(),
+                        first_changes_one_row: false,
+                        value: (),
+                    })
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(BatchError::Db(_))), "{r:?}");
+        assert!(
+            !event_exists(&t, "half-write").await,
+            "half a write was committed"
+        );
+        direct_write_within(&t, &org_id, Duration::from_secs(5)).await;
+        // A later batched write works and commits.
+        let later_org = org_id.clone();
+        t.svc
+            .db
+            .batched(move |_c| {
+                Box::pin(async move {
+                    Ok::<_, ()>(Planned {
+                        script: insert_event(&later_org, "after-the-panic"),
+                        first_changes_one_row: false,
+                        value: (),
+                    })
+                })
+            })
+            .await
+            .unwrap();
+        assert!(event_exists(&t, "after-the-panic").await);
+    }
+);
