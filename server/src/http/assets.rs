@@ -36,26 +36,26 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let opts = &state.leptos_options;
     let pkg = opts.site_pkg_dir.trim_matches('/');
     let dir = Path::new(opts.site_root.as_ref()).join(pkg);
-    files_router(&format!("/{pkg}"), dir)
+    files_router(dir)
 }
 
-/// One static file, nested under the site's pkg directory (`/pkg`) at run time.
-pub const FILE_ROUTE: &str = "/{file}";
+/// One static file of the site. The pages link `/pkg/…` (see `app::shell`), so the address is
+/// fixed; the files are read from the configured site root's pkg directory.
+pub const FILE_ROUTE: &str = "/pkg/{file}";
 
-/// `{prefix}/{file}` served from `dir`.
-pub fn files_router<S: Clone + Send + Sync + 'static>(prefix: &str, dir: PathBuf) -> Router<S> {
+/// [`FILE_ROUTE`] served from `dir`.
+pub fn files_router<S: Clone + Send + Sync + 'static>(dir: PathBuf) -> Router<S> {
     let cache = Arc::new(Cache {
         dir,
         files: Mutex::new(HashMap::new()),
     });
-    let files = Router::new().route(
+    Router::new().route(
         FILE_ROUTE,
         get(move |UrlPath(file): UrlPath<String>, headers: HeaderMap| {
             let cache = cache.clone();
             async move { serve(&cache, &file, &headers).await }
         }),
-    );
-    Router::new().nest(prefix, files)
+    )
 }
 
 struct Cache {
@@ -280,7 +280,7 @@ mod tests {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        files_router::<()>("/pkg", dir.to_path_buf())
+        files_router::<()>(dir.to_path_buf())
             .oneshot(req.body(Body::empty()).unwrap())
             .await
             .unwrap()
@@ -391,7 +391,7 @@ mod tests {
     async fn a_rebuilt_file_is_read_again() {
         let dir = site();
         std::fs::write(dir.join("portal.css"), "a{}").unwrap();
-        let router = files_router::<()>("/pkg", dir.clone());
+        let router = files_router::<()>(dir.clone());
         let fetch = |router: Router| async move {
             let req = Request::builder()
                 .uri("/pkg/portal.css")

@@ -69,9 +69,9 @@ const WITHOUT_ROWS: &[(&str, &str)] = &[
     ),
     ("GET /healthz", "no identifier, no credential"),
     (
-        "GET /{file}",
-        "the site's static files (css, js, wasm), nested under /pkg at run time: the same bytes \
-         for everyone, no identifier, no credential",
+        "GET /pkg/{file}",
+        "the site's static files (css, js, wasm): the same bytes for everyone, no identifier, \
+         no credential",
     ),
     (
         "GET /metrics",

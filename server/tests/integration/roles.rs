@@ -134,7 +134,7 @@ fn route_not_role_gated(key: &str) -> bool {
         || key.starts_with("POST /saml/{org_id}/acs")
         || key == "GET /admin/sso-login"
         || key == "GET /healthz"
-        || key == "GET /{file}"
+        || key == "GET /pkg/{file}"
         || key == "GET /metrics"
         || key == "GET /login/link"
         || key == "GET /api/provisioning/token"
