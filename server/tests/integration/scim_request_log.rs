@@ -190,6 +190,9 @@ app_test!(
             )
             .await;
         assert_eq!(s, 400, "{err}");
+        // Logged before the next request is sent (the log is written behind the answer), so
+        // the two rows are in this order.
+        rows(&app, &scim.org, 1).await;
         // Not JSON at all.
         let res = crate::common::sent(
             app.http
