@@ -330,6 +330,67 @@ app_test!(
     }
 );
 
+app_test!(
+    concurrent_revivals_of_a_deleted_user_yield_exactly_one,
+    |app: TestApp| async move {
+        let s = Scim::new(&app, "Acme").await;
+        let (st, created) = s.post("/Users", user_body("back@acme.test")).await;
+        assert_eq!(st, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(s.delete(&format!("/Users/{id}")).await, 204);
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let (url, token, http) = (s.url("/Users"), s.token.clone(), app.http.clone());
+            let body = user_body("back@acme.test");
+            tasks.push(tokio::spawn(async move {
+                let res = crate::common::sent(
+                    http.post(url).bearer_auth(token).json(&body),
+                    "POST",
+                    "/Users",
+                )
+                .await;
+                let st = res.status().as_u16();
+                let etag = res
+                    .headers()
+                    .get("etag")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let j: Value = res.json().await.unwrap();
+                (st, etag, j)
+            }));
+        }
+        let mut revived = Vec::new();
+        for t in tasks {
+            let (st, etag, j) = t.await.unwrap();
+            match st {
+                200 | 201 => revived.push((etag, j)),
+                409 => assert_eq!(j["scimType"], "uniqueness", "{j}"),
+                other => panic!("unexpected {other}: {j}"),
+            }
+        }
+        assert_eq!(revived.len(), 1, "{revived:?}");
+        let (etag, j) = &revived[0];
+        assert_eq!(j["id"], id.as_str());
+        // The answer carries the version the database holds.
+        let res = crate::common::sent(
+            app.http
+                .get(s.url(&format!("/Users/{id}")))
+                .bearer_auth(&s.token),
+            "GET",
+            "/Users/{id}",
+        )
+        .await;
+        assert_eq!(res.status().as_u16(), 200);
+        let now = res
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        assert_eq!(etag, &now);
+        assert_eq!(s.count("users").await, 1);
+    }
+);
+
 app_test!(work_email_must_equal_user_name, |app: TestApp| async move {
     let s = Scim::new(&app, "Acme").await;
     let mut body = user_body("ann@acme.test");

@@ -312,7 +312,13 @@ async fn create_inner(
             })
         })
         .await
-        .map_err(|e| batch_err(e, &user_name))
+        .map_err(|e| match e {
+            // The soft-deleted user was restored by a racing request in the meantime.
+            BatchError::Db(sqlx::Error::RowNotFound) => ScimError::uniqueness(format!(
+                "A user with userName {user_name:?} was just created or restored by another request."
+            )),
+            e => batch_err(e, &user_name),
+        })
 }
 
 fn not_found(id: &str) -> ScimError {

@@ -471,7 +471,11 @@ pub fn push_update(
         .push_bind(org_id)
         .push(" AND id = ")
         .push_bind(id);
-    if !revive {
+    if revive {
+        // Only a user still deleted: of two racing revivals (PostgreSQL) the second changes
+        // nothing and is refused, instead of answering with a version it did not write.
+        b.push(" AND deleted_at IS NOT NULL");
+    } else {
         b.push(" AND deleted_at IS NULL");
     }
     let expected = b.bind(expected_version.unwrap_or(-1));
