@@ -53,7 +53,7 @@ test.describe.serial("setup links", () => {
     await expect(page.getByRole("heading", { name: "Setup links", level: 1 })).toBeVisible();
     await hydrated(page);
     await page.getByLabel("Who is it for?").fill("Dana from IT");
-    await page.getByLabel("Single sign-on").check();
+    await page.getByLabel("What it sets up").selectOption("sso");
     await expect(page.getByLabel("Expires after (hours, 1–168)")).toHaveValue("72");
     await page.getByRole("button", { name: "Create setup link" }).click();
     const field = page.getByRole("textbox", { name: "Setup link" });
@@ -118,7 +118,7 @@ test.describe.serial("setup links", () => {
     await page.goto(`${server.url}/admin/setup-links`);
     await hydrated(page);
     await page.getByLabel("Who is it for?").fill("scim-contractor@initech.test");
-    await page.getByLabel("Provisioning (SCIM)").check();
+    await page.getByLabel("What it sets up").selectOption("provisioning");
     await page.getByRole("button", { name: "Create setup link" }).click();
     const link = await page.getByRole("textbox", { name: "Setup link" }).inputValue();
     expect(link).toContain("/setup-link/");

@@ -156,12 +156,14 @@ fn CreateForm(create: ServerAction<CreateSetupLink>) -> impl IntoView {
                     <label for="setup-link-label">"Who is it for?"</label>
                     <input id="setup-link-label" name="label" required maxlength="100" placeholder="e.g. Dana from IT, dana@example.com" />
                 </div>
-                <fieldset class="field">
-                    <legend>"What it sets up"</legend>
-                    <label><input type="radio" name="scope" value="sso" checked />" Single sign-on"</label>
-                    <label><input type="radio" name="scope" value="provisioning" />" Provisioning (SCIM)"</label>
-                    <label><input type="radio" name="scope" value="both" />" Both"</label>
-                </fieldset>
+                <div class="field">
+                    <label for="setup-link-scope">"What it sets up"</label>
+                    <select id="setup-link-scope" name="scope">
+                        <option value="sso" selected>"Single sign-on"</option>
+                        <option value="provisioning">"Provisioning (SCIM)"</option>
+                        <option value="both">"Single sign-on and provisioning"</option>
+                    </select>
+                </div>
                 <div class="field">
                     <label for="setup-link-hours">"Expires after (hours, 1–168)"</label>
                     <input id="setup-link-hours" name="hours" type="number" min="1" max="168" value="72" required />
@@ -202,6 +204,7 @@ fn LinksTable(links: Vec<SetupLinkRow>, revoke: ServerAction<RevokeSetupLink>) -
         <section class="card" aria-labelledby="setup-links-list">
             <h2 id="setup-links-list">"Links"</h2>
             <FormError error=Signal::derive(move || revoke.value().with(error_of)) />
+            <div class="table-wrap">
             <table class="data" data-testid="setup-links">
                 <thead>
                     <tr>
@@ -223,7 +226,7 @@ fn LinksTable(links: Vec<SetupLinkRow>, revoke: ServerAction<RevokeSetupLink>) -
                                 <tr data-link-id=l.id.clone()>
                                     <td>{l.label.clone()}</td>
                                     <td>{l.scope.label()}</td>
-                                    <td>{format!("{} by {}", utc(l.created_at), l.created_by)}</td>
+                                    <td>{utc(l.created_at)}<br /><span class="muted">{format!("by {}", l.created_by)}</span></td>
                                     <td>{utc(l.expires_at)}</td>
                                     <td>{format!("{} ({} action(s))", opt(l.last_used_at), l.use_count)}</td>
                                     <td>{l.state.clone()}</td>
@@ -243,6 +246,7 @@ fn LinksTable(links: Vec<SetupLinkRow>, revoke: ServerAction<RevokeSetupLink>) -
                         .collect_view()}
                 </tbody>
             </table>
+            </div>
         </section>
     }
     .into_any()
