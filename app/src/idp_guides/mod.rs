@@ -204,6 +204,30 @@ fn rich(text: String) -> impl IntoView {
         .collect_view()
 }
 
+/// The SSO screen's placeholder values (the admin's screen and a setup link's fill the same).
+pub struct SsoValues<'a> {
+    pub acs_url: &'a str,
+    pub entity_id: &'a str,
+    pub login_url: &'a str,
+    pub metadata_url: &'a str,
+    pub org_id: &'a str,
+    pub employee_login_url: &'a str,
+}
+
+impl SsoValues<'_> {
+    pub fn to_values(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("acs_url", self.acs_url.to_string()),
+            ("acs_url_pattern", exact_pattern(self.acs_url)),
+            ("entity_id", self.entity_id.to_string()),
+            ("login_url", self.login_url.to_string()),
+            ("metadata_url", self.metadata_url.to_string()),
+            ("org_id", self.org_id.to_string()),
+            ("employee_login_url", self.employee_login_url.to_string()),
+        ]
+    }
+}
+
 /// "Set up with: JumpCloud · Okta · …" and, when `?idp=` names one, its guide for this screen.
 /// `values` are the screen's placeholder values; `path` the page's own address when it is not
 /// the admin screen's (a setup link's pages, issue 13).
@@ -343,6 +367,24 @@ fn GuideBody(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_sso_values_are_exactly_the_sso_screens_placeholders() {
+        let v = SsoValues {
+            acs_url: "https://p.test/saml/o/acs",
+            entity_id: "e",
+            login_url: "l",
+            metadata_url: "m",
+            org_id: "o",
+            employee_login_url: "u",
+        }
+        .to_values();
+        let mut keys: Vec<&str> = v.iter().map(|(k, _)| *k).collect();
+        let mut want: Vec<&str> = Screen::Sso.placeholders().to_vec();
+        keys.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(keys, want);
+    }
 
     fn templates(part: &Part) -> Vec<&'static str> {
         match part {

@@ -285,18 +285,15 @@ fn SsoSetup(token: String, s: SetupLinkSso) -> impl IntoView {
     let errors = FormErrors::of(save);
     let pending = save.pending();
     let path = format!("/setup-link/{token}/sso");
-    let values = vec![
-        ("acs_url", s.acs_url.clone()),
-        (
-            "acs_url_pattern",
-            crate::idp_guides::exact_pattern(&s.acs_url),
-        ),
-        ("entity_id", s.entity_id.clone()),
-        ("login_url", s.login_url.clone()),
-        ("metadata_url", s.metadata_url.clone()),
-        ("org_id", s.org_id.clone()),
-        ("employee_login_url", s.employee_login_url.clone()),
-    ];
+    let values = crate::idp_guides::SsoValues {
+        acs_url: &s.acs_url,
+        entity_id: &s.entity_id,
+        login_url: &s.login_url,
+        metadata_url: &s.metadata_url,
+        org_id: &s.org_id,
+        employee_login_url: &s.employee_login_url,
+    }
+    .to_values();
     let current = s.configured.clone().map(|c| {
         view! {
             <section class="card" aria-labelledby="sso-current">

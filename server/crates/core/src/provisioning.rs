@@ -321,6 +321,29 @@ async fn create_inner(
         })
 }
 
+/// Inside a batched write: the live user `id` of the org, locked on PostgreSQL (without the lock
+/// a concurrent writer would make the version check fail with a 412 the client never asked for)
+/// and checked against the client's `If-Match`.
+async fn current_for_write(
+    conn: &mut sqlx::AnyConnection,
+    backend: crate::Backend,
+    org_id: &str,
+    id: &str,
+    if_match: Option<i64>,
+) -> Result<StoredUser, ScimError> {
+    users::lock_for_update(conn, backend, org_id, id)
+        .await
+        .map_err(db_err)?;
+    let before = users::get(conn, org_id, id, false)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| not_found(id))?;
+    if if_match.is_some_and(|v| v != before.version) {
+        return Err(ScimError::precondition_failed());
+    }
+    Ok(before)
+}
+
 fn not_found(id: &str) -> ScimError {
     ScimError::not_found(format!("User {id} not found."))
 }
@@ -367,20 +390,8 @@ async fn modify(
         .batched(move |conn| {
             Box::pin(async move {
                 let (caller, id) = (caller_c, id_c);
-                // Without the lock, a concurrent writer on PostgreSQL would make the version
-                // check below fail with a 412 the client never asked for (it sent no If-Match).
-                users::lock_for_update(conn, backend, &caller.org_id, &id)
-                    .await
-                    .map_err(db_err)?;
-                let before = users::get(conn, &caller.org_id, &id, false)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or_else(|| not_found(&id))?;
-                if let Some(v) = if_match {
-                    if v != before.version {
-                        return Err(ScimError::precondition_failed());
-                    }
-                }
+                let before =
+                    current_for_write(conn, backend, &caller.org_id, &id, if_match).await?;
                 let attrs = compute(&before, &policy)?;
                 check_domains(&policy, &attrs, Some(&before.attributes))?;
                 check_rename(conn, &caller, &before, &attrs).await?;
@@ -609,18 +620,8 @@ pub async fn delete(
         .batched(move |conn| {
             Box::pin(async move {
                 let (caller, id) = (caller_c, id_c);
-                users::lock_for_update(conn, backend, &caller.org_id, &id)
-                    .await
-                    .map_err(db_err)?;
-                let before = users::get(conn, &caller.org_id, &id, false)
-                    .await
-                    .map_err(db_err)?
-                    .ok_or_else(|| not_found(&id))?;
-                if let Some(v) = if_match {
-                    if v != before.version {
-                        return Err(ScimError::precondition_failed());
-                    }
-                }
+                let before =
+                    current_for_write(conn, backend, &caller.org_id, &id, if_match).await?;
                 let msg = format!(
                     "Deleted {} (soft delete: restorable until purged)",
                     before.user_name

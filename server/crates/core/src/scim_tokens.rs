@@ -37,24 +37,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    sqlx::query(
-        "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(new_id())
-    .bind(org_id)
-    .bind(token.hash())
-    .bind(now)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| {
-        // The partial unique index keeps one active token per org even if the lock were missed.
-        if CoreError::is_unique_violation(&e) {
-            CoreError::Conflict("Another token was generated at the same moment; reload.".into())
-        } else {
-            e.into()
-        }
-    })?;
+    insert_token(&mut tx, org_id, &token, actor, now, false).await?;
     let (name, message) = if replaced > 1 {
         (
             "idm_integration_reauth",
@@ -71,6 +54,40 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     events::record_in_tx(&mut tx, NewEvent::admin(org_id, actor, name, message), now).await?;
     tx.commit().await?;
     Ok(token)
+}
+
+/// Stores a new token of the org (current, or the next one of a rotation) inside the caller's
+/// locked transaction.
+async fn insert_token(
+    tx: &mut crate::db::WriteTx,
+    org_id: &str,
+    token: &Secret,
+    actor: &str,
+    now: i64,
+    is_next: bool,
+) -> CoreResult<()> {
+    sqlx::query(
+        "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by, is_next) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(new_id())
+    .bind(org_id)
+    .bind(token.hash())
+    .bind(now)
+    .bind(actor)
+    .bind(i64::from(is_next))
+    .execute(&mut ***tx)
+    .await
+    .map_err(|e| {
+        // The partial unique indexes keep one current and one next token per org even if the
+        // lock were missed.
+        if CoreError::is_unique_violation(&e) {
+            CoreError::Conflict("Another token was generated at the same moment; reload.".into())
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
 }
 
 /// Serialises token changes of one org: on PostgreSQL a row lock on the org (two concurrent
@@ -336,16 +353,7 @@ async fn rotate_as(
     .await?;
     let Some((current_id,)) = current else {
         if through_link {
-            sqlx::query(
-                "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(new_id())
-            .bind(org_id)
-            .bind(token.hash())
-            .bind(now)
-            .bind(actor)
-            .execute(&mut **tx)
-            .await?;
+            insert_token(&mut tx, org_id, &token, actor, now, false).await?;
             events::record_in_tx(
                 &mut tx,
                 NewEvent::admin(
@@ -390,24 +398,7 @@ async fn rotate_as(
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    sqlx::query(
-        "INSERT INTO scim_tokens (id, org_id, token_hash, created_at, created_by, is_next) \
-         VALUES ($1, $2, $3, $4, $5, 1)",
-    )
-    .bind(new_id())
-    .bind(org_id)
-    .bind(token.hash())
-    .bind(now)
-    .bind(actor)
-    .execute(&mut **tx)
-    .await
-    .map_err(|e| {
-        if CoreError::is_unique_violation(&e) {
-            CoreError::Conflict("Another token was generated at the same moment; reload.".into())
-        } else {
-            e.into()
-        }
-    })?;
+    insert_token(&mut tx, org_id, &token, actor, now, true).await?;
     sqlx::query("UPDATE scim_tokens SET retire_at = $1 WHERE id = $2")
         .bind(now + grace_ms)
         .bind(&current_id)

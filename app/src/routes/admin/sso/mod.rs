@@ -304,18 +304,15 @@ fn SsoScreen(
         }
     });
     let failures = v.failures.clone();
-    let guide_values = vec![
-        ("acs_url", v.acs_url.clone()),
-        (
-            "acs_url_pattern",
-            crate::idp_guides::exact_pattern(&v.acs_url),
-        ),
-        ("entity_id", v.entity_id.clone()),
-        ("login_url", v.login_url.clone()),
-        ("metadata_url", v.metadata_url.clone()),
-        ("org_id", v.org_id.clone()),
-        ("employee_login_url", v.employee_login_url.clone()),
-    ];
+    let guide_values = crate::idp_guides::SsoValues {
+        acs_url: &v.acs_url,
+        entity_id: &v.entity_id,
+        login_url: &v.login_url,
+        metadata_url: &v.metadata_url,
+        org_id: &v.org_id,
+        employee_login_url: &v.employee_login_url,
+    }
+    .to_values();
     view! {
         <GuidedSetup screen=Screen::Sso values=guide_values />
         <section class="card" aria-labelledby="sp-details">
