@@ -629,3 +629,71 @@ app_test!(
         assert_eq!(link_rows(&app, &org).await, max as i64);
     }
 );
+
+app_test!(
+    a_burst_of_actions_through_one_link_stops_at_its_rate_limit,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "owner@acme.test").await;
+        let owner = app.sign_in("owner@acme.test", PW, None).await;
+        let token = link(&app, &owner, "Dana from IT", "sso").await;
+        let id: String = sqlx::query_scalar("SELECT id FROM setup_links WHERE org_id = $1")
+            .bind(&org)
+            .fetch_one(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        let actor = format!("setup link \"Dana from IT\" ({id}) sent by owner@acme.test");
+        let max = portal_core::setup_links::MAX_ACTIONS_PER_WINDOW as usize;
+        // All at once, each a different address (so each save is a change and an event).
+        let urls: Vec<String> = (0..max + 5)
+            .map(|i| format!("https://idp{i}.acme.test/sso"))
+            .collect();
+        let results =
+            futures::future::join_all(urls.iter().map(|u| save_sso(&app, &token, u))).await;
+        let ok = results.iter().filter(|(st, _)| *st == 200).count();
+        let limited: Vec<_> = results.iter().filter(|(st, _)| *st == 429).collect();
+        assert_eq!(ok, max, "{results:?}");
+        assert_eq!(limited.len(), 5, "{results:?}");
+        // Refused actions wrote nothing: one SSO event per accepted save, none for the refused.
+        let by_link = events(&app, &org)
+            .await
+            .into_iter()
+            .filter(|(n, a)| n.starts_with("sso_") && *a == actor)
+            .count();
+        assert_eq!(by_link, max);
+        let uses: i64 = sqlx::query_scalar("SELECT use_count FROM setup_links WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&app.t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(uses, max as i64);
+        // The limit is the link's own: the admin's screens and another link keep working.
+        let other = link(&app, &owner, "Erin from IT", "sso").await;
+        let (st, body) = save_sso(&app, &other, "https://idp.erin.test/sso").await;
+        assert_eq!(st, 200, "{body}");
+        // And the refused link says when to come back.
+        let res = app
+            .post_fn(
+                "setup_link_save_sso",
+                &[
+                    ("token", token.as_str()),
+                    ("sso_url", "https://late.acme.test/sso"),
+                    ("certificate", crate::saml_http::cert("idp").as_str()),
+                    ("idp_entity_id", ""),
+                ],
+                None,
+            )
+            .await;
+        assert_eq!(res.status().as_u16(), 429);
+        let wait: i64 = res
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("a Retry-After header");
+        assert!(wait > 0 && wait <= portal_core::setup_links::ACTION_WINDOW_MS / 1000);
+        assert_eq!(
+            sso_url_of(&app, &org).await.as_deref(),
+            Some("https://idp.erin.test/sso")
+        );
+    }
+);

@@ -111,6 +111,24 @@ impl WriteTx {
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         self.tx.rollback().await
     }
+
+    /// Serialises this transaction with every other one that locks the same organisation: on
+    /// PostgreSQL a row lock on the org (`FOR UPDATE`, held to commit); on SQLite the transaction
+    /// already holds the one write turn. Read-then-write changes of an org's settings, tokens,
+    /// links or team take it first, so two at once cannot both act on what they read. False when
+    /// the org does not exist.
+    pub async fn lock_org(&mut self, org_id: &str) -> Result<bool, sqlx::Error> {
+        let sql = if self._turn.is_some() {
+            "SELECT id FROM orgs WHERE id = $1"
+        } else {
+            "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
+        };
+        let org: Option<(String,)> = sqlx::query_as(sql)
+            .bind(org_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        Ok(org.is_some())
+    }
 }
 
 impl std::ops::Deref for WriteTx {

@@ -20,7 +20,7 @@ pub enum CoreError {
     /// Credentials did not match. Deliberately says nothing about which part was wrong.
     #[error("The email or password is incorrect.")]
     BadCredentials,
-    #[error("Too many failed attempts. Try again in {} minute(s).", (.retry_after_secs + 59) / 60)]
+    #[error("Too many attempts. Try again in {} minute(s).", (.retry_after_secs + 59) / 60)]
     Throttled { retry_after_secs: i64 },
     /// Too much work is queued (e.g. password checks); the client should retry shortly.
     #[error("The service is busy. Try again in a few seconds.")]

@@ -207,7 +207,7 @@ async fn invite_now(
 ) -> CoreResult<String> {
     let email = email.to_string();
     let mut tx = svc.db.begin_write().await?;
-    lock_as_owner(&mut tx, svc, actor).await?;
+    lock_as_owner(&mut tx, actor).await?;
     ensure_not_an_admin(&mut tx, &actor.org_id, &email).await?;
     let open = sqlx::query(
         "SELECT id, expires_at FROM admin_invitations WHERE org_id = $1 AND lower(email) = lower($2) \
@@ -346,7 +346,7 @@ pub async fn resend(svc: &Services, actor: &Admin, id: &str) -> CoreResult<()> {
 
 async fn resend_now(svc: &Services, actor: &Admin, id: &str, now: i64) -> CoreResult<()> {
     let mut tx = svc.db.begin_write().await?;
-    lock_as_owner(&mut tx, svc, actor).await?;
+    lock_as_owner(&mut tx, actor).await?;
     let inv = open_invitation(&mut tx, &actor.org_id, id).await?;
     ensure_not_an_admin(&mut tx, &actor.org_id, &inv.email).await?;
     let token = Secret::generate();
@@ -391,7 +391,7 @@ async fn resend_now(svc: &Services, actor: &Admin, id: &str, now: i64) -> CoreRe
 pub async fn cancel(svc: &Services, actor: &Admin, id: &str) -> CoreResult<()> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    lock_as_owner(&mut tx, svc, actor).await?;
+    lock_as_owner(&mut tx, actor).await?;
     let inv = open_invitation(&mut tx, &actor.org_id, id).await?;
     sqlx::query("UPDATE admin_invitations SET cancelled_at = $1 WHERE id = $2 AND org_id = $3")
         .bind(now)

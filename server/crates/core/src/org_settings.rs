@@ -337,14 +337,9 @@ pub async fn update(
 ) -> CoreResult<(Settings, Vec<String>)> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    if svc.db.backend == crate::Backend::Postgres {
-        // Two Owners saving at once: the second reads the first's result, and its event says
-        // what it changed from there.
-        sqlx::query("SELECT id FROM orgs WHERE id = $1 FOR UPDATE")
-            .bind(org_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
+    // Two Owners saving at once: the second reads the first's result, and its event says what
+    // it changed from there.
+    tx.lock_org(org_id).await?;
     let current = read(&mut tx, org_id).await?.ok_or(CoreError::NotFound)?;
     let new = validate(&change.over(&current))?;
     // Requiring SSO of admins without SSO would leave Admins and Viewers no way in.

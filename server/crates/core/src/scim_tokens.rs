@@ -26,7 +26,7 @@ pub async fn generate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<S
     let now = svc.now();
     let token = Secret::generate();
     let mut tx = svc.db.begin_write().await?;
-    if !lock_org(&mut tx, svc, org_id).await? {
+    if !tx.lock_org(org_id).await? {
         return Err(CoreError::NotFound);
     }
     let replaced = sqlx::query(
@@ -90,27 +90,11 @@ async fn insert_token(
     Ok(())
 }
 
-/// Serialises token changes of one org: on PostgreSQL a row lock on the org (two concurrent
-/// generations would otherwise each revoke the old token and both insert a new one); SQLite runs
-/// one write transaction at a time. False when the org does not exist.
-async fn lock_org(tx: &mut crate::db::WriteTx, svc: &Services, org_id: &str) -> CoreResult<bool> {
-    let sql = if svc.db.backend == crate::Backend::Postgres {
-        "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT id FROM orgs WHERE id = $1"
-    };
-    let org: Option<(String,)> = sqlx::query_as(sql)
-        .bind(org_id)
-        .fetch_optional(&mut ***tx)
-        .await?;
-    Ok(org.is_some())
-}
-
 /// Turns SCIM off for the org: every request answers 401 afterwards.
 pub async fn revoke(svc: &Services, org_id: &str, actor: &str) -> CoreResult<bool> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    lock_org(&mut tx, svc, org_id).await?;
+    tx.lock_org(org_id).await?;
     let n = sqlx::query(
         "UPDATE scim_tokens SET revoked_at = $1, retire_at = NULL WHERE org_id = $2 AND revoked_at IS NULL",
     )
@@ -342,7 +326,7 @@ async fn rotate_as(
     let now = svc.now();
     let token = Secret::generate();
     let mut tx = svc.db.begin_write().await?;
-    if !lock_org(&mut tx, svc, org_id).await? {
+    if !tx.lock_org(org_id).await? {
         return Err(CoreError::NotFound);
     }
     let current: Option<(String,)> = sqlx::query_as(
@@ -450,7 +434,7 @@ pub enum Retire<'a> {
 pub async fn finish(svc: &Services, org_id: &str, how: Retire<'_>) -> CoreResult<bool> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    if !lock_org(&mut tx, svc, org_id).await? {
+    if !tx.lock_org(org_id).await? {
         return Ok(false);
     }
     let rows = sqlx::query(

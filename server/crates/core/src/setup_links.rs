@@ -200,16 +200,9 @@ pub async fn create(
     let mut tx = svc.db.begin_write().await?;
     // Serialise link making per org (PostgreSQL: the org row; SQLite: the one writer), so a
     // burst cannot pass the count below together.
-    let lock = if svc.db.backend == crate::Backend::Postgres {
-        "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT id FROM orgs WHERE id = $1"
-    };
-    sqlx::query(lock)
-        .bind(&by.org_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(CoreError::NotFound)?;
+    if !tx.lock_org(&by.org_id).await? {
+        return Err(CoreError::NotFound);
+    }
     if !maker_may_send(&mut tx, &by.org_id, &by.id).await? {
         return Err(CoreError::Forbidden(
             "Only an Owner or Admin of the organisation can send setup links.".into(),
@@ -415,9 +408,17 @@ pub async fn authorize(svc: &Services, token: &str) -> CoreResult<Option<LinkCal
     }))
 }
 
+/// Actions (saves, token generations) one link may make within [`ACTION_WINDOW_MS`]: far more
+/// than an IT contact setting up and correcting an integration needs, few enough that a leaked
+/// link cannot flood the org's events or churn its settings.
+pub const MAX_ACTIONS_PER_WINDOW: i64 = 20;
+pub const ACTION_WINDOW_MS: i64 = 10 * 60 * 1000;
+
 /// Like [`authorize`], for an action: the link must cover `needed` (a link for single sign-on
-/// cannot touch provisioning and the reverse; the refusal names what the link is for). Notes the
-/// use (last action, count) — only actions count, so a mail scanner opening the page does not.
+/// cannot touch provisioning and the reverse; the refusal names what the link is for) and be
+/// under its rate limit ([`MAX_ACTIONS_PER_WINDOW`]; 429 with `Retry-After` beyond it, taken
+/// atomically so racing requests cannot all pass). Notes the use (last action, count) — only
+/// actions count, so a mail scanner opening the page does not.
 pub async fn authorize_for(svc: &Services, token: &str, needed: Scope) -> CoreResult<LinkCaller> {
     let caller = authorize(svc, token)
         .await?
@@ -427,6 +428,16 @@ pub async fn authorize_for(svc: &Services, token: &str, needed: Scope) -> CoreRe
             "This setup link is for {} only.",
             caller.scope.label().to_lowercase()
         )));
+    }
+    let limit = [crate::throttle::Limit::new(
+        format!("setup-link:{}", caller.link_id),
+        MAX_ACTIONS_PER_WINDOW,
+        ACTION_WINDOW_MS,
+    )];
+    if let Some(secs) = crate::throttle::take(&svc.db, &limit, svc.now()).await? {
+        return Err(CoreError::Throttled {
+            retry_after_secs: secs,
+        });
     }
     let noted = sqlx::query(
         "UPDATE setup_links SET last_used_at = $1, use_count = use_count + 1 WHERE id = $2",

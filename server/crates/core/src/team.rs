@@ -63,21 +63,8 @@ pub async fn members(svc: &Services, org_id: &str) -> CoreResult<Vec<Member>> {
 /// Serialises the team changes of one org (PostgreSQL: a row lock on the org, held until the
 /// transaction ends; SQLite: the write transaction already holds the database's one write lock).
 /// Then checks that the actor is still an Owner of it.
-pub(crate) async fn lock_as_owner(
-    tx: &mut crate::db::WriteTx,
-    svc: &Services,
-    actor: &Admin,
-) -> CoreResult<()> {
-    let sql = if svc.db.backend == crate::Backend::Postgres {
-        "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
-    } else {
-        "SELECT id FROM orgs WHERE id = $1"
-    };
-    let org: Option<(String,)> = sqlx::query_as(sql)
-        .bind(&actor.org_id)
-        .fetch_optional(&mut ***tx)
-        .await?;
-    if org.is_none() {
+pub(crate) async fn lock_as_owner(tx: &mut crate::db::WriteTx, actor: &Admin) -> CoreResult<()> {
+    if !tx.lock_org(&actor.org_id).await? {
         return Err(CoreError::NotFound);
     }
     let role: Option<(String,)> =
@@ -124,7 +111,7 @@ pub async fn change_role(
     }
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    lock_as_owner(&mut tx, svc, actor).await?;
+    lock_as_owner(&mut tx, actor).await?;
     let target = member_in_tx(&mut tx, &actor.org_id, target_id)
         .await?
         .ok_or(CoreError::NotFound)?;
@@ -209,7 +196,7 @@ pub async fn remove(svc: &Services, actor: &Admin, target_id: &str) -> CoreResul
     }
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
-    lock_as_owner(&mut tx, svc, actor).await?;
+    lock_as_owner(&mut tx, actor).await?;
     let target = member_in_tx(&mut tx, &actor.org_id, target_id)
         .await?
         .ok_or(CoreError::NotFound)?;

@@ -212,6 +212,12 @@ pub async fn save(
     let now = svc.now();
     let (sso_url, issuer, cert, next) = validate_input(input, now)?;
     let mut tx = svc.db.begin_write().await?;
+    // Two saves at once (two admins, or a setup link's holder and an admin): the second waits,
+    // reads the first's result and replaces it; without the lock both would delete the same row
+    // and the second insert would fail on PostgreSQL.
+    if !tx.lock_org(org_id).await? {
+        return Err(CoreError::NotFound);
+    }
     let old = sqlx::query(SELECT)
         .bind(org_id)
         .fetch_optional(&mut **tx)
@@ -219,14 +225,6 @@ pub async fn save(
         .as_ref()
         .map(row_to_config)
         .transpose()?;
-    let org_exists = sqlx::query("SELECT 1 FROM orgs WHERE id = $1")
-        .bind(org_id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some();
-    if !org_exists {
-        return Err(CoreError::NotFound);
-    }
     sqlx::query("DELETE FROM sso_configs WHERE org_id = $1")
         .bind(org_id)
         .execute(&mut **tx)
@@ -359,6 +357,8 @@ pub fn input_of(cfg: &SsoConfig) -> SsoInput {
 pub async fn deactivate(svc: &Services, org_id: &str, actor: &str) -> CoreResult<()> {
     let now = svc.now();
     let mut tx = svc.db.begin_write().await?;
+    // After a save that is still running, not beside it (see `save`).
+    tx.lock_org(org_id).await?;
     let gone = sqlx::query("DELETE FROM sso_configs WHERE org_id = $1")
         .bind(org_id)
         .execute(&mut **tx)
