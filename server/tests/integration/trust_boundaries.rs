@@ -384,6 +384,47 @@ app_test!(
     }
 );
 
+app_test!(
+    simultaneous_first_sign_ins_of_one_new_user_create_one_account_and_all_sign_in,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        configure(&app, &org, true).await;
+        // A double click on the IdP's tile, or two tabs: distinct assertions for one new user,
+        // posted at once. Each signs in; one account is created (JIT), no 5xx.
+        let xmls: Vec<String> = (0..6)
+            .map(|i| {
+                let mut o = saml_idp::opts_for(&app.url, &org, app.t.clock.now_ms());
+                o.assertion_id = format!("_jit_race_{i}");
+                o.response_id = format!("_resp_jit_race_{i}");
+                saml_idp::signed_xml(&o)
+            })
+            .collect();
+        let posts = xmls.iter().map(|xml| post_acs(&app, &org, xml, None, None));
+        let statuses: Vec<u16> = join_all(posts)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        assert!(statuses.iter().all(|s| *s == 303), "{statuses:?}");
+        let (users,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM users WHERE org_id = $1 AND lower(user_name) = 'ann@example.com'",
+        )
+        .bind(&org)
+        .fetch_one(&app.t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(users, 1);
+        let (created,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM events WHERE org_id = $1 AND name = 'user_create_jit'",
+        )
+        .bind(&org)
+        .fetch_one(&app.t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(created, 1);
+    }
+);
+
 // ---- limits under bursts ---------------------------------------------------------------------
 
 app_test!(

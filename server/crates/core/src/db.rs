@@ -113,7 +113,7 @@ impl WriteTx {
     }
 
     /// Serialises this transaction with every other one that locks the same organisation: on
-    /// PostgreSQL a row lock on the org (`FOR UPDATE`, held to commit); on SQLite the transaction
+    /// PostgreSQL a row lock on the org (`FOR NO KEY UPDATE`, held to commit); on SQLite the transaction
     /// already holds the one write turn. Read-then-write changes of an org's settings, tokens,
     /// links or team take it first, so two at once cannot both act on what they read. False when
     /// the org does not exist.
@@ -121,7 +121,10 @@ impl WriteTx {
         let sql = if self._turn.is_some() {
             "SELECT id FROM orgs WHERE id = $1"
         } else {
-            "SELECT id FROM orgs WHERE id = $1 FOR UPDATE"
+            // Not FOR UPDATE: rows written with a key to the org (events, users, the replay
+            // cache) share-lock its key, and two transactions that each wrote one before
+            // locking would deadlock; NO KEY UPDATE conflicts with itself, not with them.
+            "SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE"
         };
         let org: Option<(String,)> = sqlx::query_as(sql)
             .bind(org_id)

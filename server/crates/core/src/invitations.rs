@@ -350,15 +350,23 @@ async fn resend_now(svc: &Services, actor: &Admin, id: &str, now: i64) -> CoreRe
     let inv = open_invitation(&mut tx, &actor.org_id, id).await?;
     ensure_not_an_admin(&mut tx, &actor.org_id, &inv.email).await?;
     let token = Secret::generate();
-    sqlx::query(
-        "UPDATE admin_invitations SET token_hash = $1, expires_at = $2 WHERE id = $3 AND org_id = $4",
+    // Still open when written: an acceptance that committed since `open_invitation` read it
+    // (acceptance does not take the org lock) leaves nothing to resend (PostgreSQL re-checks
+    // the condition after waiting for the accepting transaction).
+    let resent = sqlx::query(
+        "UPDATE admin_invitations SET token_hash = $1, expires_at = $2 WHERE id = $3 AND org_id = $4 \
+         AND accepted_at IS NULL AND cancelled_at IS NULL",
     )
     .bind(token.hash())
     .bind(now + INVITATION_TTL_MS)
     .bind(&inv.id)
     .bind(&actor.org_id)
     .execute(&mut **tx)
-    .await?;
+    .await?
+    .rows_affected();
+    if resent != 1 {
+        return Err(CoreError::NotFound);
+    }
     mail(
         &mut tx,
         &actor.org_id,
@@ -393,12 +401,21 @@ pub async fn cancel(svc: &Services, actor: &Admin, id: &str) -> CoreResult<()> {
     let mut tx = svc.db.begin_write().await?;
     lock_as_owner(&mut tx, actor).await?;
     let inv = open_invitation(&mut tx, &actor.org_id, id).await?;
-    sqlx::query("UPDATE admin_invitations SET cancelled_at = $1 WHERE id = $2 AND org_id = $3")
-        .bind(now)
-        .bind(&inv.id)
-        .bind(&actor.org_id)
-        .execute(&mut **tx)
-        .await?;
+    // Still open when written (see `resend_now`): an invitation accepted meanwhile is not
+    // reported as cancelled.
+    let cancelled = sqlx::query(
+        "UPDATE admin_invitations SET cancelled_at = $1 WHERE id = $2 AND org_id = $3 \
+         AND accepted_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(now)
+    .bind(&inv.id)
+    .bind(&actor.org_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if cancelled != 1 {
+        return Err(CoreError::NotFound);
+    }
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

@@ -350,26 +350,20 @@ async fn consume(
         )));
     };
     let policy = crate::org_settings::user_policy(&mut tx, org_id).await?;
-    // The account whose sign-in name (userName) is the address; else, for organisations whose
-    // userNames differ from the mail address (the userName = work-email rule off), the one
-    // account whose work email it is.
-    let existing = match users::find_by_user_name(&mut tx, org_id, &email).await? {
-        Some(u) => Some(u),
-        None => {
-            let mut by_email = users::find_by_work_email(&mut tx, org_id, &email, 2).await?;
-            if by_email.len() > 1 {
-                return Ok(Err(Refusal::new(
-                    None,
-                    format!(
-                        "no user has the userName {email} and several users have it as their \
-                         work email; give each user a distinct work email or send the userName \
-                         as NameID"
-                    ),
-                )));
-            }
-            by_email.pop()
-        }
+    let mut existing = match account_of(&mut tx, org_id, &email).await? {
+        Ok(found) => found,
+        Err(refused) => return Ok(Err(refused)),
     };
+    if existing.is_none() && cfg.jit_enabled {
+        // About to create the account: after any other sign-in of this org that is creating
+        // one (a double click, two tabs), and then look again — that one may have made it.
+        // Without this, the second insert fails on PostgreSQL's unique index.
+        tx.lock_org(org_id).await?;
+        existing = match account_of(&mut tx, org_id, &email).await? {
+            Ok(found) => found,
+            Err(refused) => return Ok(Err(refused)),
+        };
+    }
     let user_id = match existing {
         Some(u) if u.deleted_at.is_some() => {
             return Ok(Err(Refusal::new(
@@ -419,6 +413,17 @@ async fn consume(
                 return Ok(Err(Refusal::new(
                     None,
                     format!("JIT could not create {email}: {why}"),
+                )));
+            }
+            // The IdP's provisioning (SCIM) created the account at this very moment: nothing of
+            // this attempt is kept, and signing in again finds the account.
+            Err(CoreError::Conflict(why)) => {
+                return Ok(Err(Refusal::new(
+                    None,
+                    format!("JIT could not create {email}: {why}"),
+                )
+                .telling(
+                    "Your account was being created at the same moment. Sign in again.",
                 )));
             }
             Err(e) => return Err(e),
@@ -572,6 +577,31 @@ async fn mark_success(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// The account a verified address signs in to: the one whose sign-in name (userName) is the
+/// address; else, for organisations whose userNames differ from the mail address (the userName =
+/// work-email rule off), the one account whose work email it is. Several such accounts are a
+/// refusal (which one is meant cannot be told).
+async fn account_of(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org_id: &str,
+    email: &str,
+) -> CoreResult<Result<Option<users::StoredUser>, Refusal>> {
+    if let Some(u) = users::find_by_user_name(tx, org_id, email).await? {
+        return Ok(Ok(Some(u)));
+    }
+    let mut by_email = users::find_by_work_email(tx, org_id, email, 2).await?;
+    if by_email.len() > 1 {
+        return Ok(Err(Refusal::new(
+            None,
+            format!(
+                "no user has the userName {email} and several users have it as their work \
+                 email; give each user a distinct work email or send the userName as NameID"
+            ),
+        )));
+    }
+    Ok(Ok(by_email.pop()))
 }
 
 async fn jit_create(

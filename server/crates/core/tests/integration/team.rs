@@ -747,3 +747,49 @@ db_test!(
         assert_eq!(joined.role, Role::Viewer);
     }
 );
+
+db_test!(
+    team_an_invitation_accepted_and_cancelled_at_once_ends_one_way_only,
+    |t: TestServices| async move {
+        let (org, owner) = org_with_admin(&t.svc, "Acme", "owner@acme.test").await;
+        for i in 0..8 {
+            let email = format!("race{i}@acme.test");
+            let id = inv::invite(&t.svc, &owner, &email, Role::Owner)
+                .await
+                .unwrap();
+            let token = token_for(&t, &email).await;
+            let (accepted, cancelled) = tokio::join!(
+                inv::accept(&t.svc, &token, NEW_PW),
+                inv::cancel(&t.svc, &owner, &id)
+            );
+            // Exactly one of them happened, and what the owner was told is what is true.
+            assert!(
+                accepted.is_ok() != cancelled.is_ok(),
+                "{email}: accepted {:?}, cancelled {:?}",
+                accepted.as_ref().map(|a| &a.email),
+                cancelled
+            );
+            let joined: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM admins WHERE org_id = $1 AND lower(email) = $2",
+            )
+            .bind(&org.id)
+            .bind(&email)
+            .fetch_one(&t.svc.db.pool)
+            .await
+            .unwrap();
+            assert_eq!(joined, i64::from(accepted.is_ok()), "{email}");
+            let cancel_events = event_names(&t, &org.id)
+                .await
+                .into_iter()
+                .filter(|(n, _)| n == "admin_invite_cancel")
+                .count();
+            assert!(cancel_events <= i as usize + 1);
+            if accepted.is_ok() {
+                assert!(
+                    matches!(cancelled, Err(CoreError::NotFound)),
+                    "{cancelled:?}"
+                );
+            }
+        }
+    }
+);
