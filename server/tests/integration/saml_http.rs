@@ -994,3 +994,55 @@ app_test!(
         );
     }
 );
+
+app_test!(
+    an_option_change_cannot_undo_a_certificate_saved_or_sso_deactivated_meanwhile,
+    |app: TestApp| async move {
+        let org = admin(&app, "Acme", "admin@a.test").await;
+        configure(&app, &org, false).await;
+        // Admin A's screen read the configuration; then B saves another IdP certificate.
+        let read = sso::get(&app.t.svc, &org).await.unwrap().unwrap();
+        app.t.clock.advance_ms(1_000);
+        sso::save(&app.t.svc, &org, "b@a.test", &idp_input("other"))
+            .await
+            .unwrap();
+        // A's option change, made from what A read, is refused and puts nothing back.
+        let toggled = SsoInput {
+            jit_enabled: true,
+            accept_expired: true,
+            ..sso::input_of(&read)
+        };
+        let e = sso::save_over(&app.t.svc, &org, "a@a.test", &toggled, read.updated_at)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, portal_core::CoreError::Stale), "{e:?}");
+        let now = sso::get(&app.t.svc, &org).await.unwrap().unwrap();
+        assert_eq!(now.certificate.pem.trim(), cert("other").trim());
+        assert_eq!(now.updated_by, "b@a.test");
+        // Made from a fresh read, it goes through and keeps B's certificate.
+        let cfg = sso::set_options(&app.t.svc, &org, "a@a.test", true, false)
+            .await
+            .unwrap();
+        assert!(cfg.jit_enabled);
+        assert_eq!(cfg.certificate.pem.trim(), cert("other").trim());
+        // A deactivation meanwhile is not undone by a change made from an earlier read.
+        let read = sso::get(&app.t.svc, &org).await.unwrap().unwrap();
+        app.t.clock.advance_ms(1_000);
+        sso::deactivate(&app.t.svc, &org, "b@a.test").await.unwrap();
+        let e = sso::save_over(
+            &app.t.svc,
+            &org,
+            "a@a.test",
+            &SsoInput {
+                require_sso: true,
+                accept_expired: true,
+                ..sso::input_of(&read)
+            },
+            read.updated_at,
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, portal_core::CoreError::Stale), "{e:?}");
+        assert!(sso::get(&app.t.svc, &org).await.unwrap().is_none());
+    }
+);

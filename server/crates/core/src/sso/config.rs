@@ -209,6 +209,30 @@ pub async fn save(
     actor: &str,
     input: &SsoInput,
 ) -> CoreResult<SsoConfig> {
+    save_checked(svc, org_id, actor, input, None).await
+}
+
+/// [`save`] of an `input` made from the configuration as read at `read_updated_at` (an option
+/// toggled, a certificate promoted, a setup link's save keeping the admin's options): `Stale`
+/// when it changed or was deactivated since, so the save cannot put back what someone else
+/// just replaced or switch SSO on again after a deactivation. Checked under the org lock.
+pub async fn save_over(
+    svc: &Services,
+    org_id: &str,
+    actor: &str,
+    input: &SsoInput,
+    read_updated_at: i64,
+) -> CoreResult<SsoConfig> {
+    save_checked(svc, org_id, actor, input, Some(read_updated_at)).await
+}
+
+async fn save_checked(
+    svc: &Services,
+    org_id: &str,
+    actor: &str,
+    input: &SsoInput,
+    read_updated_at: Option<i64>,
+) -> CoreResult<SsoConfig> {
     let now = svc.now();
     let (sso_url, issuer, cert, next) = validate_input(input, now)?;
     let mut tx = svc.db.begin_write().await?;
@@ -225,6 +249,11 @@ pub async fn save(
         .as_ref()
         .map(row_to_config)
         .transpose()?;
+    if let Some(read) = read_updated_at {
+        if old.as_ref().map(|o| o.updated_at) != Some(read) {
+            return Err(CoreError::Stale);
+        }
+    }
     sqlx::query("DELETE FROM sso_configs WHERE org_id = $1")
         .bind(org_id)
         .execute(&mut **tx)
@@ -283,7 +312,7 @@ pub async fn promote_next(svc: &Services, org_id: &str, actor: &str) -> CoreResu
         .next_certificate
         .clone()
         .ok_or_else(|| CoreError::invalid("There is no next certificate to promote."))?;
-    save(
+    save_over(
         svc,
         org_id,
         actor,
@@ -293,6 +322,7 @@ pub async fn promote_next(svc: &Services, org_id: &str, actor: &str) -> CoreResu
             accept_expired: true,
             ..input_of(&cfg)
         },
+        cfg.updated_at,
     )
     .await
 }
@@ -300,7 +330,7 @@ pub async fn promote_next(svc: &Services, org_id: &str, actor: &str) -> CoreResu
 /// Rollover: forget the next certificate.
 pub async fn remove_next(svc: &Services, org_id: &str, actor: &str) -> CoreResult<SsoConfig> {
     let cfg = get(svc, org_id).await?.ok_or(CoreError::NotFound)?;
-    save(
+    save_over(
         svc,
         org_id,
         actor,
@@ -309,6 +339,7 @@ pub async fn remove_next(svc: &Services, org_id: &str, actor: &str) -> CoreResul
             accept_expired: true,
             ..input_of(&cfg)
         },
+        cfg.updated_at,
     )
     .await
 }
@@ -322,7 +353,7 @@ pub async fn set_options(
     require_sso: bool,
 ) -> CoreResult<SsoConfig> {
     let cfg = get(svc, org_id).await?.ok_or(CoreError::NotFound)?;
-    save(
+    save_over(
         svc,
         org_id,
         actor,
@@ -332,6 +363,7 @@ pub async fn set_options(
             accept_expired: true,
             ..input_of(&cfg)
         },
+        cfg.updated_at,
     )
     .await
 }
