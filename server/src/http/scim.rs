@@ -206,13 +206,10 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
     };
     // Only an answer below 400 counts as the integration working (the provisioning screen warns
-    // when there has been none for two sync cycles); a failure to note it costs the answer nothing.
+    // when there has been none for two sync cycles); it is noted in memory and written off the
+    // request path (`portal_core::scim_tokens::Usage`).
     if res.status().as_u16() < 400 {
-        if let Err(e) =
-            portal_core::scim_tokens::record_success(&state.services, &authenticated).await
-        {
-            tracing::warn!(error = %e, "could not note a successful SCIM request");
-        }
+        portal_core::scim_tokens::record_success(&state.services, &authenticated);
     }
     // Token rotation (issue 13): the IdP's first successful request with the next token retires
     // the current one (exactly once, under the org's lock). A failed request does not: the IdP

@@ -30,6 +30,8 @@ pub struct Db {
     writer: Arc<Writer>,
     /// Seek positions of deep SCIM list pages, per organisation (`crate::list_seek`).
     pub(crate) list_seeks: std::sync::Arc<crate::list_seek::ListSeeks>,
+    /// SCIM token bookkeeping waiting to be written (`crate::scim_tokens::Usage`).
+    pub(crate) token_usage: Arc<crate::scim_tokens::Usage>,
 }
 
 /// The process's SQLite write turn and the group-commit batch it may hold open.
@@ -190,6 +192,7 @@ impl Db {
             backend,
             writer: Default::default(),
             list_seeks: Default::default(),
+            token_usage: Default::default(),
         };
         db.migrate().await?;
         Ok(db)

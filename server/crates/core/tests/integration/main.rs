@@ -26,3 +26,5 @@ mod groups;
 mod reads;
 // Group commit on SQLite (issue 11, writes): cancellation and panics.
 mod batched;
+// SCIM token bookkeeping off the request path (issue 11).
+mod scim_tokens;
