@@ -28,3 +28,5 @@ mod reads;
 mod batched;
 // SCIM token bookkeeping off the request path (issue 11).
 mod scim_tokens;
+// The connection pool: no ping per statement, idle PostgreSQL connections checked (issue 11).
+mod pool;
