@@ -829,3 +829,51 @@ app_test!(
         assert_eq!((count, last), (2, Some(now)));
     }
 );
+
+app_test!(
+    a_read_shows_groups_created_since_the_last_request_of_the_org,
+    |app: TestApp| async move {
+        // Reads in an org without groups skip the query for them (issue 11); the check is made
+        // again by every request, so the first read after a group appears shows it.
+        let s = Scim::new(&app, "Acme").await;
+        let (st, u) = s.post("/Users", user_body("ann@acme.test")).await;
+        assert_eq!(st, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_string();
+        let lookup = "/Users?filter=userName%20eq%20%22ann%40acme.test%22";
+        let (st, got) = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(st, 200);
+        assert!(got.get("groups").is_none(), "{got}");
+        let (st, found) = s.get(lookup).await;
+        assert_eq!(st, 200);
+        assert!(found["Resources"][0].get("groups").is_none(), "{found}");
+        let (st, g) = s
+            .post(
+                "/Groups",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Eng",
+                    "members": [{"value": id}]
+                }),
+            )
+            .await;
+        assert_eq!(st, 201, "{g}");
+        let (st, got) = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(st, 200);
+        assert_eq!(got["groups"][0]["value"], g["id"], "{got}");
+        let (st, found) = s.get(lookup).await;
+        assert_eq!(st, 200);
+        assert_eq!(
+            found["Resources"][0]["groups"][0]["value"], g["id"],
+            "{found}"
+        );
+        // Another org's group does not make this org's users ask for theirs, nor show them.
+        let other = Scim::new(&app, "Globex").await;
+        let (st, o) = other.post("/Users", user_body("bob@globex.test")).await;
+        assert_eq!(st, 201, "{o}");
+        let (st, got) = other
+            .get(&format!("/Users/{}", o["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(st, 200);
+        assert!(got.get("groups").is_none(), "{got}");
+    }
+);

@@ -189,6 +189,9 @@ pub struct Authenticated {
     pub is_next: bool,
     /// When a request with this token was last answered below 400 ([`record_success`]).
     pub last_success_at: Option<i64>,
+    /// Whether the org had any SCIM group when the token was checked (read in the same
+    /// statement): a read of its users then needs no query for their `groups`.
+    pub org_has_groups: bool,
 }
 
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
@@ -209,7 +212,9 @@ pub async fn authenticate(
     let hash = sha256_hex(presented);
     let row = sqlx::query(
         "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at, \
-         last_success_at FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
+         last_success_at, CAST(CASE WHEN EXISTS (SELECT 1 FROM groups g WHERE g.org_id = $2) \
+         THEN 1 ELSE 0 END AS BIGINT) AS org_has_groups \
+         FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
     )
     .bind(&hash)
     .bind(org_id)
@@ -271,6 +276,7 @@ pub async fn authenticate(
         token_id: id,
         is_next: is_next == 1,
         last_success_at: row.try_get("last_success_at")?,
+        org_has_groups: row.try_get::<i64, _>("org_has_groups")? == 1,
     }))
 }
 
