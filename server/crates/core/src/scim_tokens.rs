@@ -157,6 +157,21 @@ pub struct TokenStatus {
     pub last_success_at: Option<i64>,
 }
 
+/// Whether the org has a current token (SCIM is on). Writes no waiting token use, so it may be
+/// called from inside a write (a batched write's plan holds SQLite's write turn, which
+/// [`flush_usage`] would wait for).
+pub async fn is_on(svc: &Services, org_id: &str) -> CoreResult<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
+    )
+    .bind(org_id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The org's current token with its use: what is waiting to be written is written first
+/// ([`flush_usage`]), so never call it while holding the write turn (use [`is_on`]).
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {
     flush_usage(&svc.db).await?;
     let row = sqlx::query(
@@ -798,7 +813,8 @@ fn note(db: &Db, token_id: &str, f: impl FnOnce(&mut Pending)) {
 }
 
 /// Writes the noted token use now, in one transaction. Cheap when nothing waits. On failure what
-/// was taken is put back, to be written with the next flush.
+/// was taken is put back, to be written with the next flush. On SQLite it takes the write turn:
+/// never call it (or a read that flushes) while holding it.
 pub async fn flush_usage(db: &Db) -> CoreResult<()> {
     let usage = db.token_usage.clone();
     if let Ok(_idle) = usage.writing.try_lock() {
