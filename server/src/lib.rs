@@ -200,6 +200,17 @@ pub async fn serve_with_metrics(
     listener: tokio::net::TcpListener,
     metrics_listener: Option<tokio::net::TcpListener>,
 ) -> anyhow::Result<()> {
+    serve_until(state, listener, metrics_listener, shutdown_signal()).await
+}
+
+/// [`serve_with_metrics`] until `shutdown` completes (Ctrl-C / SIGTERM in the binary); then the
+/// requests in flight finish and what is still waiting to be written (SCIM token use) is written.
+pub async fn serve_until(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     jobs::spawn_housekeeping(state.services.clone());
@@ -226,10 +237,15 @@ pub async fn serve_with_metrics(
         None => None,
     };
     let max_connections = state.config.max_connections as usize;
+    let services = state.services.clone();
     let app = router(state);
-    serve_connections(listener, app, max_connections, shutdown_signal()).await;
+    serve_connections(listener, app, max_connections, shutdown).await;
     if let Some(task) = metrics_task {
         task.abort();
+    }
+    // SCIM token use is noted in memory and written once per tick: write the rest now.
+    if let Err(e) = portal_core::scim_tokens::flush_usage(&services.db).await {
+        tracing::error!(error = %e, "could not write SCIM token use at shutdown");
     }
     Ok(())
 }

@@ -109,6 +109,9 @@ type R = Result<Reply, Reply>;
 tokio::task_local! {
     /// SCIM request log (issue 13): the log row of the request being handled.
     static SCIM_LOG_ID: String;
+    /// False for a read (GET) in an org that had no group when its token was checked: the users
+    /// it renders have no `groups`, and the query for them is skipped (issue 11).
+    static GROUPS_MAY_EXIST: bool;
 }
 
 /// SCIM request log (issue 13): the batched writer of `portal_core::scim_requests`, started on
@@ -200,19 +203,23 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
         let (_, body) = req.into_parts();
         return too_large(body.into_data_stream(), 0).await.into_response();
     }
-    let res = if state.config.scim_request_log_retention_days == 0 {
-        next.run(req).await
-    } else {
-        run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
-    };
+    // A read needs no snapshot across its statements (each already reads at its own moment), so
+    // the org's groups may be known from the token check; a write always asks.
+    let groups_may_exist = req.method() != axum::http::Method::GET || authenticated.org_has_groups;
+    let res = GROUPS_MAY_EXIST
+        .scope(groups_may_exist, async {
+            if state.config.scim_request_log_retention_days == 0 {
+                next.run(req).await
+            } else {
+                run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
+            }
+        })
+        .await;
     // Only an answer below 400 counts as the integration working (the provisioning screen warns
-    // when there has been none for two sync cycles); a failure to note it costs the answer nothing.
+    // when there has been none for two sync cycles); it is noted in memory and written off the
+    // request path (`portal_core::scim_tokens::Usage`).
     if res.status().as_u16() < 400 {
-        if let Err(e) =
-            portal_core::scim_tokens::record_success(&state.services, &authenticated).await
-        {
-            tracing::warn!(error = %e, "could not note a successful SCIM request");
-        }
+        portal_core::scim_tokens::record_success(&state.services, &authenticated);
     }
     // Token rotation (issue 13): the IdP's first successful request with the next token retires
     // the current one (exactly once, under the org's lock). A failed request does not: the IdP
@@ -396,6 +403,9 @@ async fn groups_of(
     c: &Caller,
     users: &[&StoredUser],
 ) -> Result<HashMap<String, Vec<(String, String)>>, Reply> {
+    if users.is_empty() || !GROUPS_MAY_EXIST.try_with(|m| *m).unwrap_or(true) {
+        return Ok(HashMap::new());
+    }
     let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let mut conn = state.services.db.pool.acquire().await.map_err(|e| {
         tracing::error!(error = %e, "SCIM database error");

@@ -41,7 +41,7 @@ pub async fn spawn_on(url: &str) -> TestApp {
             dir: None,
         },
     };
-    start(t, None, 0).await
+    start(t, None, 0, None).await
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
@@ -52,10 +52,40 @@ pub async fn spawn(backend: Backend) -> TestApp {
 pub async fn spawn_behind_proxies(backend: Backend, n: u8) -> TestApp {
     let mut t = fixture::services(backend).await;
     let dir = t.tdb.dir.take();
-    start(t, dir, n).await
+    start(t, dir, n, None).await
 }
 
-async fn start(mut t: TestServices, dir: Option<fixture::TempDir>, trusted_proxies: u8) -> TestApp {
+/// A server that stops when `stop` is sent (as the binary does on SIGTERM); `served` ends once it
+/// has stopped, requests in flight finished and its shutdown work done.
+pub struct Stoppable {
+    pub app: TestApp,
+    pub stop: tokio::sync::oneshot::Sender<()>,
+    pub served: tokio::task::JoinHandle<()>,
+}
+
+pub async fn spawn_stoppable(backend: Backend) -> Stoppable {
+    let mut t = fixture::services(backend).await;
+    let dir = t.tdb.dir.take();
+    let (stop, stopped) = tokio::sync::oneshot::channel();
+    let (served_tx, served_rx) = tokio::sync::oneshot::channel();
+    let app = start(t, dir, 0, Some((stopped, served_tx))).await;
+    let served = tokio::spawn(async move {
+        let _ = served_rx.await;
+    });
+    Stoppable { app, stop, served }
+}
+
+type StopHandles = (
+    tokio::sync::oneshot::Receiver<()>,
+    tokio::sync::oneshot::Sender<()>,
+);
+
+async fn start(
+    mut t: TestServices,
+    dir: Option<fixture::TempDir>,
+    trusted_proxies: u8,
+    stop: Option<StopHandles>,
+) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let url = format!("http://{addr}");
@@ -98,7 +128,20 @@ async fn start(mut t: TestServices, dir: Option<fixture::TempDir>, trusted_proxi
     let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());
     tokio::spawn(async move {
-        let _ = portal_server::serve_with_metrics(state, listener, Some(metrics_listener)).await;
+        match stop {
+            None => {
+                let _ = portal_server::serve_with_metrics(state, listener, Some(metrics_listener))
+                    .await;
+            }
+            Some((stopped, served)) => {
+                let _ =
+                    portal_server::serve_until(state, listener, Some(metrics_listener), async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                let _ = served.send(());
+            }
+        }
     });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())

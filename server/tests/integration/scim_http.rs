@@ -737,3 +737,143 @@ app_test!(
         assert_eq!(failed, ["user_deprovision", "user_update_provision"]);
     }
 );
+
+/// Issue 11: a SCIM request notes its token's use in memory (no write on the request path); the
+/// server writes what is still waiting when it stops, after the requests in flight.
+async fn token_use_is_written_when_the_server_stops(backend: portal_core::Backend) {
+    let Stoppable { app, stop, served } = spawn_stoppable(backend).await;
+    // No tick during the test: only the shutdown can write the use.
+    app.t
+        .svc
+        .db
+        .token_usage()
+        .set_flush_interval(std::time::Duration::from_secs(3600));
+    let s = Scim::new(&app, "Acme").await;
+    assert_eq!(s.get("/Users").await.0, 200);
+    let row = |svc: portal_core::Services, org: String| async move {
+        sqlx::query_as::<_, (Option<i64>, Option<i64>, Option<String>, Option<i64>)>(
+            "SELECT first_used_at, last_used_at, last_user_agent, last_success_at \
+             FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(org)
+        .fetch_one(&svc.db.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(
+        row(app.t.svc.clone(), s.org.clone()).await,
+        (None, None, None, None),
+        "the request wrote its token's row itself"
+    );
+    assert_eq!(app.t.svc.db.token_usage().waiting(), 1);
+    stop.send(()).unwrap();
+    served.await.unwrap();
+    let now = app.t.svc.now();
+    assert_eq!(
+        row(app.t.svc.clone(), s.org.clone()).await,
+        (
+            Some(now),
+            Some(now),
+            Some("test-client/1.0".to_string()),
+            Some(now)
+        )
+    );
+    assert_eq!(app.t.svc.db.token_usage().waiting(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_use_is_written_when_the_server_stops_sqlite() {
+    deadline(token_use_is_written_when_the_server_stops(
+        portal_core::Backend::Sqlite,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_use_is_written_when_the_server_stops_postgres() {
+    deadline(token_use_is_written_when_the_server_stops(
+        portal_core::Backend::Postgres,
+    ))
+    .await;
+}
+
+app_test!(
+    token_use_shows_on_the_screens_at_once_and_a_revoked_token_is_refused_at_once,
+    |app: TestApp| async move {
+        // Written only by a read or the shutdown: the screens must still show it at once.
+        app.t
+            .svc
+            .db
+            .token_usage()
+            .set_flush_interval(std::time::Duration::from_secs(3600));
+        let s = Scim::new(&app, "Acme").await;
+        assert_eq!(s.get("/Users").await.0, 200);
+        let status = portal_core::scim_tokens::status(&app.t.svc, &s.org)
+            .await
+            .unwrap()
+            .unwrap();
+        let now = app.t.svc.now();
+        assert_eq!(status.first_used_at, Some(now));
+        assert_eq!(status.last_used_at, Some(now));
+        assert_eq!(status.last_user_agent.as_deref(), Some("test-client/1.0"));
+        assert_eq!(status.last_success_at, Some(now));
+        // Revoked: refused by the next request, with nothing flushed in between.
+        portal_core::scim_tokens::revoke(&app.t.svc, &s.org, "test")
+            .await
+            .unwrap();
+        assert_eq!(s.get("/Users").await.0, 401);
+        assert_eq!(s.get("/Users").await.0, 401);
+        let (count, last) = portal_core::scim_tokens::rejected_summary(&app.t.svc, &s.org)
+            .await
+            .unwrap();
+        assert_eq!((count, last), (2, Some(now)));
+    }
+);
+
+app_test!(
+    a_read_shows_groups_created_since_the_last_request_of_the_org,
+    |app: TestApp| async move {
+        // Reads in an org without groups skip the query for them (issue 11); the check is made
+        // again by every request, so the first read after a group appears shows it.
+        let s = Scim::new(&app, "Acme").await;
+        let (st, u) = s.post("/Users", user_body("ann@acme.test")).await;
+        assert_eq!(st, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_string();
+        let lookup = "/Users?filter=userName%20eq%20%22ann%40acme.test%22";
+        let (st, got) = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(st, 200);
+        assert!(got.get("groups").is_none(), "{got}");
+        let (st, found) = s.get(lookup).await;
+        assert_eq!(st, 200);
+        assert!(found["Resources"][0].get("groups").is_none(), "{found}");
+        let (st, g) = s
+            .post(
+                "/Groups",
+                json!({
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                    "displayName": "Eng",
+                    "members": [{"value": id}]
+                }),
+            )
+            .await;
+        assert_eq!(st, 201, "{g}");
+        let (st, got) = s.get(&format!("/Users/{id}")).await;
+        assert_eq!(st, 200);
+        assert_eq!(got["groups"][0]["value"], g["id"], "{got}");
+        let (st, found) = s.get(lookup).await;
+        assert_eq!(st, 200);
+        assert_eq!(
+            found["Resources"][0]["groups"][0]["value"], g["id"],
+            "{found}"
+        );
+        // Another org's group does not make this org's users ask for theirs, nor show them.
+        let other = Scim::new(&app, "Globex").await;
+        let (st, o) = other.post("/Users", user_body("bob@globex.test")).await;
+        assert_eq!(st, 201, "{o}");
+        let (st, got) = other
+            .get(&format!("/Users/{}", o["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(st, 200);
+        assert!(got.get("groups").is_none(), "{got}");
+    }
+);

@@ -418,7 +418,7 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
         .map(user_row)
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
     let (deleted_count, next_purge_at) = crate::manage::purge_outlook(svc, org_id).await?;
-    let scim_active = crate::scim_tokens::status(svc, org_id).await?.is_some();
+    let scim_active = crate::scim_tokens::is_on(svc, org_id).await?;
     Ok(UsersPage {
         rows,
         total,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, ConnectOptions, Executor};
+use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::error::{CoreError, CoreResult};
 use crate::sql::{Script, SqlBuilder};
@@ -30,6 +30,8 @@ pub struct Db {
     writer: Arc<Writer>,
     /// Seek positions of deep SCIM list pages, per organisation (`crate::list_seek`).
     pub(crate) list_seeks: std::sync::Arc<crate::list_seek::ListSeeks>,
+    /// SCIM token bookkeeping waiting to be written (`crate::scim_tokens::Usage`).
+    pub(crate) token_usage: Arc<crate::scim_tokens::Usage>,
 }
 
 /// The process's SQLite write turn and the group-commit batch it may hold open.
@@ -52,6 +54,9 @@ struct Batch {
     outcome: Option<tokio::sync::watch::Sender<Option<bool>>>,
     subscribers: Option<tokio::sync::watch::Receiver<Option<bool>>>,
 }
+
+/// A PostgreSQL connection idle this long is pinged before it is handed out.
+const PING_IDLE: Duration = Duration::from_secs(5);
 
 /// Writes per batch, at most: bounds how long the first of them waits for its answer.
 const MAX_BATCH: usize = 64;
@@ -187,10 +192,20 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(10))
-            // Before handing out a connection the pool pings it, a round trip to the connection's
-            // thread on SQLite that every request paid (a writer while holding the write turn). A
-            // file the process itself has open cannot have gone away; a PostgreSQL server can.
-            .test_before_acquire(backend == Backend::Postgres)
+            // sqlx's own check pings every connection before handing it out: a round trip to the
+            // connection's thread on SQLite, to the server on PostgreSQL, that every statement
+            // paid (a SCIM lookup three times). A file the process itself has open cannot have
+            // gone away; a PostgreSQL server can, but a connection used a moment ago was alive
+            // then: only one idle for a while is pinged (and replaced when that fails).
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= PING_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -211,6 +226,7 @@ impl Db {
             backend,
             writer: Default::default(),
             list_seeks: Default::default(),
+            token_usage: Default::default(),
         };
         db.migrate().await?;
         Ok(db)

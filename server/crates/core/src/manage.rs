@@ -126,7 +126,9 @@ fn form_attributes(
 
 /// Whether SCIM owns this user now: SCIM is on and the user came from SCIM.
 pub async fn scim_managed(svc: &Services, org_id: &str, source: &str) -> CoreResult<bool> {
-    Ok(source == Source::Scim.as_str() && crate::scim_tokens::status(svc, org_id).await?.is_some())
+    // Called inside an admin's write, which holds SQLite's write turn: `is_on` writes nothing
+    // (`status` would flush the waiting token use and wait for that turn).
+    Ok(source == Source::Scim.as_str() && crate::scim_tokens::is_on(svc, org_id).await?)
 }
 
 fn admin_event(admin: &Admin, name: &str, user_id: &str, message: String) -> NewEvent {

@@ -8,12 +8,19 @@
 //! or the one write transaction (SQLite), and the partial unique indexes
 //! `scim_tokens_one_current` / `scim_tokens_one_next` keep the invariant even if it were missed.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::Duration;
+
 use sqlx::Row;
 
+use crate::db::Db;
 use crate::error::{CoreError, CoreResult};
 use crate::events::{self, NewEvent};
 use crate::ids::new_id;
 use crate::secret::{digest_eq, sha256_hex, Secret};
+use crate::sql::{Script, SqlBuilder};
 use crate::Services;
 
 /// How often `last_used_at` is written for a busy token: each IdP sync cycle touches it, but a
@@ -134,7 +141,23 @@ pub struct TokenStatus {
     pub last_success_at: Option<i64>,
 }
 
+/// Whether the org has a current token (SCIM is on). Writes no waiting token use, so it may be
+/// called from inside a write (a batched write's plan holds SQLite's write turn, which
+/// [`flush_usage`] would wait for).
+pub async fn is_on(svc: &Services, org_id: &str) -> CoreResult<bool> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
+    )
+    .bind(org_id)
+    .fetch_optional(&svc.db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// The org's current token with its use: what is waiting to be written is written first
+/// ([`flush_usage`]), so never call it while holding the write turn (use [`is_on`]).
 pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStatus>> {
+    flush_usage(&svc.db).await?;
     let row = sqlx::query(
         "SELECT id, created_at, created_by, first_used_at, last_used_at, last_user_agent, \
          last_success_at FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NULL AND is_next = 0",
@@ -165,6 +188,9 @@ pub struct Authenticated {
     pub is_next: bool,
     /// When a request with this token was last answered below 400 ([`record_success`]).
     pub last_success_at: Option<i64>,
+    /// Whether the org had any SCIM group when the token was checked (read in the same
+    /// statement): a read of its users then needs no query for their `groups`.
+    pub org_has_groups: bool,
 }
 
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
@@ -185,7 +211,9 @@ pub async fn authenticate(
     let hash = sha256_hex(presented);
     let row = sqlx::query(
         "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at, \
-         last_success_at FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
+         last_success_at, CAST(CASE WHEN EXISTS (SELECT 1 FROM groups g WHERE g.org_id = $2) \
+         THEN 1 ELSE 0 END AS BIGINT) AS org_has_groups \
+         FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
     )
     .bind(&hash)
     .bind(org_id)
@@ -207,13 +235,10 @@ pub async fn authenticate(
         finish(svc, org_id, Retire::GraceEnded).await?;
     }
     if revoked_at.is_some() || expired {
-        sqlx::query(
-            "UPDATE scim_tokens SET rejected_count = rejected_count + 1, last_rejected_at = $1 WHERE id = $2",
-        )
-        .bind(now)
-        .bind(&id)
-        .execute(&svc.db.pool)
-        .await?;
+        note(&svc.db, &id, |p| {
+            p.rejected += 1;
+            p.last_rejected_at = p.last_rejected_at.max(now);
+        });
         return Ok(None);
     }
     let is_next: i64 = row.try_get("is_next")?;
@@ -226,48 +251,54 @@ pub async fn authenticate(
             .filter(|c| !c.is_control())
             .take(200)
             .collect();
-        sqlx::query(
-            "UPDATE scim_tokens SET last_used_at = $1, last_user_agent = $2, \
-             first_used_at = COALESCE(first_used_at, $3) WHERE id = $4",
-        )
-        .bind(now)
-        .bind(if ua.is_empty() { None } else { Some(ua) })
-        .bind(now)
-        .bind(&id)
-        .execute(&svc.db.pool)
-        .await?;
+        note(&svc.db, &id, |p| {
+            let ua = if ua.is_empty() { None } else { Some(ua) };
+            p.used = Some(match p.used.take() {
+                Some(u) if u.last > now => Used {
+                    first: u.first.min(now),
+                    ..u
+                },
+                Some(u) => Used {
+                    first: u.first.min(now),
+                    last: now,
+                    user_agent: ua,
+                },
+                None => Used {
+                    first: now,
+                    last: now,
+                    user_agent: ua,
+                },
+            });
+        });
     }
     Ok(Some(Authenticated {
         token_id: id,
         is_next: is_next == 1,
         last_success_at: row.try_get("last_success_at")?,
+        org_has_groups: row.try_get::<i64, _>("org_has_groups")? == 1,
     }))
 }
 
 /// Notes that a request authenticated as `used` was answered successfully (below 400), at most
 /// once per [`LAST_USED_RESOLUTION_MS`]: the "no successful request" warning must not be
 /// silenced by a token whose requests all fail, and a burst must not cost one write per request.
-pub async fn record_success(svc: &Services, used: &Authenticated) -> CoreResult<()> {
+/// Written with the token's other bookkeeping ([`Usage`]), off the request path.
+pub fn record_success(svc: &Services, used: &Authenticated) {
     let now = svc.now();
     if used
         .last_success_at
         .is_some_and(|t| now - t < LAST_USED_RESOLUTION_MS)
     {
-        return Ok(());
+        return;
     }
-    sqlx::query(
-        "UPDATE scim_tokens SET last_success_at = $1 WHERE id = $2 \
-         AND (last_success_at IS NULL OR last_success_at < $1)",
-    )
-    .bind(now)
-    .bind(&used.token_id)
-    .execute(&svc.db.pool)
-    .await?;
-    Ok(())
+    note(&svc.db, &used.token_id, |p| {
+        p.success = Some(p.success.map_or(now, |t| t.max(now)));
+    });
 }
 
 /// Requests still arriving with replaced or revoked tokens: (count, last time).
 pub async fn rejected_summary(svc: &Services, org_id: &str) -> CoreResult<(i64, Option<i64>)> {
+    flush_usage(&svc.db).await?;
     let row: (Option<i64>, Option<i64>) = sqlx::query_as(
         "SELECT CAST(SUM(rejected_count) AS BIGINT), MAX(last_rejected_at) FROM scim_tokens WHERE org_id = $1 AND revoked_at IS NOT NULL",
     )
@@ -555,6 +586,7 @@ pub struct Rotation {
 }
 
 pub async fn rotation(svc: &Services, org_id: &str) -> CoreResult<Option<Rotation>> {
+    flush_usage(&svc.db).await?;
     let row = sqlx::query(
         "SELECT n.id, n.created_at, n.created_by, n.first_used_at, n.last_used_at, n.last_user_agent, \
          n.last_success_at, c.retire_at FROM scim_tokens n JOIN scim_tokens c ON c.org_id = n.org_id \
@@ -623,4 +655,279 @@ pub async fn last_retired(svc: &Services, org_id: &str) -> CoreResult<Option<Ret
         })
     })
     .transpose()
+}
+
+// Token bookkeeping off the request path (issue 11).
+//
+// A request used to write its token's row itself (first / last use, client, last success,
+// rejections) straight through the pool: on SQLite behind the one writer, so the first request of
+// each of 2,000 tokens waited for the write turn (a p99 near a second). What a request decides to
+// note is now kept in memory, coalesced per token, and written by one task in one transaction per
+// tick ([`Usage::flush_interval`]); what reads it ([`status`], [`rotation`], [`last_retired`],
+// [`rejected_summary`]) writes what is waiting first, and the server writes it when it stops.
+// Only bookkeeping waits: whether a token is accepted is still read from its row on every request.
+
+/// How long noted use may wait to be written when nothing reads it: the screens of another
+/// instance see it this much later.
+pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// Token rows per script (one round trip to SQLite's connection thread).
+const USAGE_CHUNK: usize = 100;
+
+/// A token's use, waiting to be written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Pending {
+    used: Option<Used>,
+    success: Option<i64>,
+    rejected: i64,
+    last_rejected_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Used {
+    first: i64,
+    last: i64,
+    /// Of the request at `last`.
+    user_agent: Option<String>,
+}
+
+impl Pending {
+    /// `self` and then `later` (what was noted after `self` was taken to be written).
+    fn merge(&mut self, later: Pending) {
+        self.used = match (self.used.take(), later.used) {
+            (Some(a), Some(b)) => Some(if b.last >= a.last {
+                Used {
+                    first: a.first.min(b.first),
+                    ..b
+                }
+            } else {
+                Used {
+                    first: a.first.min(b.first),
+                    ..a
+                }
+            }),
+            (a, b) => a.or(b),
+        };
+        self.success = self.success.max(later.success);
+        self.rejected += later.rejected;
+        self.last_rejected_at = self.last_rejected_at.max(later.last_rejected_at);
+    }
+}
+
+/// The process's noted token use (one per [`Db`]) and the task that writes it.
+#[derive(Debug)]
+pub struct Usage {
+    pending: std::sync::Mutex<HashMap<String, Pending>>,
+    /// One write at a time; a reader that flushes waits for a write in progress, so that it sees
+    /// what was taken before it came.
+    writing: Arc<tokio::sync::Mutex<()>>,
+    wake: tokio::sync::Notify,
+    task: std::sync::OnceLock<()>,
+    interval_ms: AtomicU64,
+}
+
+impl Default for Usage {
+    fn default() -> Self {
+        Self {
+            pending: Default::default(),
+            writing: Default::default(),
+            wake: Default::default(),
+            task: Default::default(),
+            interval_ms: AtomicU64::new(USAGE_FLUSH_INTERVAL.as_millis() as u64),
+        }
+    }
+}
+
+impl Usage {
+    /// How long noted use may wait before the background task writes it.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.load(Ordering::Relaxed))
+    }
+
+    /// Changes [`Self::flush_interval`] (from the next tick on).
+    pub fn set_flush_interval(&self, every: Duration) {
+        self.interval_ms.store(
+            u64::try_from(every.as_millis()).unwrap_or(u64::MAX).max(1),
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Tokens with use waiting to be written.
+    pub fn waiting(&self) -> usize {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+impl Db {
+    /// SCIM token bookkeeping waiting to be written ([`Usage`]).
+    pub fn token_usage(&self) -> &Usage {
+        &self.token_usage
+    }
+}
+
+/// Notes a token's use; the background task (started here the first time) writes it.
+fn note(db: &Db, token_id: &str, f: impl FnOnce(&mut Pending)) {
+    let usage = &db.token_usage;
+    {
+        let mut pending = usage.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        match pending.get_mut(token_id) {
+            Some(p) => f(p),
+            None => {
+                let mut p = Pending::default();
+                f(&mut p);
+                pending.insert(token_id.to_string(), p);
+            }
+        }
+    }
+    usage.task.get_or_init(|| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                db.token_usage.wake.notified().await;
+                tokio::time::sleep(db.token_usage.flush_interval()).await;
+                if let Err(e) = flush_usage(&db).await {
+                    tracing::warn!(error = %e, "could not write SCIM token use (retried at the next tick)");
+                }
+            }
+        });
+    });
+    usage.wake.notify_one();
+}
+
+/// Writes the noted token use now, in one transaction. Cheap when nothing waits. On failure what
+/// was taken is put back, to be written with the next flush. On SQLite it takes the write turn:
+/// never call it (or a read that flushes) while holding it.
+pub async fn flush_usage(db: &Db) -> CoreResult<()> {
+    let usage = db.token_usage.clone();
+    if let Ok(_idle) = usage.writing.try_lock() {
+        if usage.waiting() == 0 {
+            return Ok(());
+        }
+    }
+    let db = db.clone();
+    // In a task of its own: a caller that goes away must not drop what it took.
+    tokio::spawn(async move {
+        let _writing = usage.writing.clone().lock_owned().await;
+        let taken =
+            std::mem::take(&mut *usage.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        if taken.is_empty() {
+            return Ok(());
+        }
+        match write_usage(&db, &taken).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let mut pending = usage.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                for (id, mut p) in taken {
+                    if let Some(later) = pending.remove(&id) {
+                        p.merge(later);
+                    }
+                    pending.insert(id, p);
+                }
+                Err(e.into())
+            }
+        }
+    })
+    .await
+    .map_err(|e| CoreError::Db(sqlx::Error::Protocol(format!("token use writer: {e}"))))?
+}
+
+/// One transaction; token rows in id order (two instances writing the same rows on PostgreSQL
+/// take their locks in the same order). Every update only moves a time forward, so a late write
+/// from another instance cannot put one back.
+async fn write_usage(db: &Db, taken: &HashMap<String, Pending>) -> Result<(), sqlx::Error> {
+    let mut rows: Vec<(&String, &Pending)> = taken.iter().collect();
+    rows.sort_by(|a, b| a.0.cmp(b.0));
+    let mut tx = db.begin_write().await?;
+    for chunk in rows.chunks(USAGE_CHUNK) {
+        let mut script = Script::new();
+        for (id, p) in chunk {
+            if let Some(u) = &p.used {
+                let mut b = SqlBuilder::new("");
+                let last = b.bind(u.last);
+                let ua = b.bind(u.user_agent.clone());
+                let first = b.bind(u.first);
+                let id = b.bind(id.as_str());
+                b.push(&format!(
+                    "UPDATE scim_tokens SET last_used_at = {last}, last_user_agent = {ua}, \
+                     first_used_at = COALESCE(first_used_at, {first}) \
+                     WHERE id = {id} AND (last_used_at IS NULL OR last_used_at < {last})"
+                ));
+                script.push(b);
+            }
+            if let Some(at) = p.success {
+                let mut b = SqlBuilder::new("");
+                let at = b.bind(at);
+                let id = b.bind(id.as_str());
+                b.push(&format!(
+                    "UPDATE scim_tokens SET last_success_at = {at} \
+                     WHERE id = {id} AND (last_success_at IS NULL OR last_success_at < {at})"
+                ));
+                script.push(b);
+            }
+            if p.rejected > 0 {
+                let mut b = SqlBuilder::new("");
+                let n = b.bind(p.rejected);
+                let at = b.bind(p.last_rejected_at);
+                let id = b.bind(id.as_str());
+                b.push(&format!(
+                    "UPDATE scim_tokens SET rejected_count = rejected_count + {n}, \
+                     last_rejected_at = CASE WHEN last_rejected_at IS NULL OR last_rejected_at < {at} \
+                     THEN {at} ELSE last_rejected_at END WHERE id = {id}"
+                ));
+                script.push(b);
+            }
+        }
+        if !script.is_empty() {
+            script.run(&mut tx).await?;
+        }
+    }
+    tx.commit().await
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::*;
+
+    fn used(first: i64, last: i64, ua: &str) -> Option<Used> {
+        Some(Used {
+            first,
+            last,
+            user_agent: Some(ua.into()),
+        })
+    }
+
+    #[test]
+    fn merging_keeps_the_earliest_first_use_the_latest_use_and_sums_rejections() {
+        let mut a = Pending {
+            used: used(10, 20, "a"),
+            success: Some(15),
+            rejected: 2,
+            last_rejected_at: 18,
+        };
+        a.merge(Pending {
+            used: used(5, 30, "b"),
+            success: None,
+            rejected: 3,
+            last_rejected_at: 12,
+        });
+        assert_eq!(
+            a,
+            Pending {
+                used: used(5, 30, "b"),
+                success: Some(15),
+                rejected: 5,
+                last_rejected_at: 18,
+            }
+        );
+        // An older use does not replace the newer one's time or client.
+        a.merge(Pending {
+            used: used(1, 25, "c"),
+            success: Some(40),
+            ..Default::default()
+        });
+        assert_eq!(a.used, used(1, 30, "b"));
+        assert_eq!(a.success, Some(40));
+    }
 }

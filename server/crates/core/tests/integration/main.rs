@@ -26,3 +26,7 @@ mod groups;
 mod reads;
 // Group commit on SQLite (issue 11, writes): cancellation and panics.
 mod batched;
+// SCIM token bookkeeping off the request path (issue 11).
+mod scim_tokens;
+// The connection pool: no ping per statement, idle PostgreSQL connections checked (issue 11).
+mod pool;
