@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # `make bench`, part 1 (scripts/bench.sh calls it after the release build): our release server
 # and the reference SCIM server (scim2-server, PyPI) side by side, driven by the same wrk Lua
-# scripts (scripts/bench/); then static files against /healthz; then multi-tenant lookups over
-# 2,000 organisations on SQLite and on a throwaway PostgreSQL; peak RSS of each server process.
+# scripts (scripts/bench/); then provisioning a 100,000-user organisation through SCIM creates
+# (elapsed time, creates/s) and our server's memory at that size under lookup load; then static
+# files against /healthz; then multi-tenant lookups over 2,000 organisations on SQLite and on a
+# throwaway PostgreSQL; peak RSS of each server process.
 #
 # Settings (environment): BENCH_DURATION seconds per phase (10), BENCH_CONNECTIONS (8),
 # BENCH_THREADS wrk threads (1), BENCH_USER_COUNT seeded users (1000), BENCH_ORG_COUNT (2000),
 # BENCH_USERS_PER_ORG (10), SERVER_BIN (target/release/server), LEPTOS_SITE_ROOT (target/site),
-# BENCH_PARTS (which parts to run: "scim static multitenant").
+# BENCH_PARTS (which parts to run: "scim provision static multitenant"), BENCH_SCIM_PHASES (the
+# SCIM phases of the side-by-side part: "create delete get lookup list put patch"),
+# BENCH_REFERENCE (1: run scim2-server beside ours; 0: ours only), BENCH_PROVISION_USERS (100000).
+# A partial run, e.g. the writes alone without the reference server:
+#   BENCH_PARTS="scim provision" BENCH_SCIM_PHASES="create put patch delete" BENCH_REFERENCE=0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bench-setup.sh
@@ -20,7 +26,10 @@ ORG_COUNT=${BENCH_ORG_COUNT:-2000}
 USERS_PER_ORG=${BENCH_USERS_PER_ORG:-10}
 BIN=${SERVER_BIN:-target/release/server}
 SITE=${LEPTOS_SITE_ROOT:-target/site}
-PARTS=${BENCH_PARTS:-scim static multitenant}
+PARTS=${BENCH_PARTS:-scim provision static multitenant}
+SCIM_PHASES=${BENCH_SCIM_PHASES:-create delete get lookup list put patch}
+REFERENCE=${BENCH_REFERENCE:-1}
+PROVISION_USERS=${BENCH_PROVISION_USERS:-100000}
 VENV=.tools/bench-venv
 LUA_DIR="$PWD/scripts/bench"
 # The delete phase deletes what the create phase created, each user once; it runs half as long so
@@ -45,6 +54,8 @@ wait_http() {
 }
 # Peak resident set of a process (VmHWM), in MB.
 peak_rss() { awk '/^VmHWM:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
+# Resident set of a process now (VmRSS), in MB.
+now_rss() { awk '/^VmRSS:/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 
 # Starts our server on a fresh database ($1: DATABASE_URL, $2: name); sets OUR_PID, OUR_URL.
 start_ours() {
@@ -89,37 +100,51 @@ if [[ " $PARTS " == *" scim "* || " $PARTS " == *" static "* ]]; then
   OUR_TOKEN=$("$BIN" --database-url "sqlite://$WORK/side.db" scim-token --org "$ORG")
 fi
 
+has_phase() { [[ " $SCIM_PHASES " == *" $1 "* ]]; }
+
 if [[ " $PARTS " == *" scim "* ]]; then
+  if [ "$REFERENCE" = 1 ]; then
   REF_PORT=$(free_port)
   REF_URL="http://127.0.0.1:$REF_PORT"
   REF_TOKEN=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
-  "$VENV/bin/scim2-server" --hostname 127.0.0.1 --port "$REF_PORT" --bearer-token "$REF_TOKEN" \
+  # Through the venv's python, not its `scim2-server` script: a venv that was moved keeps the
+  # old path in its scripts' first line.
+  "$VENV/bin/python" -c 'import sys; from scim2_server.testserver.cli import main; sys.argv[0] = "scim2-server"; sys.exit(main())' --hostname 127.0.0.1 --port "$REF_PORT" --bearer-token "$REF_TOKEN" \
     >"$WORK/reference.log" 2>&1 &
   REF_PID=$!
   PIDS+=("$REF_PID")
   wait_http "$REF_URL/ServiceProviderConfig"
+  fi
   say "seeding $USER_COUNT users into each server"
   "$VENV/bin/python" scripts/bench/seed.py "$OUR_URL/scim/v2/$ORG" "$OUR_TOKEN" "$USER_COUNT" "$WORK/ours-users.txt" ours
-  "$VENV/bin/python" scripts/bench/seed.py "$REF_URL" "$REF_TOKEN" "$USER_COUNT" "$WORK/ref-users.txt" ref
+  if [ "$REFERENCE" = 1 ]; then
+    "$VENV/bin/python" scripts/bench/seed.py "$REF_URL" "$REF_TOKEN" "$USER_COUNT" "$WORK/ref-users.txt" ref
+  fi
   mkdir -p "$WORK/ours-created" "$WORK/ref-created"
   declare -A OURS REF
   # Run order: create, then delete of what create made (so that reads see the seeded users
   # only), then the reads and updates of the seeded users.
   for phase in create delete get lookup list put patch; do
+    has_phase "$phase" || continue
     dur=$DURATION
     [ "$phase" = delete ] && dur=$DELETE_DURATION
     say "phase $phase (${dur} s each)"
     OURS[$phase]=$(run_wrk scim.lua "$OUR_URL" "$phase" "$dur" BENCH_BASE="/scim/v2/$ORG" \
       BENCH_TOKEN="$OUR_TOKEN" BENCH_USERS="$WORK/ours-users.txt" BENCH_CREATED="$WORK/ours-created" BENCH_RUN=ours)
-    REF[$phase]=$(run_wrk scim.lua "$REF_URL" "$phase" "$dur" BENCH_BASE="" \
-      BENCH_TOKEN="$REF_TOKEN" BENCH_USERS="$WORK/ref-users.txt" BENCH_CREATED="$WORK/ref-created" BENCH_RUN=ref)
+    if [ "$REFERENCE" = 1 ]; then
+      REF[$phase]=$(run_wrk scim.lua "$REF_URL" "$phase" "$dur" BENCH_BASE="" \
+        BENCH_TOKEN="$REF_TOKEN" BENCH_USERS="$WORK/ref-users.txt" BENCH_CREATED="$WORK/ref-created" BENCH_RUN=ref)
+    else
+      REF[$phase]="RESULT rps=0 p50_ms=- p99_ms=- non2xx=- exhausted=0 misses=0"
+    fi
   done
   echo
-  echo "### SCIM side by side: ours (SQLite, release) vs scim2-server $("$VENV/bin/pip" show scim2-server 2>/dev/null | awk '/^Version/ {print $2}') — $USER_COUNT users, $CONNS connections"
+  echo "### SCIM side by side: ours (SQLite, release) vs scim2-server $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("scim2-server"))') — $USER_COUNT users, $CONNS connections"
   echo
   echo "| phase | ours req/s | ours p50 / p99 ms | ours non-2xx | scim2-server req/s | p50 / p99 ms | non-2xx | ratio |"
   echo "|---|---|---|---|---|---|---|---|"
   for phase in create get lookup list put patch delete; do
+    has_phase "$phase" || continue
     o=${OURS[$phase]} r=${REF[$phase]}
     ratio=$(awk -v a="$(field rps "$o")" -v b="$(field rps "$r")" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "n/a" }')
     note=""
@@ -130,8 +155,12 @@ if [[ " $PARTS " == *" scim "* ]]; then
       "$ratio" "$note"
   done
   echo
-  echo "Peak RSS after the SCIM phases: ours $(peak_rss "$OUR_PID") MB, scim2-server $(peak_rss "$REF_PID") MB"
-  stop_pid "$REF_PID"
+  if [ "$REFERENCE" = 1 ]; then
+    echo "Peak RSS after the SCIM phases: ours $(peak_rss "$OUR_PID") MB, scim2-server $(peak_rss "$REF_PID") MB"
+    stop_pid "$REF_PID"
+  else
+    echo "Peak RSS after the SCIM phases: ours $(peak_rss "$OUR_PID") MB (scim2-server not run: BENCH_REFERENCE=0)"
+  fi
 fi
 
 if [[ " $PARTS " == *" static "* ]]; then
@@ -151,6 +180,55 @@ if [[ " $PARTS " == *" static "* ]]; then
   echo "Peak RSS of our server after the SCIM and static phases: $(peak_rss "$OUR_PID") MB"
 fi
 if [ -n "${OUR_PID:-}" ]; then stop_pid "$OUR_PID"; fi
+
+# Provisioning a large organisation (issue 11: 100,000 users in < 20 s, server RSS < 100 MB at
+# that size under lookup load): a fresh server and database, exactly $PROVISION_USERS SCIM creates
+# over $CONNS connections (one wrk thread), timed from the first request to the last answer; the
+# users the server then holds are counted by the server itself. Then lookups of those users for
+# $DURATION s, and the server's memory.
+if [[ " $PARTS " == *" provision "* ]]; then
+  start_ours "sqlite://$WORK/provision.db" provision
+  P_ORG=$(printf 'bench password for the provisioning run\n' | "$BIN" --database-url "sqlite://$WORK/provision.db" create-admin --org-name "Provision" --email "bench@provision.example" | tail -n1)
+  P_TOKEN=$("$BIN" --database-url "sqlite://$WORK/provision.db" scim-token --org "$P_ORG")
+  say "provisioning $(num "$PROVISION_USERS") users through SCIM creates ($CONNS connections)"
+  env BENCH_BASE="/scim/v2/$P_ORG" BENCH_TOKEN="$P_TOKEN" BENCH_PROVISION_USERS="$PROVISION_USERS" \
+    BENCH_USERS="$WORK/provision-users.txt" BENCH_DONE_FILE="$WORK/provision-done" \
+    wrk -t1 -c"$CONNS" -d600s --timeout 30s --latency -s "$LUA_DIR/provision.lua" "$OUR_URL" >"$WORK/wrk.out" 2>&1 &
+  wrk_pid=$!
+  # wrk runs for its whole -d even once its thread has stopped: interrupt it (SIGINT: it prints
+  # its summary) when the script says every create was answered.
+  while kill -0 "$wrk_pid" 2>/dev/null && [ ! -f "$WORK/provision-done" ]; do sleep 0.2; done
+  kill -INT "$wrk_pid" 2>/dev/null || true
+  wait "$wrk_pid" || { cat "$WORK/wrk.out" >&2; exit 1; }
+  pr=$(grep '^RESULT ' "$WORK/wrk.out") || { cat "$WORK/wrk.out" >&2; exit 1; }
+  pl=$(grep '^PROVISION ' "$WORK/wrk.out") || { cat "$WORK/wrk.out" >&2; exit 1; }
+  secs=$(field seconds "$pl")
+  held=$(curl -fs -H "Authorization: Bearer $P_TOKEN" "$OUR_URL/scim/v2/$P_ORG/Users?count=0" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["totalResults"])')
+  hwm_after=$(peak_rss "$OUR_PID") rss_after=$(now_rss "$OUR_PID")
+  say "lookups over the $(num "$held") provisioned users (${DURATION} s)"
+  # VmRSS is read half-way through the lookups (VmHWM is the peak of the whole run).
+  (sleep "$(( DURATION > 1 ? DURATION / 2 : 1 ))"; now_rss "$OUR_PID" >"$WORK/rss-mid") &
+  sampler=$!
+  lk=$(run_wrk scim.lua "$OUR_URL" lookup "$DURATION" BENCH_BASE="/scim/v2/$P_ORG" \
+    BENCH_TOKEN="$P_TOKEN" BENCH_USERS="$WORK/provision-users.txt" BENCH_CREATED="$WORK" BENCH_RUN=provision)
+  echo
+  echo "### Provisioning $(num "$PROVISION_USERS") users through SCIM creates (ours, SQLite, release, $CONNS connections, one wrk thread)"
+  echo
+  echo "| measure | result | target |"
+  echo "|---|---|---|"
+  printf '| creates | %s requested, %s answered 201, %s users held by the server; %s s from the first request to the last answer, %s creates/s, p50 / p99 %s / %s ms, non-2xx %s, socket errors %s | < 20 s (≥ 5,000/s) |\n' \
+    "$(num "$PROVISION_USERS")" "$(num "$(field created "$pl")")" "$(num "$held")" "$secs" \
+    "$(num "$(awk -v n="$held" -v s="$secs" 'BEGIN { if (s > 0) print n / s; else print 0 }')")" \
+    "$(field p50_ms "$pr")" "$(field p99_ms "$pr")" "$(field non2xx "$pr")" "$(field socket_errors "$pr")"
+  printf '| server memory after provisioning | VmHWM %s MB, VmRSS %s MB | — |\n' "$hwm_after" "$rss_after"
+  wait "$sampler"
+  printf '| %s s of userName lookups over them | %s req/s, p50 / p99 %s / %s ms, non-2xx %s | — |\n' \
+    "$DURATION" "$(num "$(field rps "$lk")")" "$(field p50_ms "$lk")" "$(field p99_ms "$lk")" "$(bad "$lk")"
+  printf '| server memory under that load (server process alone) | VmHWM %s MB, VmRSS half-way %s MB | < 100 MB |\n' \
+    "$(peak_rss "$OUR_PID")" "$(cat "$WORK/rss-mid")"
+  stop_pid "$OUR_PID"
+fi
 
 # multi_tenant DATABASE_URL LABEL
 multi_tenant() {
