@@ -29,6 +29,33 @@ pub struct StoredUser {
     pub last_sign_in_at: Option<i64>,
 }
 
+/// What a SCIM answer shows of a user, with its attributes as stored (text, not parsed): list
+/// pages and gets render it without a `Value` tree (`crate::user_json`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawUser {
+    pub id: String,
+    pub active: bool,
+    /// The canonical SCIM attributes as stored (no id, meta or password).
+    pub attributes: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl RawUser {
+    /// Reads a row of [`SELECT_COLUMNS`].
+    pub fn from_row(r: &AnyRow) -> CoreResult<RawUser> {
+        Ok(RawUser {
+            id: r.try_get("id")?,
+            active: r.try_get::<i64, _>("active")? != 0,
+            attributes: r.try_get("attributes")?,
+            version: r.try_get("version")?,
+            created_at: r.try_get("created_at")?,
+            updated_at: r.try_get("updated_at")?,
+        })
+    }
+}
+
 /// Where a user came from, shown on the Users screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
