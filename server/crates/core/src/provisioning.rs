@@ -1014,6 +1014,14 @@ async fn seek_key(
         return Ok(None);
     }
     let mut keys = svc.db.list_seeks.get(org_id, changes);
+    let _turn = if (keys.len() as i64) < blocks {
+        // Another request may be finding them now: wait for its turn to end, then look again.
+        let turn = svc.db.list_seeks.finder(org_id).await;
+        keys = svc.db.list_seeks.get(org_id, changes);
+        Some(turn)
+    } else {
+        None
+    };
     let known = keys.len();
     while (keys.len() as i64) < blocks {
         let mut b = SqlBuilder::new("SELECT u.created_at, u.id FROM users u WHERE u.org_id = ");
