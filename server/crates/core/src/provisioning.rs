@@ -781,7 +781,14 @@ pub async fn list_raw(
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<ListPage<users::RawUser>, ScimError> {
-    let result = list_rows(svc, caller, q, users::RawUser::from_row).await;
+    let result = list_rows(
+        svc,
+        caller,
+        q,
+        users::RawUser::from_row,
+        Some(users::RawUser::from_page_text),
+    )
+    .await;
     if let Err(e) = &result {
         record(svc, caller, EV_LOOKUP, None, &Err(e.clone())).await;
     }
@@ -793,7 +800,7 @@ pub(crate) async fn list_inner(
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<ListPage, ScimError> {
-    list_rows(svc, caller, q, users::from_row).await
+    list_rows(svc, caller, q, users::from_row, None).await
 }
 
 async fn list_rows<U>(
@@ -801,6 +808,8 @@ async fn list_rows<U>(
     caller: &Caller,
     q: &ListQuery,
     user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
+    // The page read as one value (`users::raw_page_select`) and split by this.
+    page_of: Option<fn(&str) -> crate::error::CoreResult<Vec<U>>>,
 ) -> Result<ListPage<U>, ScimError> {
     let start_index = q.start_index.unwrap_or(1).max(1);
     let count = q
@@ -887,9 +896,12 @@ async fn list_rows<U>(
             None
         };
         // The page's ids come from an index-only walk; only those rows are then read whole.
+        let select = match page_of {
+            Some(_) => users::raw_page_select(svc.db.backend, &order),
+            None => format!("SELECT {} FROM users u", users::SELECT_COLUMNS),
+        };
         let mut b = SqlBuilder::new(&format!(
-            "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE ",
-            users::SELECT_COLUMNS
+            "{select} WHERE u.id IN (SELECT u.id FROM users u WHERE "
         ));
         // `where_sql` is numbered from $1 (the org id), then the filter's values.
         b.push_numbered(&where_sql, where_params());
@@ -905,10 +917,24 @@ async fn list_rows<U>(
             .push_bind(count)
             .push(" OFFSET ")
             .push_bind(offset)
-            .push(&format!(") ORDER BY {order}"));
+            .push(")");
+        if page_of.is_none() {
+            b.push(&format!(" ORDER BY {order}"));
+        }
         let rows = b.query().fetch_all(&mut *tx).await.map_err(sqlx_err)?;
-        for r in &rows {
-            users_out.push(user_of(r).map_err(db_err)?);
+        if let Some(page_of) = page_of {
+            use sqlx::Row;
+            let text: Option<String> = match rows.first() {
+                Some(r) => r.try_get("page").map_err(sqlx_err)?,
+                None => None,
+            };
+            if let Some(text) = text {
+                users_out = page_of(&text).map_err(db_err)?;
+            }
+        } else {
+            for r in &rows {
+                users_out.push(user_of(r).map_err(db_err)?);
+            }
         }
     }
     tx.commit().await.map_err(sqlx_err)?;
