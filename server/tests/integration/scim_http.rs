@@ -800,14 +800,27 @@ app_test!(
             assert_eq!(page["startIndex"], 1);
             let n = page["Resources"].as_array().unwrap().len();
             assert_eq!(page["itemsPerPage"], n);
-            assert_eq!(page["totalResults"], if path.contains("filter") { 1 } else { 2 });
+            assert_eq!(
+                page["totalResults"],
+                if path.contains("filter") { 1 } else { 2 }
+            );
         }
         let (_, first) = s.get("/Users?count=1").await;
         let (_, second) = s.get("/Users?startIndex=2&count=1").await;
         let names = [&first, &second].map(|p| p["Resources"][0]["userName"].clone());
         assert!(names.contains(&json!("ann@acme.test")) && names.contains(&json!("bob@acme.test")));
-        let bob = if names[0] == "bob@acme.test" { &first } else { &second };
+        let bob = if names[0] == "bob@acme.test" {
+            &first
+        } else {
+            &second
+        };
         assert!(bob["Resources"][0].get("groups").is_none(), "{bob}");
-        assert_eq!((second["totalResults"].clone(), second["itemsPerPage"].clone()), (json!(2), json!(1)));
+        assert_eq!(
+            (
+                second["totalResults"].clone(),
+                second["itemsPerPage"].clone()
+            ),
+            (json!(2), json!(1))
+        );
     }
 );

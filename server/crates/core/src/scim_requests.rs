@@ -651,7 +651,10 @@ mod tests {
         assert_eq!(stored, redacted_whole(&c));
         let body = stored.response_body.unwrap();
         assert!(body.contains(REDACTED) && !body.contains(token), "scrubbed");
-        assert!(body.ends_with(&format!("…[truncated: {} bytes in all]", list.len() - 300 * (token.len() - REDACTED.len()))));
+        assert!(body.ends_with(&format!(
+            "…[truncated: {} bytes in all]",
+            list.len() - 300 * (token.len() - REDACTED.len())
+        )));
         // One large user answer: its id and userName are still found.
         let mut one = user(7);
         one["x"] = Value::String("y".repeat(20_000));
@@ -667,12 +670,20 @@ mod tests {
             u[key] = Value::String(value.into());
             let c = captured("/Users", &u.to_string(), token);
             let body = redact(&c).response_body.unwrap();
-            assert!(!body.contains("hunter2") && body.contains(REDACTED), "{key}");
+            assert!(
+                !body.contains("hunter2") && body.contains(REDACTED),
+                "{key}"
+            );
         }
-        let escaped = one.to_string().replacen('{', "{\"pass\\u0077ord\":\"hunter2\",", 1);
+        let escaped = one
+            .to_string()
+            .replacen('{', "{\"pass\\u0077ord\":\"hunter2\",", 1);
         let c = captured("/Users", &escaped, token);
         let body = redact(&c).response_body.unwrap();
-        assert!(!body.contains("hunter2") && body.contains(REDACTED), "{body:.200}");
+        assert!(
+            !body.contains("hunter2") && body.contains(REDACTED),
+            "{body:.200}"
+        );
     }
 
     #[test]

@@ -247,7 +247,14 @@ mod tests {
             ]
         );
         assert_eq!(top_level("{}").unwrap(), vec![]);
-        for bad in ["[1]", "{\"a\":1", "{\"a\" 1}", "{\"a\\u0062\":1}", "{\"a\":1} x", ""] {
+        for bad in [
+            "[1]",
+            "{\"a\":1",
+            "{\"a\" 1}",
+            "{\"a\\u0062\":1}",
+            "{\"a\":1} x",
+            "",
+        ] {
             assert!(top_level(bad).is_none(), "{bad}");
         }
     }
@@ -278,7 +285,10 @@ mod tests {
             let parsed: Value = serde_json::from_str(&written(&u, groups)).unwrap();
             assert_eq!(parsed["active"], json!(active), "the column wins");
             assert_eq!(parsed["meta"]["version"], "W/\"7\"");
-            assert_eq!(parsed["groups"].as_array().map(Vec::len), (!groups.is_empty()).then_some(2));
+            assert_eq!(
+                parsed["groups"].as_array().map(Vec::len),
+                (!groups.is_empty()).then_some(2)
+            );
         }
         // Text that is not an object of plain keys takes the ordinary way, with the same result.
         let u = RawUser {

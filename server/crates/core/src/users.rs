@@ -78,9 +78,8 @@ impl RawUser {
     /// The users of a [`raw_page_select`] value, in its order.
     pub fn from_page_text(text: &str) -> CoreResult<Vec<RawUser>> {
         let bad = || CoreError::Internal("a page of users that does not split".into());
-        let int = |f: Option<&str>| -> CoreResult<i64> {
-            f.and_then(|f| f.parse().ok()).ok_or_else(bad)
-        };
+        let int =
+            |f: Option<&str>| -> CoreResult<i64> { f.and_then(|f| f.parse().ok()).ok_or_else(bad) };
         text.split('\u{1e}')
             .map(|record| {
                 let mut f = record.splitn(6, '\u{1f}');
