@@ -803,13 +803,16 @@ pub(crate) async fn list_inner(
     list_rows(svc, caller, q, users::from_row, None).await
 }
 
+/// Splits a page read as one value into its users.
+type PageOf<U> = fn(&str) -> crate::error::CoreResult<Vec<U>>;
+
 async fn list_rows<U>(
     svc: &Services,
     caller: &Caller,
     q: &ListQuery,
     user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
     // The page read as one value (`users::raw_page_select`) and split by this.
-    page_of: Option<fn(&str) -> crate::error::CoreResult<Vec<U>>>,
+    page_of: Option<PageOf<U>>,
 ) -> Result<ListPage<U>, ScimError> {
     let start_index = q.start_index.unwrap_or(1).max(1);
     let count = q

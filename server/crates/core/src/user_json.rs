@@ -134,7 +134,7 @@ pub fn write_user(out: &mut Vec<u8>, u: &RawUser, base_url: &str, groups: &[(Str
     let mut members: Vec<(&str, Member)> = stored
         .into_iter()
         .filter(|(k, _)| {
-            !matches!(*k, "id" | "active" | "meta") && !(*k == "groups" && !groups.is_empty())
+            !matches!(*k, "id" | "active" | "meta") && (*k != "groups" || groups.is_empty())
         })
         .map(|(k, v)| (k, Member::Stored(v)))
         .collect();
