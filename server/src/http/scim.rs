@@ -10,7 +10,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use portal_core::provisioning::{self, Caller, ListQuery};
 use portal_core::scim_requests;
-use portal_core::users::StoredUser;
+use portal_core::user_json;
+use portal_core::users::{RawUser, StoredUser};
 use scim_core::{schema, ScimError};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -56,15 +57,29 @@ pub fn routes(state: AppState) -> Router<AppState> {
 /// A SCIM reply: JSON with the SCIM media type, or an error in the SCIM Error schema.
 pub struct Reply {
     status: StatusCode,
-    body: Option<Value>,
+    body: Option<Payload>,
     headers: Vec<(header::HeaderName, String)>,
+}
+
+/// A reply's JSON body: a tree to serialize, or text already written (`portal_core::user_json`).
+enum Payload {
+    Json(Value),
+    Text(Vec<u8>),
 }
 
 impl Reply {
     fn json(status: StatusCode, body: Value) -> Self {
         Self {
             status,
-            body: Some(body),
+            body: Some(Payload::Json(body)),
+            headers: vec![],
+        }
+    }
+    /// `body` is JSON text.
+    fn json_text(status: StatusCode, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            body: Some(Payload::Text(body)),
             headers: vec![],
         }
     }
@@ -88,7 +103,8 @@ impl From<ScimError> for Reply {
 impl IntoResponse for Reply {
     fn into_response(self) -> Response {
         let mut res = match self.body {
-            Some(v) => (self.status, v.to_string()).into_response(),
+            Some(Payload::Json(v)) => (self.status, v.to_string()).into_response(),
+            Some(Payload::Text(t)) => (self.status, t).into_response(),
             None => self.status.into_response(),
         };
         if res.status() != StatusCode::NO_CONTENT {
@@ -401,12 +417,11 @@ fn with_groups(
 async fn groups_of(
     state: &AppState,
     c: &Caller,
-    users: &[&StoredUser],
+    ids: Vec<String>,
 ) -> Result<HashMap<String, Vec<(String, String)>>, Reply> {
-    if users.is_empty() || !GROUPS_MAY_EXIST.try_with(|m| *m).unwrap_or(true) {
+    if ids.is_empty() || !GROUPS_MAY_EXIST.try_with(|m| *m).unwrap_or(true) {
         return Ok(HashMap::new());
     }
-    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
     let mut conn = state.services.db.pool.acquire().await.map_err(|e| {
         tracing::error!(error = %e, "SCIM database error");
         Reply::from(ScimError::unavailable())
@@ -426,7 +441,7 @@ async fn user_reply(
     c: &Caller,
     proj: &Projection,
 ) -> R {
-    let groups = groups_of(state, c, &[u]).await?;
+    let groups = groups_of(state, c, vec![u.id.clone()]).await?;
     Ok(user_reply_with(status, u, c, proj, &groups))
 }
 
@@ -452,14 +467,30 @@ struct Projection {
 }
 
 impl Projection {
+    /// Neither `attributes` nor `excludedAttributes`: the whole resource.
+    fn is_whole(&self) -> bool {
+        self.attributes.as_ref().is_none_or(|a| a.is_empty())
+            && self.excluded.as_ref().is_none_or(|e| e.is_empty())
+    }
+
     /// `attributes` / `excludedAttributes` applied; the common case (neither) costs nothing.
     fn apply(&self, json: Value) -> Value {
-        if self.attributes.as_ref().is_none_or(|a| a.is_empty())
-            && self.excluded.as_ref().is_none_or(|e| e.is_empty())
-        {
+        if self.is_whole() {
             return json;
         }
         scim_core::project(&json, self.attributes.as_deref(), self.excluded.as_deref())
+    }
+
+    /// A user's resource as the reply's body: written from its stored text when whole (no
+    /// `Value` tree), else built and projected.
+    fn user_body(&self, u: &RawUser, c: &Caller, groups: &[(String, String)]) -> Payload {
+        if self.is_whole() {
+            let mut out = Vec::with_capacity(u.attributes.len() + 512);
+            user_json::write_user(&mut out, u, &c.base_url, groups);
+            Payload::Text(out)
+        } else {
+            Payload::Json(self.apply(user_json::to_value(u, &c.base_url, groups)))
+        }
     }
 }
 
@@ -505,23 +536,44 @@ fn sort_order(v: Option<&str>) -> Result<bool, Reply> {
 }
 
 async fn run_list(state: &AppState, c: &Caller, query: ListQuery, proj: Projection) -> R {
-    let page = provisioning::list(&state.services, c, &query).await?;
-    let groups = groups_of(state, c, &page.users.iter().collect::<Vec<_>>()).await?;
-    // Each user is rendered once: its attributes move into the response instead of a copy.
-    let resources: Vec<Value> = page
-        .users
-        .into_iter()
-        .map(|u| {
-            let id = u.id.clone();
-            proj.apply(with_groups(
-                provisioning::into_json(u, &c.base_url),
-                &id,
-                c,
-                &groups,
-            ))
-        })
-        .collect();
-    Ok(list_response(page.total, page.start_index, resources))
+    let page = provisioning::list_raw(&state.services, c, &query).await?;
+    let groups = groups_of(state, c, page.users.iter().map(|u| u.id.clone()).collect()).await?;
+    let groups_of_user = |u: &RawUser| groups.get(&u.id).map(Vec::as_slice).unwrap_or(&[]);
+    if !proj.is_whole() {
+        let resources: Vec<Value> = page
+            .users
+            .iter()
+            .map(|u| proj.apply(user_json::to_value(u, &c.base_url, groups_of_user(u))))
+            .collect();
+        return Ok(list_response(page.total, page.start_index, resources));
+    }
+    // The ListResponse written as text, each user from its stored text (issue 11): the same
+    // JSON as `list_response` of the users' trees, with the members in the same order.
+    let mut out: Vec<u8> = Vec::with_capacity(
+        256 + page
+            .users
+            .iter()
+            .map(|u| u.attributes.len() + 512)
+            .sum::<usize>(),
+    );
+    out.extend_from_slice(b"{\"Resources\":[");
+    for (n, u) in page.users.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        user_json::write_user(&mut out, u, &c.base_url, groups_of_user(u));
+    }
+    out.extend_from_slice(
+        format!(
+            "],\"itemsPerPage\":{},\"schemas\":[{}],\"startIndex\":{},\"totalResults\":{}}}",
+            page.users.len(),
+            Value::from(scim_core::LIST_RESPONSE_URN),
+            page.start_index,
+            page.total
+        )
+        .as_bytes(),
+    );
+    Ok(Reply::json_text(StatusCode::OK, out))
 }
 
 /// A ListResponse (RFC 7644 §3.4.2) of one page of resources.
@@ -679,7 +731,7 @@ async fn get_user(
     headers: HeaderMap,
 ) -> R {
     let c = caller(&state, &org_id, &headers);
-    let u = provisioning::get(&state.services, &c, &id).await?;
+    let (u, groups) = provisioning::get_raw(&state.services, &c, &id).await?;
     // Conditional GET with If-None-Match answers 304 when nothing changed.
     if let Some(inm) = headers
         .get(header::IF_NONE_MATCH)
@@ -693,14 +745,12 @@ async fn get_user(
             });
         }
     }
-    user_reply(
-        &state,
-        StatusCode::OK,
-        &u,
-        &c,
-        &projection_from_query(raw.as_deref()),
-    )
-    .await
+    let body = projection_from_query(raw.as_deref()).user_body(&u, &c, &groups);
+    Ok(Reply {
+        status: StatusCode::OK,
+        body: Some(body),
+        headers: vec![(header::ETAG, provisioning::etag(u.version))],
+    })
 }
 
 async fn replace_user(
@@ -1026,7 +1076,7 @@ async fn search_root(
     let (query, proj) = search_query(body).await?;
     let (total, start_index, users, groups) =
         portal_core::groups::search_all(&state.services, &c, &query, proj.wants_members()).await?;
-    let user_groups = groups_of(&state, &c, &users.iter().collect::<Vec<_>>()).await?;
+    let user_groups = groups_of(&state, &c, users.iter().map(|u| u.id.clone()).collect()).await?;
     let mut resources: Vec<Value> = users
         .iter()
         .map(|u| proj.apply(user_json(u, &c, &user_groups)))

@@ -877,3 +877,90 @@ app_test!(
         assert!(got.get("groups").is_none(), "{got}");
     }
 );
+
+// Issue 11: a get and a list page write each user straight from its stored text; with
+// `attributes` / `excludedAttributes` the resource is built as a JSON tree and projected. Both
+// must show the same user: the column's `active`, its meta, its groups.
+app_test!(
+    a_user_reads_the_same_in_a_get_a_list_page_and_a_projection,
+    |app: TestApp| async move {
+        let s = Scim::new(&app, "Acme").await;
+        let (st, u) = s.post("/Users", user_body("ann@acme.test")).await;
+        assert_eq!(st, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_string();
+        let (st, _) = s.post("/Users", user_body("bob@acme.test")).await;
+        assert_eq!(st, 201);
+        let (st, g) = s
+            .post(
+                "/Groups",
+                json!({"displayName": "Ops \"night\"", "members": [{"value": id}]}),
+            )
+            .await;
+        assert_eq!(st, 201, "{g}");
+        let (st, _) = s.patch(&format!("/Users/{id}"), json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]})).await;
+        assert_eq!(st, 200);
+        let (st, got, headers) = s.send(Method::GET, &format!("/Users/{id}"), None).await;
+        assert_eq!(st, 200);
+        assert_eq!(got["id"], id.as_str());
+        assert_eq!(got["active"], false);
+        assert_eq!(got["userName"], "ann@acme.test");
+        assert_eq!(got["name"]["familyName"], "Lee");
+        assert_eq!(got["meta"]["location"], s.url(&format!("/Users/{id}")));
+        assert_eq!(got["meta"]["version"], headers["etag"].to_str().unwrap());
+        assert_eq!(got["meta"]["resourceType"], "User");
+        assert_eq!(got["groups"][0]["value"], g["id"]);
+        assert_eq!(got["groups"][0]["display"], "Ops \"night\"");
+        assert_eq!(got["groups"].as_array().unwrap().len(), 1);
+        let (_, projected) = s
+            .get(&format!("/Users/{id}?excludedAttributes=nickName"))
+            .await;
+        assert_eq!(projected, got);
+        let (_, only) = s.get(&format!("/Users/{id}?attributes=groups")).await;
+        assert_eq!(only["groups"], got["groups"]);
+        assert!(only.get("name").is_none(), "{only}");
+        for path in [
+            "/Users?count=10",
+            "/Users?count=10&excludedAttributes=nickName",
+            "/Users?filter=userName%20eq%20%22ann@acme.test%22",
+            "/Users?filter=active%20eq%20false",
+        ] {
+            let (st, page) = s.get(path).await;
+            assert_eq!(st, 200, "{path}: {page}");
+            // Both users were created at the test clock's same instant: the order is by id.
+            let ann = page["Resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["id"] == id.as_str());
+            assert_eq!(ann, Some(&got), "{path}");
+            assert_eq!(
+                page["schemas"],
+                json!(["urn:ietf:params:scim:api:messages:2.0:ListResponse"])
+            );
+            assert_eq!(page["startIndex"], 1);
+            let n = page["Resources"].as_array().unwrap().len();
+            assert_eq!(page["itemsPerPage"], n);
+            assert_eq!(
+                page["totalResults"],
+                if path.contains("filter") { 1 } else { 2 }
+            );
+        }
+        let (_, first) = s.get("/Users?count=1").await;
+        let (_, second) = s.get("/Users?startIndex=2&count=1").await;
+        let names = [&first, &second].map(|p| p["Resources"][0]["userName"].clone());
+        assert!(names.contains(&json!("ann@acme.test")) && names.contains(&json!("bob@acme.test")));
+        let bob = if names[0] == "bob@acme.test" {
+            &first
+        } else {
+            &second
+        };
+        assert!(bob["Resources"][0].get("groups").is_none(), "{bob}");
+        assert_eq!(
+            (
+                second["totalResults"].clone(),
+                second["itemsPerPage"].clone()
+            ),
+            (json!(2), json!(1))
+        );
+    }
+);

@@ -30,9 +30,26 @@ pub struct Keys {
 #[derive(Debug, Default)]
 pub struct ListSeeks {
     by_org: Mutex<HashMap<String, Keys>>,
+    /// One finder of missing keys per organisation at a time: the requests that arrive meanwhile
+    /// (an IdP's import asks for many pages at once) wait for its keys instead of each walking
+    /// the same index entries (issue 11: the first deep pages were a list's slowest).
+    finding: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl ListSeeks {
+    /// The turn to find keys of `org_id`, held until the returned guard is dropped.
+    pub async fn finder(&self, org_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self.finding.lock().unwrap_or_else(|e| e.into_inner());
+            if map.len() >= MAX_ORGS && !map.contains_key(org_id) {
+                // Only locks nobody holds or waits for go (the map holds the other reference).
+                map.retain(|_, l| Arc::strong_count(l) > 1);
+            }
+            map.entry(org_id.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+
     /// The keys known for `org_id` at this value of its change counter (none if it moved).
     pub fn get(&self, org_id: &str, changes: i64) -> Vec<(i64, String)> {
         let map = self.by_org.lock().unwrap_or_else(|e| e.into_inner());

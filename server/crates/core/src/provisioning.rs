@@ -70,18 +70,39 @@ pub fn into_json(mut u: StoredUser, base_url: &str) -> Value {
     with_meta(attributes, &u, base_url)
 }
 
-fn with_meta(mut v: Value, u: &StoredUser, base_url: &str) -> Value {
+fn with_meta(v: Value, u: &StoredUser, base_url: &str) -> Value {
+    with_meta_of(
+        v,
+        &u.id,
+        u.active,
+        u.created_at,
+        u.updated_at,
+        u.version,
+        base_url,
+    )
+}
+
+/// Stored attributes + `id`, `active` and `meta` (what [`to_json`] adds).
+pub(crate) fn with_meta_of(
+    mut v: Value,
+    id: &str,
+    active: bool,
+    created_at: i64,
+    updated_at: i64,
+    version: i64,
+    base_url: &str,
+) -> Value {
     if let Some(o) = v.as_object_mut() {
-        o.insert("id".into(), Value::String(u.id.clone()));
-        o.insert("active".into(), Value::Bool(u.active));
+        o.insert("id".into(), Value::String(id.to_string()));
+        o.insert("active".into(), Value::Bool(active));
         o.insert(
             "meta".into(),
             json!({
                 "resourceType": "User",
-                "created": crate::clock::rfc3339(u.created_at),
-                "lastModified": crate::clock::rfc3339(u.updated_at),
-                "location": format!("{base_url}/Users/{}", u.id),
-                "version": etag(u.version),
+                "created": crate::clock::rfc3339(created_at),
+                "lastModified": crate::clock::rfc3339(updated_at),
+                "location": format!("{base_url}/Users/{id}"),
+                "version": etag(version),
             }),
         );
     }
@@ -355,6 +376,37 @@ pub async fn get(svc: &Services, caller: &Caller, id: &str) -> Result<StoredUser
         .await
         .map_err(db_err)?;
     r.ok_or_else(|| not_found(id))
+}
+
+/// GET /Users/{id} as the SCIM transport renders it: the user with its attributes as stored
+/// (text) and its groups (id, displayName), read on one connection.
+pub async fn get_raw(
+    svc: &Services,
+    caller: &Caller,
+    id: &str,
+) -> Result<(users::RawUser, Vec<(String, String)>), ScimError> {
+    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM users u WHERE u.org_id = $1 AND u.id = $2 AND u.deleted_at IS NULL",
+        users::SELECT_COLUMNS
+    ))
+    .bind(&caller.org_id)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(sqlx_err)?;
+    let user = row
+        .as_ref()
+        .map(users::RawUser::from_row)
+        .transpose()
+        .map_err(db_err)?
+        .ok_or_else(|| not_found(id))?;
+    let mut groups =
+        crate::groups::groups_of_users(&mut conn, &caller.org_id, std::slice::from_ref(&user.id))
+            .await
+            .map_err(db_err)?;
+    let groups = groups.remove(&user.id).unwrap_or_default();
+    Ok((user, groups))
 }
 
 /// Refuses addresses outside the organisation's allowed email domains that the user did not
@@ -667,10 +719,10 @@ pub struct ListQuery {
     pub descending: bool,
 }
 
-pub struct ListPage {
+pub struct ListPage<U = StoredUser> {
     pub total: i64,
     pub start_index: i64,
-    pub users: Vec<StoredUser>,
+    pub users: Vec<U>,
 }
 
 fn sort_column(attr: &str) -> Option<&'static str> {
@@ -722,11 +774,46 @@ pub async fn list(svc: &Services, caller: &Caller, q: &ListQuery) -> Result<List
     result
 }
 
+/// [`list`] with each user's attributes as stored (text): what the SCIM transport renders
+/// without parsing them (`crate::user_json`).
+pub async fn list_raw(
+    svc: &Services,
+    caller: &Caller,
+    q: &ListQuery,
+) -> Result<ListPage<users::RawUser>, ScimError> {
+    let result = list_rows(
+        svc,
+        caller,
+        q,
+        users::RawUser::from_row,
+        Some(users::RawUser::from_page_text),
+    )
+    .await;
+    if let Err(e) = &result {
+        record(svc, caller, EV_LOOKUP, None, &Err(e.clone())).await;
+    }
+    result
+}
+
 pub(crate) async fn list_inner(
     svc: &Services,
     caller: &Caller,
     q: &ListQuery,
 ) -> Result<ListPage, ScimError> {
+    list_rows(svc, caller, q, users::from_row, None).await
+}
+
+/// Splits a page read as one value into its users.
+type PageOf<U> = fn(&str) -> crate::error::CoreResult<Vec<U>>;
+
+async fn list_rows<U>(
+    svc: &Services,
+    caller: &Caller,
+    q: &ListQuery,
+    user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
+    // The page read as one value (`users::raw_page_select`) and split by this.
+    page_of: Option<PageOf<U>>,
+) -> Result<ListPage<U>, ScimError> {
     let start_index = q.start_index.unwrap_or(1).max(1);
     let count = q
         .count
@@ -753,8 +840,16 @@ pub(crate) async fn list_inner(
     };
     // The lookups IdPs make (`userName eq …`, `externalId eq …`) match one user or none.
     if filtered && count > 0 {
-        if let Some(page) =
-            small_match_page(svc, &where_sql, where_params(), &order, start_index, count).await?
+        if let Some(page) = small_match_page(
+            svc,
+            &where_sql,
+            where_params(),
+            &order,
+            start_index,
+            count,
+            user_of,
+        )
+        .await?
         {
             return Ok(page);
         }
@@ -804,9 +899,12 @@ pub(crate) async fn list_inner(
             None
         };
         // The page's ids come from an index-only walk; only those rows are then read whole.
+        let select = match page_of {
+            Some(_) => users::raw_page_select(svc.db.backend, &order),
+            None => format!("SELECT {} FROM users u", users::SELECT_COLUMNS),
+        };
         let mut b = SqlBuilder::new(&format!(
-            "SELECT {} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE ",
-            users::SELECT_COLUMNS
+            "{select} WHERE u.id IN (SELECT u.id FROM users u WHERE "
         ));
         // `where_sql` is numbered from $1 (the org id), then the filter's values.
         b.push_numbered(&where_sql, where_params());
@@ -822,10 +920,24 @@ pub(crate) async fn list_inner(
             .push_bind(count)
             .push(" OFFSET ")
             .push_bind(offset)
-            .push(&format!(") ORDER BY {order}"));
+            .push(")");
+        if page_of.is_none() {
+            b.push(&format!(" ORDER BY {order}"));
+        }
         let rows = b.query().fetch_all(&mut *tx).await.map_err(sqlx_err)?;
-        for r in &rows {
-            users_out.push(users::from_row(r).map_err(db_err)?);
+        if let Some(page_of) = page_of {
+            use sqlx::Row;
+            let text: Option<String> = match rows.first() {
+                Some(r) => r.try_get("page").map_err(sqlx_err)?,
+                None => None,
+            };
+            if let Some(text) = text {
+                users_out = page_of(&text).map_err(db_err)?;
+            }
+        } else {
+            for r in &rows {
+                users_out.push(user_of(r).map_err(db_err)?);
+            }
         }
     }
     tx.commit().await.map_err(sqlx_err)?;
@@ -881,14 +993,15 @@ const SMALL_MATCH: i64 = 500;
 /// order and test the filter on each (PostgreSQL without statistics did, for every `userName eq`
 /// lookup). None when the filter matches more, or when the page is empty past the first one (the
 /// caller then counts).
-async fn small_match_page(
+async fn small_match_page<U>(
     svc: &Services,
     where_sql: &str,
     where_params: impl Iterator<Item = SqlValue>,
     order: &str,
     start_index: i64,
     count: i64,
-) -> Result<Option<ListPage>, ScimError> {
+    user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
+) -> Result<Option<ListPage<U>>, ScimError> {
     use sqlx::Row;
     let b = small_match_statement(where_sql, where_params, order, start_index, count);
     let rows = b.query().fetch_all(&svc.db.pool).await.map_err(sqlx_err)?;
@@ -906,7 +1019,7 @@ async fn small_match_page(
     }
     let users = rows
         .iter()
-        .map(users::from_row)
+        .map(user_of)
         .collect::<Result<Vec<_>, _>>()
         .map_err(db_err)?;
     Ok(Some(ListPage {
@@ -930,6 +1043,14 @@ async fn seek_key(
         return Ok(None);
     }
     let mut keys = svc.db.list_seeks.get(org_id, changes);
+    let _turn = if (keys.len() as i64) < blocks {
+        // Another request may be finding them now: wait for its turn to end, then look again.
+        let turn = svc.db.list_seeks.finder(org_id).await;
+        keys = svc.db.list_seeks.get(org_id, changes);
+        Some(turn)
+    } else {
+        None
+    };
     let known = keys.len();
     while (keys.len() as i64) < blocks {
         let mut b = SqlBuilder::new("SELECT u.created_at, u.id FROM users u WHERE u.org_id = ");

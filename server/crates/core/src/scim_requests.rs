@@ -219,8 +219,26 @@ pub fn redact(c: &Captured) -> Stored {
         .collect();
     let path = cut(scrub(&c.path, &c.token), PATH_LIMIT);
     let req_json = serde_json::from_slice::<Value>(&c.request_body).ok();
-    let res_json = serde_json::from_slice::<Value>(&c.response_body).ok();
+    // A large answer (a list page: ≈ 100 KB) that redaction cannot change is not parsed whole
+    // (issue 11): its text is stored as it is, and only its top-level members are looked at.
+    let plain_response = plain_large_body(&c.response_body);
+    let res_json = match plain_response {
+        Some(text) => crate::user_json::top_level(text).map(|members| {
+            Value::Object(
+                members
+                    .into_iter()
+                    .filter(|(k, _)| matches!(*k, "id" | "userName"))
+                    .filter_map(|(k, v)| Some((k.to_string(), serde_json::from_str(v).ok()?)))
+                    .collect(),
+            )
+        }),
+        None => serde_json::from_slice::<Value>(&c.response_body).ok(),
+    };
     let (user_id, user_name) = user_of(&path, req_json.as_ref(), res_json.as_ref());
+    let response_body = match plain_response {
+        Some(text) => Some(cut(scrub(text, &c.token), BODY_LIMIT)),
+        None => redact_parsed(&c.response_body, res_json, &c.token),
+    };
     Stored {
         id: c.id.clone(),
         org_id: c.org_id.clone(),
@@ -238,8 +256,30 @@ pub fn redact(c: &Captured) -> Stored {
         user_name: user_name.map(|s| scrub(&s, &c.token)),
         request_headers: Value::Object(headers).to_string(),
         request_body: redact_parsed(&c.request_body, req_json, &c.token),
-        response_body: redact_parsed(&c.response_body, res_json, &c.token),
+        response_body,
     }
+}
+
+/// `raw` when it is longer than what is stored of it, UTF-8, and redaction could not change it:
+/// [`redact_value`] only replaces members named `password` (or `…:password`) and the value of a
+/// PATCH operation whose path names it, so the text must spell "password" (in any case) for it
+/// to act, or spell it with `\u` escapes. Such a body, when it is JSON written by this server
+/// (compact, its members in order), is the very text redaction would give back; when it is not
+/// JSON, it is stored as it is anyway.
+fn plain_large_body(raw: &[u8]) -> Option<&str> {
+    if raw.len() <= BODY_LIMIT || raw.windows(2).any(|w| w == b"\\u") {
+        return None;
+    }
+    let spells_password = raw.iter().enumerate().any(|(i, b)| {
+        (b | 0x20) == b'p'
+            && raw
+                .get(i..i + 8)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"password"))
+    });
+    if spells_password {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()
 }
 
 /// Writes rows in one transaction, one multi-row INSERT per [`BATCH`] rows (one round trip).
@@ -563,6 +603,87 @@ mod tests {
         let out = redact_body(big.as_bytes(), "tok").unwrap();
         assert!(out.len() < BODY_LIMIT + 100, "{}", out.len());
         assert!(out.ends_with(&format!("…[truncated: {} bytes in all]", big.len())));
+    }
+
+    fn captured(path: &str, response: &str, token: &str) -> Captured {
+        Captured {
+            id: "r1".into(),
+            org_id: "o1".into(),
+            at: 1,
+            method: "GET".into(),
+            path: path.into(),
+            status: 200,
+            duration_us: 5,
+            user_agent: None,
+            headers: vec![],
+            request_body: vec![],
+            response_body: response.as_bytes().to_vec(),
+            token: token.into(),
+        }
+    }
+
+    /// What [`redact`] stored before large answers skipped the parse: every body parsed whole.
+    fn redacted_whole(c: &Captured) -> Stored {
+        let res = serde_json::from_slice::<Value>(&c.response_body).ok();
+        let (user_id, user_name) = user_of(&c.path, None, res.as_ref());
+        Stored {
+            user_id,
+            user_name,
+            response_body: redact_parsed(&c.response_body, res, &c.token),
+            ..redact(c)
+        }
+    }
+
+    #[test]
+    fn a_large_answer_is_stored_as_if_parsed_whole_and_its_passwords_still_redacted() {
+        let token = "s3cr3t-token-value";
+        let user = |i: usize| {
+            serde_json::json!({"id": format!("u{i}"), "userName": format!("user{i}@b.test"),
+                "name": {"givenName": "Ann \"Q\" ü", "familyName": token}})
+        };
+        let list = serde_json::json!({
+            "Resources": (0..300).map(user).collect::<Vec<_>>(), "totalResults": 300,
+        })
+        .to_string();
+        assert!(list.len() > BODY_LIMIT && plain_large_body(list.as_bytes()).is_some());
+        let c = captured("/Users?count=300", &list, token);
+        let stored = redact(&c);
+        assert_eq!(stored, redacted_whole(&c));
+        let body = stored.response_body.unwrap();
+        assert!(body.contains(REDACTED) && !body.contains(token), "scrubbed");
+        assert!(body.ends_with(&format!(
+            "…[truncated: {} bytes in all]",
+            list.len() - 300 * (token.len() - REDACTED.len())
+        )));
+        // One large user answer: its id and userName are still found.
+        let mut one = user(7);
+        one["x"] = Value::String("y".repeat(20_000));
+        let c = captured("/Users", &one.to_string(), token);
+        assert_eq!(redact(&c), redacted_whole(&c));
+        assert_eq!(
+            (redact(&c).user_id, redact(&c).user_name),
+            (Some("u7".into()), Some("user7@b.test".into()))
+        );
+        // A password in a large answer, in any case or spelled with escapes: redacted as ever.
+        for (key, value) in [("password", "hunter2"), ("PassWord", "hunter2")] {
+            let mut u = one.clone();
+            u[key] = Value::String(value.into());
+            let c = captured("/Users", &u.to_string(), token);
+            let body = redact(&c).response_body.unwrap();
+            assert!(
+                !body.contains("hunter2") && body.contains(REDACTED),
+                "{key}"
+            );
+        }
+        let escaped = one
+            .to_string()
+            .replacen('{', "{\"pass\\u0077ord\":\"hunter2\",", 1);
+        let c = captured("/Users", &escaped, token);
+        let body = redact(&c).response_body.unwrap();
+        assert!(
+            !body.contains("hunter2") && body.contains(REDACTED),
+            "{body:.200}"
+        );
     }
 
     #[test]
