@@ -481,12 +481,16 @@ pub async fn authenticate_device(
     .bind(email)
     .fetch_optional(&svc.db.pool)
     .await?;
-    let (admin, stored) = match row {
-        Some(r) => (
-            Some(admin_from_row(&r)?),
-            PasswordHash::from_stored(r.try_get("password_hash")?),
-        ),
-        None => (None, password::dummy_hash().clone()),
+    let (admin, stored, stored_text) = match row {
+        Some(r) => {
+            let text: String = r.try_get("password_hash")?;
+            (
+                Some(admin_from_row(&r)?),
+                PasswordHash::from_stored(text.clone()),
+                text,
+            )
+        }
+        None => (None, password::dummy_hash().clone(), String::new()),
     };
     let ok = match svc.argon2.verify(password.to_string(), stored).await {
         Ok(ok) => ok,
@@ -540,11 +544,19 @@ pub async fn authenticate_device(
             Some(token)
         }
     };
-    sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(&admin.id)
-        .execute(&mut **tx)
-        .await?;
+    // Only while the password checked is still the account's: a reset or change that committed
+    // during the (slow) check signed every session out and must not let this one in.
+    let still =
+        sqlx::query("UPDATE admins SET last_sign_in_at = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(now)
+            .bind(&admin.id)
+            .bind(&stored_text)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+    if still != 1 {
+        return Err(CoreError::BadCredentials);
+    }
     events::record_in_tx(
         &mut tx,
         NewEvent::admin(

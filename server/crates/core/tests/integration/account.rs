@@ -745,3 +745,53 @@ db_test!(
         );
     }
 );
+
+db_test!(
+    a_sign_in_checked_while_the_password_is_reset_does_not_get_in,
+    |t: TestServices| async move {
+        let (_org, admin) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let new_hash = portal_core::password::hash("a brand new passphrase")
+            .unwrap()
+            .as_str()
+            .to_string();
+        let before = t.svc.argon2.verifications();
+        let svc = t.svc.clone();
+        let signing_in =
+            tokio::spawn(
+                async move { admins::authenticate(&svc, "a@acme.test", PW, "10.0.0.1").await },
+            );
+        // The old password is being checked (argon2 takes tens of milliseconds) when a reset
+        // commits: the new hash, every session signed out.
+        tokio::time::timeout(std::time::Duration::from_secs(10), async {
+            while t.svc.argon2.verifications() == before {
+                tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+            }
+        })
+        .await
+        .expect("the sign-in reached its password check");
+        sqlx::query("UPDATE admins SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+            .bind(&new_hash)
+            .bind(t.svc.now())
+            .bind(&admin.id)
+            .execute(&t.svc.db.pool)
+            .await
+            .unwrap();
+        let result = tokio::time::timeout(std::time::Duration::from_secs(10), signing_in)
+            .await
+            .expect("the sign-in ends")
+            .unwrap();
+        assert!(
+            matches!(result, Err(CoreError::BadCredentials)),
+            "{:?}",
+            result.map(|a| a.email)
+        );
+        let events: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM events WHERE org_id = $1 AND name = 'admin_sign_in'",
+        )
+        .bind(&admin.org_id)
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(events, 0);
+    }
+);
