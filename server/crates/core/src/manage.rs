@@ -349,10 +349,16 @@ pub async fn purge_expired(svc: &Services) -> CoreResult<u64> {
         let id: String = r.try_get("id")?;
         let org_id: String = r.try_get("org_id")?;
         let user_name: String = r.try_get("user_name")?;
-        sqlx::query("DELETE FROM users WHERE id = $1 AND deleted_at IS NOT NULL")
+        // Restored (by an admin or a SCIM revival) since the list was read: not purged, and
+        // no event says it was.
+        let gone = sqlx::query("DELETE FROM users WHERE id = $1 AND deleted_at IS NOT NULL")
             .bind(&id)
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected();
+        if gone != 1 {
+            continue;
+        }
         events::record_in_tx(
             &mut tx,
             NewEvent {

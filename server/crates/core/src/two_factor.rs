@@ -354,11 +354,30 @@ pub async fn confirm_totp(svc: &Services, admin: &Admin, code: &str) -> CoreResu
     Ok(codes)
 }
 
+/// Serialises the second-factor changes of one admin on PostgreSQL (a row lock on the admin,
+/// `FOR NO KEY UPDATE` so that it does not conflict with the rows keyed to the admin); SQLite's
+/// write transaction already holds the one writer. Without it two changes at once each act on
+/// what they read: a double click on "new recovery codes" left twenty working codes, and
+/// removing the app and the last passkey at once left no factor in an org that requires one.
+async fn lock_admin_in_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    admin_id: &str,
+) -> CoreResult<()> {
+    if tx.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT id FROM admins WHERE id = $1 FOR NO KEY UPDATE")
+            .bind(admin_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 async fn replace_recovery_codes_in_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     admin_id: &str,
     now: i64,
 ) -> CoreResult<Vec<Secret>> {
+    lock_admin_in_tx(tx, admin_id).await?;
     sqlx::query("DELETE FROM admin_recovery_codes WHERE admin_id = $1")
         .bind(admin_id)
         .execute(&mut **tx)
@@ -413,6 +432,10 @@ pub(crate) async fn keep_required_factor_in_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     admin: &Admin,
 ) -> CoreResult<()> {
+    // Counted after any other removal of this admin's factors has committed (see
+    // `lock_admin_in_tx`): this transaction's own removal is already made, so the count sees
+    // both.
+    lock_admin_in_tx(tx, &admin.id).await?;
     let row = sqlx::query(&format!(
         "SELECT {REQUIRED_SQL} AS required, \
            (SELECT COUNT(*) FROM admin_totp WHERE admin_id = $1 AND confirmed_at IS NOT NULL) AS totp, \

@@ -480,3 +480,22 @@ db_test!(
         ));
     }
 );
+
+db_test!(
+    a_double_click_on_new_recovery_codes_leaves_ten_working_codes,
+    |t: TestServices| async move {
+        let (_org, admin) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        enrol(&t, &admin).await;
+        let runs = (0..4).map(|_| tf::regenerate_recovery_codes(&t.svc, &admin));
+        let results = futures::future::join_all(runs).await;
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        let working: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM admin_recovery_codes WHERE admin_id = $1 AND used_at IS NULL",
+        )
+        .bind(&admin.id)
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(working, 10);
+    }
+);
