@@ -489,7 +489,9 @@ pub async fn request_reset(svc: &Services, email: &str, client: &str) -> CoreRes
     let org_name: String = row.try_get("org_name")?;
     let token = Secret::generate();
     let mut tx = svc.db.begin_write().await?;
-    // The newest link is the one that works.
+    // The newest link is the one that works: after any other request for this admin has
+    // committed, so two at once cannot leave two working links.
+    crate::two_factor::lock_admin_in_tx(&mut tx, &admin.id).await?;
     sqlx::query("DELETE FROM password_resets WHERE admin_id = $1 AND used_at IS NULL")
         .bind(&admin.id)
         .execute(&mut **tx)

@@ -226,6 +226,9 @@ pub async fn finish_registration(
         last_used_at: None,
     };
     let mut tx = svc.db.begin_write().await?;
+    // Counted after any other add of this admin's has committed: adds at once cannot pass the
+    // limit together.
+    crate::two_factor::lock_admin_in_tx(&mut tx, &admin.id).await?;
     let count: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM admin_passkeys WHERE admin_id = $1")
         .bind(&admin.id)
         .fetch_one(&mut **tx)

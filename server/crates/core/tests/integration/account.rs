@@ -795,3 +795,25 @@ db_test!(
         assert_eq!(events, 0);
     }
 );
+
+db_test!(
+    reset_requests_at_once_leave_one_working_link,
+    |t: TestServices| async move {
+        let (_org, admin) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let runs = (0..3).map(|i| {
+            let client = format!("10.0.0.{i}");
+            let svc = t.svc.clone();
+            async move { account::request_reset(&svc, "a@acme.test", &client).await }
+        });
+        let results = futures::future::join_all(runs).await;
+        assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+        let working: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM password_resets WHERE admin_id = $1 AND used_at IS NULL",
+        )
+        .bind(&admin.id)
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+        assert_eq!(working, 1);
+    }
+);
