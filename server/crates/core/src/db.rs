@@ -117,26 +117,45 @@ impl WriteTx {
         self.tx.rollback().await
     }
 
-    /// Serialises this transaction with every other one that locks the same organisation: on
-    /// PostgreSQL a row lock on the org (`FOR NO KEY UPDATE`, held to commit); on SQLite the transaction
-    /// already holds the one write turn. Read-then-write changes of an org's settings, tokens,
-    /// links or team take it first, so two at once cannot both act on what they read. False when
-    /// the org does not exist.
+    /// [`lock_row`] of the organisation: read-then-write changes of an org's settings, SSO,
+    /// tokens, links or team take it first. False when the org does not exist.
     pub async fn lock_org(&mut self, org_id: &str) -> Result<bool, sqlx::Error> {
-        let sql = if self._turn.is_some() {
-            "SELECT id FROM orgs WHERE id = $1"
-        } else {
-            // Not FOR UPDATE: rows written with a key to the org (events, users, the replay
-            // cache) share-lock its key, and two transactions that each wrote one before
-            // locking would deadlock; NO KEY UPDATE conflicts with itself, not with them.
-            "SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE"
-        };
-        let org: Option<(String,)> = sqlx::query_as(sql)
-            .bind(org_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        Ok(org.is_some())
+        lock_row(&mut self.tx, Locked::Org, org_id).await
     }
+}
+
+/// A row whose dependants' read-then-write changes are serialised by [`lock_row`].
+#[derive(Clone, Copy, Debug)]
+pub enum Locked {
+    /// An organisation: its settings, SSO, tokens, links, team, just-in-time accounts.
+    Org,
+    /// An admin: their second factors, recovery codes, reset links.
+    Admin,
+}
+
+/// Serialises a write transaction with every other one that locks the same row: on PostgreSQL a
+/// row lock held to commit; on SQLite the write transaction already holds the one writer. So two
+/// read-then-write changes at once cannot both act on what they read. Not `FOR UPDATE`: rows
+/// written with a key to the locked one (events, users, the replay cache) share-lock its key,
+/// and two transactions that each wrote one before locking would deadlock; `FOR NO KEY UPDATE`
+/// conflicts with itself, not with them. Returns whether the row exists.
+pub async fn lock_row(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    what: Locked,
+    id: &str,
+) -> Result<bool, sqlx::Error> {
+    let postgres = tx.backend_name() == "PostgreSQL";
+    let sql = match (what, postgres) {
+        (Locked::Org, true) => "SELECT id FROM orgs WHERE id = $1 FOR NO KEY UPDATE",
+        (Locked::Org, false) => "SELECT id FROM orgs WHERE id = $1",
+        (Locked::Admin, true) => "SELECT id FROM admins WHERE id = $1 FOR NO KEY UPDATE",
+        (Locked::Admin, false) => "SELECT id FROM admins WHERE id = $1",
+    };
+    let row: Option<(String,)> = sqlx::query_as(sql)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(row.is_some())
 }
 
 impl std::ops::Deref for WriteTx {

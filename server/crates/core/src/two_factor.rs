@@ -354,21 +354,15 @@ pub async fn confirm_totp(svc: &Services, admin: &Admin, code: &str) -> CoreResu
     Ok(codes)
 }
 
-/// Serialises the second-factor (and reset-link) changes of one admin on PostgreSQL (a row lock on the admin,
-/// `FOR NO KEY UPDATE` so that it does not conflict with the rows keyed to the admin); SQLite's
-/// write transaction already holds the one writer. Without it two changes at once each act on
-/// what they read: a double click on "new recovery codes" left twenty working codes, and
-/// removing the app and the last passkey at once left no factor in an org that requires one.
+/// Serialises the second-factor (and reset-link) changes of one admin ([`crate::db::lock_row`]).
+/// Without it two changes at once each acted on what they read on PostgreSQL: a double click on
+/// "new recovery codes" left twenty working codes, and removing the app and the last passkey at
+/// once left no factor in an org that requires one.
 pub(crate) async fn lock_admin_in_tx(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     admin_id: &str,
 ) -> CoreResult<()> {
-    if tx.backend_name() == "PostgreSQL" {
-        sqlx::query("SELECT id FROM admins WHERE id = $1 FOR NO KEY UPDATE")
-            .bind(admin_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-    }
+    crate::db::lock_row(tx, crate::db::Locked::Admin, admin_id).await?;
     Ok(())
 }
 
