@@ -366,6 +366,7 @@ async fn async_main() {
             base_url: base.to_string(),
             user_agent: Some("bench".into()),
             request_id: None,
+            policy: None,
         };
         let (g, m) = portal_core::groups::create(
             &svc,

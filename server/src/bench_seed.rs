@@ -76,6 +76,7 @@ pub async fn seed(
                     base_url: format!("{}/scim/v2/{}", svc.settings.public_url, org.id),
                     user_agent: Some("bench-seed".into()),
                     request_id: None,
+                    policy: None,
                 };
                 for j in 0..users_per_org {
                     let body = json!({

@@ -128,6 +128,9 @@ tokio::task_local! {
     /// False for a read (GET) in an org that had no group when its token was checked: the users
     /// it renders have no `groups`, and the query for them is skipped (issue 11).
     static GROUPS_MAY_EXIST: bool;
+    /// The organisation's user rules, read with the token (`Authenticated::policy`): a write
+    /// needs no statement of its own for them (issue 11).
+    static ORG_POLICY: portal_core::org_settings::UserPolicy;
 }
 
 /// SCIM request log (issue 13): the batched writer of `portal_core::scim_requests`, started on
@@ -145,6 +148,7 @@ impl RequestLog {
 fn caller(state: &AppState, org_id: &str, headers: &HeaderMap) -> Caller {
     Caller {
         request_id: SCIM_LOG_ID.try_with(Clone::clone).ok(),
+        policy: ORG_POLICY.try_with(Clone::clone).ok(),
         org_id: org_id.to_string(),
         base_url: format!("{}/scim/v2/{org_id}", state.config.public_url),
         user_agent: headers
@@ -223,13 +227,16 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
     // the org's groups may be known from the token check; a write always asks.
     let groups_may_exist = req.method() != axum::http::Method::GET || authenticated.org_has_groups;
     let res = GROUPS_MAY_EXIST
-        .scope(groups_may_exist, async {
-            if state.config.scim_request_log_retention_days == 0 {
-                next.run(req).await
-            } else {
-                run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
-            }
-        })
+        .scope(
+            groups_may_exist,
+            ORG_POLICY.scope(authenticated.policy.clone(), async {
+                if state.config.scim_request_log_retention_days == 0 {
+                    next.run(req).await
+                } else {
+                    run_logged(&state, org_id.clone(), &path, ua, presented, req, next).await
+                }
+            }),
+        )
         .await;
     // Only an answer below 400 counts as the integration working (the provisioning screen warns
     // when there has been none for two sync cycles); it is noted in memory and written off the
@@ -713,15 +720,19 @@ async fn create_user(
         Ok(v) => v,
         Err(e) => return Err(e),
     };
-    let (u, _) = provisioning::create(&state.services, &c, &v).await?;
-    user_reply(
-        &state,
-        StatusCode::CREATED,
-        &u,
-        &c,
-        &projection_from_query(raw.as_deref()),
-    )
-    .await
+    let (u, revived) = provisioning::create(&state.services, &c, &v).await?;
+    let proj = projection_from_query(raw.as_deref());
+    if !revived {
+        // A user created just now is in no group yet: no query for its `groups`.
+        return Ok(user_reply_with(
+            StatusCode::CREATED,
+            &u,
+            &c,
+            &proj,
+            &HashMap::new(),
+        ));
+    }
+    user_reply(&state, StatusCode::CREATED, &u, &c, &proj).await
 }
 
 async fn get_user(

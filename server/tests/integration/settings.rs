@@ -605,6 +605,58 @@ app_test!(
 );
 
 app_test!(
+    scim_writes_obey_their_own_orgs_rules_as_they_are_at_each_request,
+    |app: TestApp| async move {
+        // The rules travel with the token check's statement (issue 11): they must be the token's
+        // organisation's, and current at each request.
+        let a = Scim::new(&app, "Acme").await;
+        let b = Scim::new(&app, "Globex").await;
+        change(&app, &a.org, allow("acme.test, acme.example")).await;
+        // Globex has no list: the address Acme refuses is fine there.
+        let (st, body) = b.post("/Users", user_body("eve@evil.test")).await;
+        assert_eq!(st, 201, "{body}");
+        let (st, body) = a.post("/Users", user_body("eve@evil.test")).await;
+        assert_domain_refusal(st, &body, "POST under Acme's list");
+        // Globex takes a list; Acme lifts its own: the very next requests obey the new rules.
+        change(&app, &b.org, allow("globex.test")).await;
+        change(&app, &a.org, allow("")).await;
+        let (st, body) = b.post("/Users", user_body("mallory@evil.test")).await;
+        assert_eq!(st, 400, "POST under Globex's new list: {body}");
+        let detail = body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("allowed email domains (globex.test)"),
+            "Globex's own list, not Acme's: {detail}"
+        );
+        let (st, body) = a.post("/Users", user_body("eve@evil.test")).await;
+        assert_eq!(st, 201, "Acme's lifted list: {body}");
+        // The username rule, the other half of the rules, likewise per org and per request.
+        change(&app, &a.org, rule(false)).await;
+        let (st, body) = a
+            .post(
+                "/Users",
+                scim_user("ann.upn@acme.onmicrosoft.test", "ann@acme.test"),
+            )
+            .await;
+        assert_eq!(st, 201, "Acme's rule off: {body}");
+        let (st, body) = b
+            .post(
+                "/Users",
+                scim_user("bob.upn@globex.onmicrosoft.test", "bob@globex.test"),
+            )
+            .await;
+        assert_eq!(st, 400, "Globex's rule still on: {body}");
+        change(&app, &a.org, rule(true)).await;
+        let (st, body) = a
+            .post(
+                "/Users",
+                scim_user("cat.upn@acme.onmicrosoft.test", "cat@acme.test"),
+            )
+            .await;
+        assert_eq!(st, 400, "Acme's rule back on: {body}");
+    }
+);
+
+app_test!(
     username_rule_is_the_orgs_setting_and_patch_validates_the_final_state,
     |app: TestApp| async move {
         let s = Scim::new(&app, "Acme").await;

@@ -562,6 +562,14 @@ impl UserPolicy {
     }
 }
 
+/// The user rules from an `orgs` row's stored columns.
+pub(crate) fn policy_from(allowed_domains: &str, username_equals_work_email: i64) -> UserPolicy {
+    UserPolicy {
+        allowed_domains: split_stored(allowed_domains),
+        username_equals_work_email: username_equals_work_email != 0,
+    }
+}
+
 /// The user rules of `org_id` (the defaults when the organisation does not exist).
 pub async fn user_policy(conn: &mut sqlx::AnyConnection, org_id: &str) -> CoreResult<UserPolicy> {
     let row =
@@ -570,10 +578,10 @@ pub async fn user_policy(conn: &mut sqlx::AnyConnection, org_id: &str) -> CoreRe
             .fetch_optional(&mut *conn)
             .await?;
     match row {
-        Some(r) => Ok(UserPolicy {
-            allowed_domains: split_stored(&r.try_get::<String, _>("allowed_domains")?),
-            username_equals_work_email: r.try_get::<i64, _>("username_equals_work_email")? != 0,
-        }),
+        Some(r) => Ok(policy_from(
+            &r.try_get::<String, _>("allowed_domains")?,
+            r.try_get::<i64, _>("username_equals_work_email")?,
+        )),
         None => Ok(UserPolicy::default()),
     }
 }

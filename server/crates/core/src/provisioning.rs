@@ -23,6 +23,11 @@ pub struct Caller {
     pub user_agent: Option<String>,
     /// The request's row in the SCIM request log (issue 13), carried by its event.
     pub request_id: Option<String>,
+    /// The organisation's user rules when the caller already has them (the SCIM token check
+    /// reads them in its statement, [`crate::scim_tokens::Authenticated::policy`]); None: a
+    /// write reads them itself. Either is read before the write, which a settings change may
+    /// overlap (see [`policy_of`]).
+    pub policy: Option<UserPolicy>,
 }
 
 impl Caller {
@@ -215,9 +220,12 @@ pub async fn create(
 /// The organisation's user rules, read before the write turn is taken: a settings change that
 /// commits while this request runs overlaps it, so either order is a correct outcome, and
 /// reading it inside would hold SQLite's single writer for one more round trip.
-async fn policy_of(svc: &Services, org_id: &str) -> Result<UserPolicy, ScimError> {
+async fn policy_of(svc: &Services, caller: &Caller) -> Result<UserPolicy, ScimError> {
+    if let Some(p) = &caller.policy {
+        return Ok(p.clone());
+    }
     let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
-    org_settings::user_policy(&mut conn, org_id)
+    org_settings::user_policy(&mut conn, &caller.org_id)
         .await
         .map_err(db_err)
 }
@@ -261,7 +269,7 @@ async fn create_inner(
     body: &Value,
 ) -> Result<(StoredUser, bool), ScimError> {
     let now = svc.now();
-    let policy = policy_of(svc, &caller.org_id).await?;
+    let policy = policy_of(svc, caller).await?;
     let attrs = normalized(body, true, &policy)?;
     check_domains(&policy, &attrs, None)?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
@@ -432,7 +440,7 @@ async fn modify(
     compute: impl FnOnce(&StoredUser, &UserPolicy) -> Result<Value, ScimError> + Send + 'static,
 ) -> Result<(StoredUser, StoredUser), ScimError> {
     let now = svc.now();
-    let policy = policy_of(svc, &caller.org_id).await?;
+    let policy = policy_of(svc, caller).await?;
     let backend = svc.db.backend;
     let (caller_c, id_c) = (caller.clone(), id.to_string());
     // The userName being written, for the 409 of a unique index violated by the script.

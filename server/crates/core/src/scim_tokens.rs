@@ -191,6 +191,9 @@ pub struct Authenticated {
     /// Whether the org had any SCIM group when the token was checked (read in the same
     /// statement): a read of its users then needs no query for their `groups`.
     pub org_has_groups: bool,
+    /// The organisation's user rules, read in the same statement (a write needs them; reading
+    /// them here saves it a round trip to the database).
+    pub policy: crate::org_settings::UserPolicy,
 }
 
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
@@ -210,10 +213,12 @@ pub async fn authenticate(
     }
     let hash = sha256_hex(presented);
     let row = sqlx::query(
-        "SELECT id, token_hash, revoked_at, first_used_at, last_used_at, is_next, retire_at, \
-         last_success_at, CAST(CASE WHEN EXISTS (SELECT 1 FROM groups g WHERE g.org_id = $2) \
-         THEN 1 ELSE 0 END AS BIGINT) AS org_has_groups \
-         FROM scim_tokens WHERE token_hash = $1 AND org_id = $2",
+        "SELECT t.id, t.token_hash, t.revoked_at, t.first_used_at, t.last_used_at, t.is_next, \
+         t.retire_at, t.last_success_at, CAST(CASE WHEN EXISTS (SELECT 1 FROM groups g \
+         WHERE g.org_id = $2) THEN 1 ELSE 0 END AS BIGINT) AS org_has_groups, \
+         o.allowed_domains, o.username_equals_work_email \
+         FROM scim_tokens t JOIN orgs o ON o.id = t.org_id \
+         WHERE t.token_hash = $1 AND t.org_id = $2",
     )
     .bind(&hash)
     .bind(org_id)
@@ -276,6 +281,10 @@ pub async fn authenticate(
         is_next: is_next == 1,
         last_success_at: row.try_get("last_success_at")?,
         org_has_groups: row.try_get::<i64, _>("org_has_groups")? == 1,
+        policy: crate::org_settings::policy_from(
+            &row.try_get::<String, _>("allowed_domains")?,
+            row.try_get::<i64, _>("username_equals_work_email")?,
+        ),
     }))
 }
 

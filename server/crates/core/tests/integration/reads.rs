@@ -17,6 +17,7 @@ fn caller(org: &str) -> Caller {
         base_url: format!("https://portal.test/scim/v2/{org}"),
         user_agent: Some("core-test".into()),
         request_id: None,
+        policy: None,
     }
 }
 
