@@ -78,6 +78,13 @@ run_wrk() {
     -s "$LUA_DIR/$lua" "$url" >"$WORK/wrk.out" 2>&1 || { cat "$WORK/wrk.out" >&2; exit 1; }
   grep '^RESULT ' "$WORK/wrk.out" || { cat "$WORK/wrk.out" >&2; exit 1; }
 }
+# CPU time (user + system) a process has used, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# Server CPU per answered request over a phase, in µs: ticks before, ticks after, RESULT line.
+cpu_per_req() {
+  awk -v a="$1" -v b="$2" -v hz="$(getconf CLK_TCK)" -v n="$(field requests "$3")" \
+    'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1e6 / hz / n; else print "-" }'
+}
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
 # A whole number with thousands separators.
 num() { printf '%.0f' "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
@@ -121,7 +128,7 @@ if [[ " $PARTS " == *" scim "* ]]; then
     "$VENV/bin/python" scripts/bench/seed.py "$REF_URL" "$REF_TOKEN" "$USER_COUNT" "$WORK/ref-users.txt" ref
   fi
   mkdir -p "$WORK/ours-created" "$WORK/ref-created"
-  declare -A OURS REF
+  declare -A OURS REF OURS_CPU REF_CPU
   # Run order: create, then delete of what create made (so that reads see the seeded users
   # only), then the reads and updates of the seeded users.
   for phase in create delete get lookup list put patch; do
@@ -129,30 +136,35 @@ if [[ " $PARTS " == *" scim "* ]]; then
     dur=$DURATION
     [ "$phase" = delete ] && dur=$DELETE_DURATION
     say "phase $phase (${dur} s each)"
+    t0=$(cpu_ticks "$OUR_PID")
     OURS[$phase]=$(run_wrk scim.lua "$OUR_URL" "$phase" "$dur" BENCH_BASE="/scim/v2/$ORG" \
       BENCH_TOKEN="$OUR_TOKEN" BENCH_USERS="$WORK/ours-users.txt" BENCH_CREATED="$WORK/ours-created" BENCH_RUN=ours)
+    OURS_CPU[$phase]=$(cpu_per_req "$t0" "$(cpu_ticks "$OUR_PID")" "${OURS[$phase]}")
     if [ "$REFERENCE" = 1 ]; then
+      t0=$(cpu_ticks "$REF_PID")
       REF[$phase]=$(run_wrk scim.lua "$REF_URL" "$phase" "$dur" BENCH_BASE="" \
         BENCH_TOKEN="$REF_TOKEN" BENCH_USERS="$WORK/ref-users.txt" BENCH_CREATED="$WORK/ref-created" BENCH_RUN=ref)
+      REF_CPU[$phase]=$(cpu_per_req "$t0" "$(cpu_ticks "$REF_PID")" "${REF[$phase]}")
     else
       REF[$phase]="RESULT rps=0 p50_ms=- p99_ms=- non2xx=- exhausted=0 misses=0"
+      REF_CPU[$phase]="-"
     fi
   done
   echo
   echo "### SCIM side by side: ours (SQLite, release) vs scim2-server $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("scim2-server"))') — $USER_COUNT users, $CONNS connections"
   echo
-  echo "| phase | ours req/s | ours p50 / p99 ms | ours non-2xx | scim2-server req/s | p50 / p99 ms | non-2xx | ratio |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| phase | ours req/s | ours p50 / p99 ms | ours non-2xx | scim2-server req/s | p50 / p99 ms | non-2xx | ratio | server CPU µs/request ours / scim2-server |"
+  echo "|---|---|---|---|---|---|---|---|---|"
   for phase in create get lookup list put patch delete; do
     has_phase "$phase" || continue
     o=${OURS[$phase]} r=${REF[$phase]}
     ratio=$(awk -v a="$(field rps "$o")" -v b="$(field rps "$r")" 'BEGIN { if (b > 0) printf "%.1f×", a / b; else print "n/a" }')
     note=""
     [ "$(field exhausted "$o")$(field exhausted "$r")" != "00" ] && note=" (ran out of users to delete: the rate is understated)"
-    printf '| %s | %s | %s / %s | %s | %s | %s / %s | %s | %s%s |\n' "$phase" \
+    printf '| %s | %s | %s / %s | %s | %s | %s / %s | %s | %s%s | %s / %s |\n' "$phase" \
       "$(num "$(field rps "$o")")" "$(field p50_ms "$o")" "$(field p99_ms "$o")" "$(bad "$o")" \
       "$(num "$(field rps "$r")")" "$(field p50_ms "$r")" "$(field p99_ms "$r")" "$(bad "$r")" \
-      "$ratio" "$note"
+      "$ratio" "$note" "${OURS_CPU[$phase]}" "${REF_CPU[$phase]}"
   done
   echo
   if [ "$REFERENCE" = 1 ]; then
@@ -195,6 +207,7 @@ if [[ " $PARTS " == *" provision "* ]]; then
     BENCH_USERS="$WORK/provision-users.txt" BENCH_DONE_FILE="$WORK/provision-done" \
     wrk -t1 -c"$CONNS" -d600s --timeout 30s --latency -s "$LUA_DIR/provision.lua" "$OUR_URL" >"$WORK/wrk.out" 2>&1 &
   wrk_pid=$!
+  p_t0=$(cpu_ticks "$OUR_PID")
   # wrk runs for its whole -d even once its thread has stopped: interrupt it (SIGINT: it prints
   # its summary) when the script says every create was answered.
   while kill -0 "$wrk_pid" 2>/dev/null && [ ! -f "$WORK/provision-done" ]; do sleep 0.2; done
@@ -202,6 +215,7 @@ if [[ " $PARTS " == *" provision "* ]]; then
   wait "$wrk_pid" || { cat "$WORK/wrk.out" >&2; exit 1; }
   pr=$(grep '^RESULT ' "$WORK/wrk.out") || { cat "$WORK/wrk.out" >&2; exit 1; }
   pl=$(grep '^PROVISION ' "$WORK/wrk.out") || { cat "$WORK/wrk.out" >&2; exit 1; }
+  p_cpu=$(cpu_per_req "$p_t0" "$(cpu_ticks "$OUR_PID")" "$pr")
   secs=$(field seconds "$pl")
   held=$(curl -fs -H "Authorization: Bearer $P_TOKEN" "$OUR_URL/scim/v2/$P_ORG/Users?count=0" \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["totalResults"])')
@@ -221,6 +235,7 @@ if [[ " $PARTS " == *" provision "* ]]; then
     "$(num "$PROVISION_USERS")" "$(num "$(field created "$pl")")" "$(num "$held")" "$secs" \
     "$(num "$(awk -v n="$held" -v s="$secs" 'BEGIN { if (s > 0) print n / s; else print 0 }')")" \
     "$(field p50_ms "$pr")" "$(field p99_ms "$pr")" "$(field non2xx "$pr")" "$(field socket_errors "$pr")"
+  printf '| server CPU per create (user + system, all threads) | %s µs | — |\n' "$p_cpu"
   printf '| server memory after provisioning | VmHWM %s MB, VmRSS %s MB | — |\n' "$hwm_after" "$rss_after"
   wait "$sampler"
   printf '| %s s of userName lookups over them | %s req/s, p50 / p99 %s / %s ms, non-2xx %s | — |\n' \
