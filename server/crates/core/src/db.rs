@@ -233,14 +233,6 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        // Temporary data in memory, not in files: a batched write's savepoint
-                        // journal (`Db::batched`) outgrew SQLite's in-memory 64 KiB and went to a
-                        // temp file created and unlinked about once per batch, and every page it
-                        // journaled was written there: 77 `pwrite`s per SCIM create, 31 with this
-                        // (BENCHMARKS.md, issue 11). That journal is bounded by one batch's
-                        // pages (≤ MAX_BATCH writes); a sort SQLite cannot take from an index is
-                        // bounded by a LIMIT or of rows the query returns whole anyway.
-                        conn.execute("PRAGMA temp_store = MEMORY").await?;
                     }
                     Ok(())
                 })

@@ -219,7 +219,10 @@ pub async fn create(
 
 /// The organisation's user rules, read before the write turn is taken: a settings change that
 /// commits while this request runs overlaps it, so either order is a correct outcome, and
-/// reading it inside would hold SQLite's single writer for one more round trip.
+/// reading it inside would hold SQLite's single writer for one more round trip. Over HTTP they
+/// come with the token check (`Caller::policy`), before the body is read: a client that sends its
+/// body slowly writes under the rules of when its request began (within the request timeout), as
+/// it is authorised by the token that was current then.
 async fn policy_of(svc: &Services, caller: &Caller) -> Result<UserPolicy, ScimError> {
     if let Some(p) = &caller.policy {
         return Ok(p.clone());

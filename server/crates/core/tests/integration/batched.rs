@@ -153,3 +153,30 @@ sqlite_test!(
         assert!(event_exists(&t, "after-the-panic").await);
     }
 );
+
+sqlite_test!(
+    savepoint_journals_stay_in_memory_up_to_a_mebibyte,
+    |t: TestServices| async move {
+        // `.cargo/config.toml` builds SQLite with SQLITE_STMTJRNL_SPILL=1048576: a batched
+        // write's savepoint journal stays in memory instead of a temp file per batch (issue 11).
+        // A build that lost the setting (SQLite's default is 64 KiB) fails here, not silently
+        // in a benchmark.
+        let (spill,): (String,) = sqlx::query_as(
+            "SELECT compile_options FROM pragma_compile_options \
+             WHERE compile_options LIKE 'STMTJRNL_SPILL=%'",
+        )
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .expect("SQLite built with SQLITE_STMTJRNL_SPILL");
+        assert_eq!(spill, "STMTJRNL_SPILL=1048576");
+        // And nothing else keeps temporary data in memory without a bound (sorts, temp tables).
+        let (store,): (i64,) = sqlx::query_as("PRAGMA temp_store")
+            .fetch_one(&t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            store, 0,
+            "temp_store is the build's default (files past the cache)"
+        );
+    }
+);
