@@ -155,9 +155,9 @@ sqlite_test!(
 );
 
 sqlite_test!(
-    savepoint_journals_stay_in_memory_up_to_a_mebibyte,
+    savepoint_journals_stay_in_memory_up_to_256_kib,
     |t: TestServices| async move {
-        // `.cargo/config.toml` builds SQLite with SQLITE_STMTJRNL_SPILL=1048576: a batched
+        // `.cargo/config.toml` builds SQLite with SQLITE_STMTJRNL_SPILL=262144: a batched
         // write's savepoint journal stays in memory instead of a temp file per batch (issue 11).
         // A build that lost the setting (SQLite's default is 64 KiB) fails here, not silently
         // in a benchmark.
@@ -168,7 +168,7 @@ sqlite_test!(
         .fetch_one(&t.svc.db.pool)
         .await
         .expect("SQLite built with SQLITE_STMTJRNL_SPILL");
-        assert_eq!(spill, "STMTJRNL_SPILL=1048576");
+        assert_eq!(spill, "STMTJRNL_SPILL=262144");
         // And nothing else keeps temporary data in memory without a bound (sorts, temp tables).
         let (store,): (i64,) = sqlx::query_as("PRAGMA temp_store")
             .fetch_one(&t.svc.db.pool)
