@@ -220,6 +220,17 @@ impl Metrics {
         }
         header(
             &mut out,
+            "portal_scim_token_checks_from_memory_total",
+            "counter",
+            "SCIM token checks answered from memory (the others read the database).",
+        );
+        let _ = writeln!(
+            out,
+            "portal_scim_token_checks_from_memory_total {}",
+            svc.db.token_cache().hits()
+        );
+        header(
+            &mut out,
             "portal_saml_acs_total",
             "counter",
             "SAML responses posted to the ACS, by outcome.",

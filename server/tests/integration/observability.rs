@@ -77,6 +77,11 @@ app_test!(
         let scim = Scim::new(&app, "Acme").await;
         let (status, created) = scim.post("/Users", user_body("eve@acme.test")).await;
         assert_eq!(status, 201, "{created}");
+        // The same token again: its check is answered from memory.
+        let (status, _) = scim
+            .get(&format!("/Users/{}", created["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(status, 200);
         let stranger = Scim {
             app: &app,
             org: scim.org.clone(),
@@ -191,6 +196,7 @@ app_test!(
             get(r#"portal_scim_operations_total{operation="get",result="client_error"}"#),
             1.0
         );
+        assert_eq!(get("portal_scim_token_checks_from_memory_total"), 1.0);
         assert_eq!(get(r#"portal_saml_acs_total{outcome="refused"}"#), 1.0);
         assert_eq!(get(r#"portal_saml_acs_total{outcome="signed_in"}"#), 0.0);
         assert_eq!(get("portal_db_pool_max_connections"), 8.0);

@@ -32,6 +32,9 @@ pub struct Db {
     pub(crate) list_seeks: std::sync::Arc<crate::list_seek::ListSeeks>,
     /// SCIM token bookkeeping waiting to be written (`crate::scim_tokens::Usage`).
     pub(crate) token_usage: Arc<crate::scim_tokens::Usage>,
+    /// SCIM tokens that checked out, forgotten at every [`WriteTx`] commit
+    /// (`crate::token_cache`).
+    pub(crate) token_cache: Arc<crate::token_cache::TokenCache>,
 }
 
 /// The process's SQLite write turn and the group-commit batch it may hold open.
@@ -106,10 +109,38 @@ impl<E> From<sqlx::Error> for BatchError<E> {
 pub struct WriteTx {
     tx: sqlx::Transaction<'static, sqlx::Any>,
     _turn: Option<tokio::sync::OwnedMutexGuard<Batch>>,
+    /// Forgotten when this transaction ends by a commit (None: opened with
+    /// [`Db::begin_write_no_credentials`]).
+    token_cache: Option<Arc<crate::token_cache::TokenCache>>,
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    /// Commits. If what a SCIM token check reads has changed (the `auth_epoch` counter the
+    /// triggers move, read inside this transaction, is not the one memory was last vouched by),
+    /// the tokens held in memory are forgotten, also when the commit fails or is cut short (the
+    /// request dropped while it waits): the process that made a change sees it at once, other
+    /// instances within about 100 ms (`crate::token_cache`).
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let Some(cache) = self.token_cache.take() else {
+            return self.tx.commit().await;
+        };
+        let epoch = async {
+            if self.tx.backend_name() == "PostgreSQL" {
+                // The counter's triggers are deferred to the commit: run them now.
+                sqlx::query("SET CONSTRAINTS ALL IMMEDIATE")
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+            sqlx::query_as::<_, (i64,)>("SELECT CAST(n AS BIGINT) FROM auth_epoch WHERE id = 1")
+                .fetch_one(&mut *self.tx)
+                .await
+        }
+        .await;
+        let _forget = match epoch {
+            Ok((n,)) if cache.vouched_by(n) => ForgetOnDrop(None),
+            Ok((n,)) => ForgetOnDrop(Some((cache, Some(n)))),
+            Err(_) => ForgetOnDrop(Some((cache, None))),
+        };
         self.tx.commit().await
     }
 
@@ -121,6 +152,20 @@ impl WriteTx {
     /// tokens, links or team take it first. False when the org does not exist.
     pub async fn lock_org(&mut self, org_id: &str) -> Result<bool, sqlx::Error> {
         lock_row(&mut self.tx, Locked::Org, org_id).await
+    }
+}
+
+/// Forgets the SCIM tokens held in memory when dropped: after a commit, whether it succeeded,
+/// failed or was cancelled half-way.
+/// With the counter's value the transaction read, which memory then stands for (everything up to
+/// it is committed or was this transaction's own).
+struct ForgetOnDrop(Option<(Arc<crate::token_cache::TokenCache>, Option<i64>)>);
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        if let Some((cache, epoch)) = &self.0 {
+            cache.forget_all_at(*epoch);
+        }
     }
 }
 
@@ -246,6 +291,7 @@ impl Db {
             writer: Default::default(),
             list_seeks: Default::default(),
             token_usage: Default::default(),
+            token_cache: Default::default(),
         };
         db.migrate().await?;
         Ok(db)
@@ -267,6 +313,17 @@ impl Db {
     /// another writer got in between; concurrent writers queue on the busy timeout instead. An
     /// open group-commit batch is committed first.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        let mut tx = self.begin_write_no_credentials().await?;
+        tx.token_cache = Some(self.token_cache.clone());
+        Ok(tx)
+    }
+
+    /// [`Db::begin_write`] for a write that changes nothing a SCIM token check reads (no token,
+    /// org rule or group): the SCIM request log, token bookkeeping, throttle counters, failure
+    /// events, changes of an existing group. Its commit skips the `auth_epoch` read of
+    /// [`WriteTx::commit`] and leaves the tokens held in memory (`crate::token_cache`); were it
+    /// to change one after all, the triggers would still tell every instance within about 100 ms.
+    pub async fn begin_write_no_credentials(&self) -> Result<WriteTx, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => {
                 let mut turn = {
@@ -286,11 +343,13 @@ impl Db {
                 Ok(WriteTx {
                     tx,
                     _turn: Some(turn),
+                    token_cache: None,
                 })
             }
             Backend::Postgres => Ok(WriteTx {
                 tx: self.pool.begin().await?,
                 _turn: None,
+                token_cache: None,
             }),
         }
     }

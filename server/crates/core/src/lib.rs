@@ -29,6 +29,7 @@ pub mod setup;
 pub mod sql;
 pub mod sso;
 pub mod throttle;
+pub mod token_cache;
 pub mod user_json;
 pub mod users;
 // Issue 12, audit trail and overview:

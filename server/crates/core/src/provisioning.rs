@@ -181,7 +181,7 @@ pub(crate) async fn record(
 ) {
     let ev = event(caller, name, user_id, result);
     let res = async {
-        let mut tx = svc.db.begin_write().await?;
+        let mut tx = svc.db.begin_write_no_credentials().await?;
         events::record_in_tx(&mut tx, ev, svc.now()).await?;
         tx.commit().await?;
         Ok::<(), CoreError>(())

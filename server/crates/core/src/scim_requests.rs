@@ -287,7 +287,7 @@ pub async fn insert(svc: &Services, rows: &[Stored]) -> CoreResult<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let mut tx = svc.db.begin_write().await?;
+    let mut tx = svc.db.begin_write_no_credentials().await?;
     for chunk in rows.chunks(BATCH) {
         let mut b = SqlBuilder::new(
             "INSERT INTO scim_requests (id, org_id, at, seq, method, path, status, duration_us, \
@@ -371,7 +371,7 @@ impl Writer {
 /// Deletes rows older than `retention_ms` (every organisation). Returns how many.
 pub async fn purge(svc: &Services, retention_ms: i64) -> CoreResult<u64> {
     let cutoff = svc.now() - retention_ms;
-    let mut tx = svc.db.begin_write().await?;
+    let mut tx = svc.db.begin_write_no_credentials().await?;
     let n = sqlx::query("DELETE FROM scim_requests WHERE at < $1")
         .bind(cutoff)
         .execute(&mut **tx)

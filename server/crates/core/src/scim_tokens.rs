@@ -180,7 +180,7 @@ pub async fn status(svc: &Services, org_id: &str) -> CoreResult<Option<TokenStat
 }
 
 /// A presented token that matched one of the org's live tokens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Authenticated {
     pub token_id: String,
     /// The next token of a rotation: the request's success retires the current one
@@ -194,6 +194,21 @@ pub struct Authenticated {
     /// The organisation's user rules, read in the same statement (a write needs them; reading
     /// them here saves it a round trip to the database).
     pub policy: crate::org_settings::UserPolicy,
+    /// The token as held in memory (`crate::token_cache`): its use marks.
+    held: Arc<crate::token_cache::Entry>,
+}
+
+impl Authenticated {
+    fn from_entry(held: Arc<crate::token_cache::Entry>) -> Self {
+        Self {
+            token_id: held.token_id.clone(),
+            is_next: held.is_next,
+            last_success_at: held.last_success_at(),
+            org_has_groups: held.org_has_groups,
+            policy: held.policy.clone(),
+            held,
+        }
+    }
 }
 
 /// Checks a presented bearer token for an org. Only a hash lookup (SHA-256, indexed) and a
@@ -202,6 +217,10 @@ pub struct Authenticated {
 /// so is a current token whose rotation deadline has passed (it is retired here, before the
 /// housekeeping job gets to it). Pass the result to [`record_success`] when the request is
 /// answered below 400.
+///
+/// A token that checked out is held in memory and answered from there until anything the check
+/// reads may have changed (`crate::token_cache`: at once for a change made by this process,
+/// within about 100 ms for one made by another instance or process).
 pub async fn authenticate(
     svc: &Services,
     org_id: &str,
@@ -212,6 +231,16 @@ pub async fn authenticate(
         return Ok(None);
     }
     let hash = sha256_hex(presented);
+    let now = svc.now();
+    let cache = &svc.db.token_cache;
+    if let Some(held) = cache.get(&svc.db.pool, org_id, &hash).await {
+        // A passed rotation deadline goes through the database, which retires the token.
+        if held.retire_at.is_none_or(|t| t > now) {
+            note_use(svc, &held, now, user_agent);
+            return Ok(Some(Authenticated::from_entry(held)));
+        }
+    }
+    let generation = cache.generation();
     let row = sqlx::query(
         "SELECT t.id, t.token_hash, t.revoked_at, t.first_used_at, t.last_used_at, t.is_next, \
          t.retire_at, t.last_success_at, CAST(CASE WHEN EXISTS (SELECT 1 FROM groups g \
@@ -232,7 +261,6 @@ pub async fn authenticate(
         return Ok(None);
     }
     let id: String = row.try_get("id")?;
-    let now = svc.now();
     let revoked_at: Option<i64> = row.try_get("revoked_at")?;
     let retire_at: Option<i64> = row.try_get("retire_at")?;
     let expired = revoked_at.is_none() && retire_at.is_some_and(|t| t <= now);
@@ -246,46 +274,58 @@ pub async fn authenticate(
         });
         return Ok(None);
     }
-    let is_next: i64 = row.try_get("is_next")?;
-    let first_used_at: Option<i64> = row.try_get("first_used_at")?;
-    let last_used_at: Option<i64> = row.try_get("last_used_at")?;
-    if first_used_at.is_none() || last_used_at.is_none_or(|t| now - t >= LAST_USED_RESOLUTION_MS) {
-        let ua: String = user_agent
-            .unwrap_or("")
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect();
-        note(&svc.db, &id, |p| {
-            let ua = if ua.is_empty() { None } else { Some(ua) };
-            p.used = Some(match p.used.take() {
-                Some(u) if u.last > now => Used {
-                    first: u.first.min(now),
-                    ..u
-                },
-                Some(u) => Used {
-                    first: u.first.min(now),
-                    last: now,
-                    user_agent: ua,
-                },
-                None => Used {
-                    first: now,
-                    last: now,
-                    user_agent: ua,
-                },
-            });
-        });
-    }
-    Ok(Some(Authenticated {
-        token_id: id,
-        is_next: is_next == 1,
-        last_success_at: row.try_get("last_success_at")?,
-        org_has_groups: row.try_get::<i64, _>("org_has_groups")? == 1,
-        policy: crate::org_settings::policy_from(
+    let held = Arc::new(crate::token_cache::Entry::new(
+        org_id,
+        &hash,
+        &id,
+        row.try_get::<i64, _>("is_next")? == 1,
+        retire_at,
+        row.try_get::<i64, _>("org_has_groups")? == 1,
+        crate::org_settings::policy_from(
             &row.try_get::<String, _>("allowed_domains")?,
             row.try_get::<i64, _>("username_equals_work_email")?,
         ),
-    }))
+        (row.try_get("first_used_at")?, row.try_get("last_used_at")?),
+        row.try_get("last_success_at")?,
+    ));
+    note_use(svc, &held, now, user_agent);
+    cache.keep(generation, held.clone());
+    Ok(Some(Authenticated::from_entry(held)))
+}
+
+/// Notes a request with the token (first use, last use and client), at most once per
+/// [`LAST_USED_RESOLUTION_MS`].
+fn note_use(svc: &Services, held: &crate::token_cache::Entry, now: i64, user_agent: Option<&str>) {
+    let (first_used_at, last_used_at) = held.used();
+    if first_used_at.is_some() && last_used_at.is_some_and(|t| now - t < LAST_USED_RESOLUTION_MS) {
+        return;
+    }
+    held.mark_used(now);
+    let ua: String = user_agent
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    note(&svc.db, &held.token_id, |p| {
+        let ua = if ua.is_empty() { None } else { Some(ua) };
+        p.used = Some(match p.used.take() {
+            Some(u) if u.last > now => Used {
+                first: u.first.min(now),
+                ..u
+            },
+            Some(u) => Used {
+                first: u.first.min(now),
+                last: now,
+                user_agent: ua,
+            },
+            None => Used {
+                first: now,
+                last: now,
+                user_agent: ua,
+            },
+        });
+    });
 }
 
 /// Notes that a request authenticated as `used` was answered successfully (below 400), at most
@@ -295,11 +335,13 @@ pub async fn authenticate(
 pub fn record_success(svc: &Services, used: &Authenticated) {
     let now = svc.now();
     if used
-        .last_success_at
+        .held
+        .last_success_at()
         .is_some_and(|t| now - t < LAST_USED_RESOLUTION_MS)
     {
         return;
     }
+    used.held.mark_success(now);
     note(&svc.db, &used.token_id, |p| {
         p.success = Some(p.success.map_or(now, |t| t.max(now)));
     });
@@ -848,7 +890,7 @@ pub async fn flush_usage(db: &Db) -> CoreResult<()> {
 async fn write_usage(db: &Db, taken: &HashMap<String, Pending>) -> Result<(), sqlx::Error> {
     let mut rows: Vec<(&String, &Pending)> = taken.iter().collect();
     rows.sort_by(|a, b| a.0.cmp(b.0));
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write_no_credentials().await?;
     for chunk in rows.chunks(USAGE_CHUNK) {
         let mut script = Script::new();
         for (id, p) in chunk {

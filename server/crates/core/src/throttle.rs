@@ -72,7 +72,7 @@ pub async fn take_hits(
     limits: &[Limit],
     now: i64,
 ) -> CoreResult<Result<Vec<String>, i64>> {
-    let mut tx = db.begin_write().await?;
+    let mut tx = db.begin_write_no_credentials().await?;
     if db.backend == Backend::Postgres {
         // Lock the keys in one order so two requests with overlapping keys cannot deadlock.
         let mut keys: Vec<&str> = limits.iter().map(|l| l.key.as_str()).collect();

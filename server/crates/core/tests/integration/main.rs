@@ -28,5 +28,7 @@ mod reads;
 mod batched;
 // SCIM token bookkeeping off the request path (issue 11).
 mod scim_tokens;
+// SCIM token checks served from memory (issue 11).
+mod token_cache;
 // The connection pool: no ping per statement, idle PostgreSQL connections checked (issue 11).
 mod pool;

@@ -61,24 +61,26 @@ db_test!(
             vec![(None, None, None, None, 0, None)]
         );
         assert_eq!(svc.db.token_usage().waiting(), 1);
-        // A later request inside the waiting period: first use stays, the client is the last.
+        // A later request inside the resolution, before anything was written (the token is
+        // held in memory with its use as noted): it notes nothing.
         t.clock.advance_ms(1_000);
         scim_tokens::authenticate(svc, &org, &token, Some("test-idp/2.0"))
             .await
             .unwrap()
             .unwrap();
+        assert_eq!(svc.db.token_usage().waiting(), 1);
         let status = scim_tokens::status(svc, &org).await.unwrap().unwrap();
         assert_eq!(status.first_used_at, Some(t0));
-        assert_eq!(status.last_used_at, Some(t0 + 1_000));
-        assert_eq!(status.last_user_agent.as_deref(), Some("test-idp/2.0"));
+        assert_eq!(status.last_used_at, Some(t0));
+        assert_eq!(status.last_user_agent.as_deref(), Some("test-idp/1.0"));
         assert_eq!(status.last_success_at, Some(t0));
         assert_eq!(svc.db.token_usage().waiting(), 0);
         assert_eq!(
             stored(svc, &org).await,
             vec![(
                 Some(t0),
-                Some(t0 + 1_000),
-                Some("test-idp/2.0".into()),
+                Some(t0),
+                Some("test-idp/1.0".into()),
                 Some(t0),
                 0,
                 None
@@ -96,6 +98,7 @@ db_test!(
         let status = scim_tokens::status(svc, &org).await.unwrap().unwrap();
         assert_eq!(status.first_used_at, Some(t0));
         assert_eq!(status.last_used_at, Some(t0 + 62_000));
+        assert_eq!(status.last_user_agent.as_deref(), Some("test-idp/1.0"));
         assert_eq!(status.last_success_at, Some(t0 + 62_000));
     }
 );
