@@ -180,3 +180,58 @@ sqlite_test!(
         );
     }
 );
+
+sqlite_test!(
+    a_batch_that_sqlite_rolled_back_on_its_own_leaves_no_broken_connection,
+    |t: TestServices| async move {
+        // SQLite ends a transaction by itself on some errors (SQLITE_FULL, seen under load): the
+        // batch's savepoint is then gone and the batch cannot be undone. A `ROLLBACK` inside a
+        // write's script does the same on purpose.
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let mut script = insert_event(&org.id, "rolled-back-by-sqlite");
+        script.push(SqlBuilder::new("ROLLBACK"));
+        let r = t
+            .svc
+            .db
+            .batched(move |_c| {
+                Box::pin(async move {
+                    Ok::<_, ()>(Planned {
+                        script,
+                        first_changes_one_row: false,
+                        value: (),
+                    })
+                })
+            })
+            .await;
+        assert!(matches!(r, Err(BatchError::Db(_))), "{r:?}");
+        assert!(!event_exists(&t, "rolled-back-by-sqlite").await);
+        // Every connection of the pool (8) still takes writes: the one the batch held was not
+        // left believing it is inside a transaction.
+        for i in 0..24 {
+            let id = format!("after-{i}");
+            let plan_org = org.id.clone();
+            let plan_id = id.clone();
+            t.svc
+                .db
+                .batched(move |_c| {
+                    Box::pin(async move {
+                        Ok::<_, ()>(Planned {
+                            script: insert_event(&plan_org, &plan_id),
+                            first_changes_one_row: false,
+                            value: (),
+                        })
+                    })
+                })
+                .await
+                .unwrap_or_else(|e| panic!("write {i} after the broken batch: {e:?}"));
+            assert!(event_exists(&t, &id).await);
+            let mut tx = t.svc.db.begin_write().await.unwrap();
+            sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+                .bind(&org.id)
+                .execute(&mut **tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+    }
+);
