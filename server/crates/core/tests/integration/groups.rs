@@ -6,7 +6,7 @@ use portal_test_support::{db_test, org_with_admin, TestServices};
 use serde_json::{json, Value};
 use sqlx::Row;
 
-fn caller(org: &str) -> Caller {
+pub(crate) fn caller(org: &str) -> Caller {
     Caller {
         org_id: org.to_string(),
         base_url: format!("https://portal.test/scim/v2/{org}"),

@@ -10,14 +10,14 @@ use portal_test_support::{db_test, org_with_admin, TestServices};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
-async fn auth(svc: &Services, org: &str, token: &str) -> Option<Authenticated> {
+pub(crate) async fn auth(svc: &Services, org: &str, token: &str) -> Option<Authenticated> {
     scim_tokens::authenticate(svc, org, token, Some("test-idp/1.0"))
         .await
         .unwrap()
 }
 
 /// An org with a current token: (org id, token).
-async fn org_with_token(svc: &Services, name: &str) -> (String, String) {
+pub(crate) async fn org_with_token(svc: &Services, name: &str) -> (String, String) {
     let (org, _) = org_with_admin(svc, name, &format!("a@{}.test", name.to_lowercase())).await;
     let token = scim_tokens::generate(svc, &org.id, "a@x.test")
         .await

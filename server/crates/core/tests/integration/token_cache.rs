@@ -7,25 +7,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use portal_core::org_settings::{self, SettingsChange};
-use portal_core::provisioning::Caller;
 use portal_core::scim_tokens::{self, Authenticated, GRACE_DEFAULT_MS};
 use portal_core::{groups, Db, Services};
-use portal_test_support::{db_test, org_with_admin, TestServices};
+use portal_test_support::{db_test, TestServices};
+
+use super::groups::caller;
+use super::scim_tokens::{auth, org_with_token};
 use serde_json::json;
-
-async fn auth(svc: &Services, org: &str, token: &str) -> Option<Authenticated> {
-    scim_tokens::authenticate(svc, org, token, Some("test-idp/1.0"))
-        .await
-        .unwrap()
-}
-
-async fn org_with_token(svc: &Services, name: &str) -> (String, String) {
-    let (org, _) = org_with_admin(svc, name, &format!("a@{}.test", name.to_lowercase())).await;
-    let token = scim_tokens::generate(svc, &org.id, "a@x.test")
-        .await
-        .unwrap();
-    (org.id, token.into_exposed())
-}
 
 /// Checks the token twice and asserts the second check came from memory.
 async fn warm(svc: &Services, org: &str, token: &str) -> Authenticated {
@@ -38,16 +26,6 @@ async fn warm(svc: &Services, org: &str, token: &str) -> Authenticated {
         "the second check is answered from memory"
     );
     a
-}
-
-fn caller(org: &str) -> Caller {
-    Caller {
-        org_id: org.to_string(),
-        base_url: format!("https://portal.test/scim/v2/{org}"),
-        user_agent: Some("core-test".into()),
-        request_id: None,
-        policy: None,
-    }
 }
 
 /// A second instance on the same database: its own pool and its own memory.
