@@ -264,6 +264,14 @@ impl Db {
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
                 Box::pin(async move {
+                    // A connection whose transaction SQLite ended by itself (SQLITE_FULL,
+                    // SQLITE_IOERR …) refused sqlx's ROLLBACK, so sqlx still counts it as inside
+                    // a transaction and every later transaction on it would fail: closed here
+                    // (the pool then opens another). An idle connection is never in one.
+                    if sqlx::Connection::is_in_transaction(conn) {
+                        tracing::warn!("closing a database connection left inside a transaction");
+                        return Ok(false);
+                    }
                     if backend == Backend::Postgres && meta.idle_for >= PING_IDLE {
                         conn.ping().await?;
                     }
