@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use leptos::config::LeptosOptions;
 use portal_core::Backend;
 use portal_server::config::{LogFormat, Validated};
-use portal_server::AppState;
+use portal_server::{AppState, AppStateParts};
 use portal_test_support as fixture;
 use serde_json::{json, Value};
 
@@ -220,13 +220,13 @@ async fn async_main() {
             .unwrap_or(30),
     };
     let svc = portal_server::services(t.svc.db.clone(), &config, portal_server::system_clock());
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         services: svc.clone(),
         leptos_options: LeptosOptions::builder().output_name("portal").build(),
         config: Arc::new(config),
         metrics: Default::default(),
         scim_log: Default::default(),
-    };
+    });
     tokio::spawn(async move { portal_server::serve_on(state, listener).await });
     let (org, _, _) = portal_core::admins::create_admin(
         &svc,

@@ -6,7 +6,7 @@ use leptos::config::LeptosOptions;
 use portal_core::admins::NewAdmin;
 use portal_server::cli::{Cli, Command};
 use portal_server::config::{LogFormat, Validated};
-use portal_server::{services, system_clock, AppState};
+use portal_server::{services, system_clock, AppState, AppStateParts};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -77,13 +77,13 @@ async fn run(command: Command, config: Validated) -> anyhow::Result<()> {
                     token.expose()
                 );
             }
-            let state = AppState {
+            let state = AppState::new(AppStateParts {
                 services: svc,
                 leptos_options,
                 config: std::sync::Arc::new(config),
                 metrics: Default::default(),
                 scim_log: Default::default(),
-            };
+            });
             portal_server::serve(state, addr).await
         }
         Command::CreateAdmin {

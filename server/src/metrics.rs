@@ -231,6 +231,17 @@ impl Metrics {
         );
         header(
             &mut out,
+            "portal_scim_request_log_unlogged_total",
+            "counter",
+            "SCIM requests left out of the request log: its queue was full, or their batch could not be written.",
+        );
+        let _ = writeln!(
+            out,
+            "portal_scim_request_log_unlogged_total {}",
+            portal_core::scim_requests::unlogged()
+        );
+        header(
+            &mut out,
             "portal_saml_acs_total",
             "counter",
             "SAML responses posted to the ACS, by outcome.",

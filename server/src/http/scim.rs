@@ -143,6 +143,13 @@ impl RequestLog {
         self.0
             .get_or_init(|| scim_requests::Writer::spawn(svc.clone()))
     }
+
+    /// At shutdown, after the last request: writes what is still queued (at most `limit`).
+    pub async fn finish(&self, limit: std::time::Duration) {
+        if let Some(w) = self.0.get() {
+            w.finish(limit).await;
+        }
+    }
 }
 
 fn caller(state: &AppState, org_id: &str, headers: &HeaderMap) -> Caller {
@@ -273,7 +280,9 @@ async fn run_logged(
 ) -> Response {
     let started = std::time::Instant::now();
     let at = state.services.now();
-    let id = portal_core::ids::new_id();
+    // Time-ordered: each new row goes at the end of the table's primary-key index instead of a
+    // random place in it.
+    let id = portal_core::ids::new_time_ordered_id();
     let method = req.method().to_string();
     let prefix = format!("/scim/v2/{org_id}");
     let rel = path.strip_prefix(&prefix).unwrap_or(path);
@@ -319,8 +328,8 @@ async fn run_logged(
             duration_us: i64::try_from(started.elapsed().as_micros()).unwrap_or(i64::MAX),
             user_agent: ua,
             headers,
-            request_body: request_body.to_vec(),
-            response_body: response_body.to_vec(),
+            request_body,
+            response_body: response_body.clone(),
             token: presented.unwrap_or_default(),
         });
     Response::from_parts(res_parts, Body::from(response_body))
@@ -380,6 +389,8 @@ async fn read_body(body: Body) -> Result<Bytes, Reply> {
         }
         buf.extend_from_slice(&chunk);
     }
+    // Without its spare capacity: the request log keeps these bytes until they are written.
+    buf.shrink_to_fit();
     Ok(Bytes::from(buf))
 }
 

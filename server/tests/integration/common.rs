@@ -6,7 +6,7 @@ use std::sync::Arc;
 use leptos::config::LeptosOptions;
 use portal_core::Backend;
 use portal_server::config::{LogFormat, Validated};
-use portal_server::AppState;
+use portal_server::{AppState, AppStateParts};
 use portal_test_support::{self as fixture, TestServices};
 pub use portal_test_support::{deadline, PW};
 
@@ -115,7 +115,7 @@ async fn start(
     settings.public_url = url.clone();
     svc.settings = Arc::new(settings);
     t.svc = svc.clone();
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         services: svc,
         leptos_options: LeptosOptions::builder()
             .output_name("portal")
@@ -124,7 +124,7 @@ async fn start(
         config: Arc::new(config),
         metrics: Default::default(),
         scim_log: Default::default(),
-    };
+    });
     let metrics_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let metrics_url = format!("http://{}", metrics_listener.local_addr().unwrap());
     tokio::spawn(async move {

@@ -197,6 +197,9 @@ app_test!(
             1.0
         );
         assert_eq!(get("portal_scim_token_checks_from_memory_total"), 1.0);
+        // Process-wide (other tests in this binary log requests too): present, and a count.
+        let unlogged = get("portal_scim_request_log_unlogged_total");
+        assert!(unlogged >= 0.0 && unlogged.fract() == 0.0, "{unlogged}");
         assert_eq!(get(r#"portal_saml_acs_total{outcome="refused"}"#), 1.0);
         assert_eq!(get(r#"portal_saml_acs_total{outcome="signed_in"}"#), 0.0);
         assert_eq!(get("portal_db_pool_max_connections"), 8.0);

@@ -781,6 +781,44 @@ async fn token_use_is_written_when_the_server_stops(backend: portal_core::Backen
     assert_eq!(app.t.svc.db.token_usage().waiting(), 0);
 }
 
+/// Issue 11: the SCIM request log's writer waits a moment to write many rows at once; a server
+/// that stops writes what the last requests left before it returns.
+async fn logged_requests_are_written_when_the_server_stops(backend: portal_core::Backend) {
+    let Stoppable { app, stop, served } = spawn_stoppable(backend).await;
+    let s = Scim::new(&app, "Acme").await;
+    assert_eq!(s.get("/Users?count=1").await.0, 200);
+    stop.send(()).unwrap();
+    served.await.unwrap();
+    // At once: a row written after the server returned would be lost by a process that exits.
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM scim_requests WHERE org_id = $1 AND path = '/Users?count=1'",
+    )
+    .bind(&s.org)
+    .fetch_one(&app.t.svc.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        n, 1,
+        "the last request's log row was written before the server stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_requests_are_written_when_the_server_stops_sqlite() {
+    deadline(logged_requests_are_written_when_the_server_stops(
+        portal_core::Backend::Sqlite,
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logged_requests_are_written_when_the_server_stops_postgres() {
+    deadline(logged_requests_are_written_when_the_server_stops(
+        portal_core::Backend::Postgres,
+    ))
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn token_use_is_written_when_the_server_stops_sqlite() {
     deadline(token_use_is_written_when_the_server_stops(

@@ -931,7 +931,7 @@ async fn write_usage(db: &Db, taken: &HashMap<String, Pending>) -> Result<(), sq
             }
         }
         if !script.is_empty() {
-            script.run(&mut tx).await?;
+            script.run_once().run(&mut tx).await?;
         }
     }
     tx.commit().await

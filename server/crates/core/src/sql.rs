@@ -223,11 +223,21 @@ impl SqlBuilder {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Script {
     statements: Vec<SqlBuilder>,
+    /// Not kept prepared on the connection after it ran (see [`Script::run_once`]).
+    once: bool,
 }
 
 impl Script {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Marks a script whose text will rarely come again (its statements vary with the data, e.g.
+    /// one per token of a batch): on SQLite it is then not kept among the connection's prepared
+    /// statements, where each distinct text would hold memory until evicted.
+    pub fn run_once(&mut self) -> &mut Self {
+        self.once = true;
+        self
     }
 
     /// Appends a statement.
@@ -271,7 +281,7 @@ impl Script {
             && conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME
         {
             let all = self.joined();
-            let mut results = conn.execute_many(all.query());
+            let mut results = conn.execute_many(all.query().persistent(!self.once));
             while let Some(r) = results.try_next().await? {
                 affected.push(r.rows_affected());
             }

@@ -30,12 +30,12 @@ fn captured(
             ("authorization".into(), format!("Bearer {TOKEN}")),
             ("x-custom".into(), "dropped".into()),
         ],
-        request_body: body.as_bytes().to_vec(),
+        request_body: body.as_bytes().to_vec().into(),
         response_body: if status < 400 {
-            br#"{"id":"u-1","userName":"ann@acme.test"}"#.to_vec()
+            br#"{"id":"u-1","userName":"ann@acme.test"}"#[..].into()
         } else {
-            br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404"}"#
-                .to_vec()
+            br#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"404"}"#[..]
+                .into()
         },
         token: TOKEN.into(),
     }
