@@ -240,6 +240,9 @@ impl Backend {
     }
 }
 
+/// Page cache per SQLite connection, in KiB when negative (issue 11: server memory).
+pub const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -1024";
+
 impl Db {
     /// Connects (creating a SQLite file and its directory if needed) and runs the migrations.
     pub async fn open(url: &str, max_connections: u32) -> Result<Self, DbOpenError> {
@@ -286,6 +289,10 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // 1 MiB of page cache per connection (SQLite's default: 2 MiB), sixteen
+                        // connections at most: the operating system caches the file as well, and
+                        // every commit of another connection empties this cache anyway.
+                        conn.execute(SQLITE_CACHE_SIZE).await?;
                     }
                     Ok(())
                 })

@@ -178,6 +178,13 @@ sqlite_test!(
             store, 0,
             "temp_store is the build's default (files past the cache)"
         );
+        // Each pooled connection's page cache is bounded at 1 MiB (server memory, issue 11).
+        let mut conn = t.svc.db.pool.acquire().await.unwrap();
+        let (cache,): (i64,) = sqlx::query_as("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(cache, -1024);
     }
 );
 
