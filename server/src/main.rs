@@ -8,8 +8,8 @@ use portal_server::cli::{Cli, Command};
 use portal_server::config::{LogFormat, Validated};
 use portal_server::{services, system_clock, AppState, AppStateParts};
 
-/// mimalloc instead of glibc's malloc (issue 11): multi-tenant SCIM lookups +25–45% on SQLite and
-/// +10–15% on PostgreSQL in alternating runs, at about 30 MB more peak memory (BENCHMARKS.md,
+/// mimalloc instead of glibc's malloc (issue 11): multi-tenant SCIM lookups +32% on SQLite and
+/// +15% on PostgreSQL (means of alternating runs), at about 30 MB more peak memory (BENCHMARKS.md,
 /// "mimalloc"). Only the server binary: the test binaries keep the system allocator.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
