@@ -550,13 +550,9 @@ async fn end_batch(turn: &mut Batch) {
         return;
     };
     let ok = if turn.poisoned {
-        // SQLite may have ended the transaction by itself (SQLITE_FULL, say: the failed write's
-        // savepoint was then gone too). sqlx still counts it open, and its ROLLBACK would fail
-        // and leave that count on the pooled connection, so that every later transaction on it
-        // failed ("begin_with at non-zero transaction depth"). Opening one first (refused when
-        // one is open, which changes nothing) lets the ROLLBACK succeed either way.
-        let mut tx = tx;
-        let _ = sqlx::query("BEGIN").execute(&mut *tx).await;
+        // SQLite may have ended the transaction by itself (SQLITE_FULL, say): the ROLLBACK then
+        // fails, and the pool closes the connection when it is next taken (`Db::open`,
+        // `before_acquire`).
         if let Err(e) = tx.rollback().await {
             tracing::error!(error = %e, "could not roll back a poisoned write batch");
         }

@@ -296,8 +296,8 @@ fn plain_body(raw: &[u8]) -> Option<&str> {
 /// the statement's list of parameter names, and sqlx asks for each one's name when it binds, so
 /// binding one statement costs the square of its parameters: a 200-row INSERT (2,800 parameters)
 /// took 16% of the server's CPU under a lookup load (issue 11). Each distinct statement text is
-/// also prepared and kept per connection, so a batch is written as 8-row statements and its rest
-/// one row at a time: two statements in all, each small.
+/// also prepared and kept per connection, so a batch is written as 8-row statements (one text,
+/// kept prepared) and its rest as one statement that is not kept.
 const SQLITE_ROWS_PER_STATEMENT: usize = 8;
 /// On PostgreSQL a statement is a round trip, and binding costs nothing per parameter.
 const POSTGRES_ROWS_PER_STATEMENT: usize = 100;

@@ -32,6 +32,16 @@ async fn direct_write_within(t: &TestServices, org: &str, limit: Duration) {
         .expect("a plain write failed");
 }
 
+/// A write in a transaction of its own (`Db::begin_write`).
+async fn write_in_a_transaction(t: &TestServices, org: &str) -> Result<(), sqlx::Error> {
+    let mut tx = t.svc.db.begin_write().await?;
+    sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
+        .bind(org)
+        .execute(&mut **tx)
+        .await?;
+    tx.commit().await
+}
+
 fn insert_event(org: &str, id: &str) -> Script {
     let mut stmt = SqlBuilder::new(
         "INSERT INTO events (id, org_id, at, seq, name, success, actor, message) VALUES (",
@@ -254,15 +264,11 @@ sqlite_test!(
         sqlx::query("ROLLBACK").execute(&mut **tx).await.unwrap();
         assert!(tx.commit().await.is_err(), "nothing left to commit");
         for i in 0..24 {
-            let mut tx = t.svc.db.begin_write().await.unwrap_or_else(|e| {
-                panic!("transaction {i} on a connection left counting a transaction: {e}")
-            });
-            sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
-                .bind(&org.id)
-                .execute(&mut **tx)
+            write_in_a_transaction(&t, &org.id)
                 .await
-                .unwrap();
-            tx.commit().await.unwrap();
+                .unwrap_or_else(|e| {
+                    panic!("transaction {i} on a connection left counting a transaction: {e}")
+                });
         }
     }
 );
@@ -311,13 +317,9 @@ sqlite_test!(
                 .await
                 .unwrap_or_else(|e| panic!("write {i} after the broken batch: {e:?}"));
             assert!(event_exists(&t, &id).await);
-            let mut tx = t.svc.db.begin_write().await.unwrap();
-            sqlx::query("UPDATE orgs SET name = name WHERE id = $1")
-                .bind(&org.id)
-                .execute(&mut **tx)
+            write_in_a_transaction(&t, &org.id)
                 .await
-                .unwrap();
-            tx.commit().await.unwrap();
+                .unwrap_or_else(|e| panic!("transaction {i} after the broken batch: {e}"));
         }
     }
 );
