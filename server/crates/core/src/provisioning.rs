@@ -760,19 +760,46 @@ fn sort_column(attr: &str) -> Option<&'static str> {
 /// SCIM's list order when no sortBy is given.
 const DEFAULT_ORDER: &str = "u.created_at ASC, u.id ASC";
 
-/// The list's condition, numbered from `$1` (the org id), and the filter's values after it.
-fn list_where(filter: &str) -> Result<(String, Vec<scim_filter::SqlParam>), ScimError> {
-    let mut where_sql = String::from("u.org_id = $1 AND u.deleted_at IS NULL");
+/// A list's condition: the SQL numbered from `$1` (the org id), the filter's values after it, and
+/// whether the filter can match one user at most.
+struct ListWhere {
+    sql: String,
+    params: Vec<scim_filter::SqlParam>,
+    unique: bool,
+}
+
+/// `userName eq "…"`, the lookup every IdP makes before it writes a user: userName is unique in
+/// the organisation (index `users_org_user_name`, live and soft-deleted users alike).
+fn is_user_name_eq(f: &scim_filter::Filter) -> bool {
+    use scim_filter::{CompValue, CompareOp, Filter};
+    matches!(f, Filter::Compare { attr, op: CompareOp::Eq, value: CompValue::String(_) }
+    if attr.sub.is_none()
+        && attr.name.eq_ignore_ascii_case("userName")
+        && attr.urn.as_deref().is_none_or(|u| {
+            u.eq_ignore_ascii_case("urn:ietf:params:scim:schemas:core:2.0:User")
+        }))
+}
+
+fn list_where(filter: &str) -> Result<ListWhere, ScimError> {
+    let mut sql = String::from("u.org_id = $1 AND u.deleted_at IS NULL");
     if filter.trim().is_empty() {
-        return Ok((where_sql, Vec::new()));
+        return Ok(ListWhere {
+            sql,
+            params: Vec::new(),
+            unique: false,
+        });
     }
     let filter = scim_filter::parse_filter(filter)
         .map_err(|e| ScimError::invalid_filter(format!("The filter is not valid: {e}")))?;
     let frag = scim_filter::to_sql_in_org(&filter, 2, "$1", &crate::users::SCIM_FILTER_COLUMNS)
         .map_err(|e| ScimError::invalid_filter(e.to_string()))?;
-    where_sql.push_str(" AND ");
-    where_sql.push_str(&frag.sql);
-    Ok((where_sql, frag.params))
+    sql.push_str(" AND ");
+    sql.push_str(&frag.sql);
+    Ok(ListWhere {
+        sql,
+        params: frag.params,
+        unique: is_user_name_eq(&filter),
+    })
 }
 
 /// GET /Users and POST /Users/.search.
@@ -830,7 +857,11 @@ async fn list_rows<U>(
         .count
         .unwrap_or(scim_core::schema::MAX_RESULTS as i64)
         .clamp(0, scim_core::schema::MAX_RESULTS as i64);
-    let (where_sql, params) = list_where(q.filter.as_deref().unwrap_or_default())?;
+    let ListWhere {
+        sql: where_sql,
+        params,
+        unique,
+    } = list_where(q.filter.as_deref().unwrap_or_default())?;
     let order = match q.sort_by.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(s) => {
             let col = sort_column(s.trim()).ok_or_else(|| {
@@ -849,7 +880,14 @@ async fn list_rows<U>(
         std::iter::once(SqlValue::from(caller.org_id.as_str()))
             .chain(params.iter().cloned().map(SqlValue::from))
     };
-    // The lookups IdPs make (`userName eq …`, `externalId eq …`) match one user or none.
+    if unique {
+        if let Some(page) =
+            unique_match_page(svc, &where_sql, where_params(), start_index, count, user_of).await?
+        {
+            return Ok(page);
+        }
+    }
+    // The lookups IdPs make (`externalId eq …`, `emails.value eq …`) match one user or a few.
     if filtered && count > 0 {
         if let Some(page) = small_match_page(
             svc,
@@ -984,14 +1022,67 @@ fn small_match_statement(
 /// The statement that answers the first page (100 users, default order) of a filtered list in
 /// `org_id`, first of all an IdP's lookup: what the query-plan tests explain.
 pub fn filtered_page_statement(org_id: &str, filter: &str) -> Result<SqlBuilder, ScimError> {
-    let (where_sql, params) = list_where(filter)?;
-    Ok(small_match_statement(
-        &where_sql,
-        std::iter::once(SqlValue::from(org_id)).chain(params.into_iter().map(SqlValue::from)),
-        DEFAULT_ORDER,
-        1,
-        scim_core::schema::MAX_RESULTS as i64,
-    ))
+    let w = list_where(filter)?;
+    let params =
+        std::iter::once(SqlValue::from(org_id)).chain(w.params.into_iter().map(SqlValue::from));
+    Ok(if w.unique {
+        unique_match_statement(&w.sql, params)
+    } else {
+        small_match_statement(
+            &w.sql,
+            params,
+            DEFAULT_ORDER,
+            1,
+            scim_core::schema::MAX_RESULTS as i64,
+        )
+    })
+}
+
+/// The match of a filter that matches one user at most, read through the filter's index alone:
+/// no count, sort or page around it. (Two rows are asked for, to notice if it ever matched more.)
+fn unique_match_statement(
+    where_sql: &str,
+    where_params: impl Iterator<Item = SqlValue>,
+) -> SqlBuilder {
+    let mut b = SqlBuilder::new(&format!(
+        "SELECT {} FROM users u WHERE ",
+        users::SELECT_COLUMNS
+    ));
+    b.push_numbered(where_sql, where_params).push(" LIMIT 2");
+    b
+}
+
+/// The page of a filter that matches one user at most ([`unique_match_statement`]); None if it
+/// matched more after all (the caller then answers it as any filter).
+async fn unique_match_page<U>(
+    svc: &Services,
+    where_sql: &str,
+    where_params: impl Iterator<Item = SqlValue>,
+    start_index: i64,
+    count: i64,
+    user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
+) -> Result<Option<ListPage<U>>, ScimError> {
+    let rows = unique_match_statement(where_sql, where_params)
+        .query()
+        .fetch_all(&svc.db.pool)
+        .await
+        .map_err(sqlx_err)?;
+    if rows.len() > 1 {
+        return Ok(None);
+    }
+    let users = if start_index == 1 && count > 0 {
+        rows.iter()
+            .map(user_of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(ListPage {
+        total: rows.len() as i64,
+        start_index,
+        users,
+    }))
 }
 
 /// A filter matching at most this many users is answered by one statement

@@ -435,6 +435,24 @@ db_test!(
         assert_eq!(p.users[0].id, format!("{}-u00007", a.id));
         let p = list("userName eq \"nobody@bulk.test\"", 1, 100).await;
         assert_eq!((p.total, p.users.len()), (0, 0));
+        // The lookup's own statement (a unique match): the same answers past the match, with no
+        // page, with the schema's URN, and not for a soft-deleted user.
+        let p = list("userName eq \"u7@bulk.test\"", 2, 100).await;
+        assert_eq!((p.total, p.users.len()), (1, 0), "past the only match");
+        let p = list("userName eq \"u7@bulk.test\"", 1, 0).await;
+        assert_eq!((p.total, p.users.len()), (1, 0), "count=0");
+        let p = list(
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName eq \"u8@bulk.test\"",
+            1,
+            100,
+        )
+        .await;
+        assert_eq!(p.users[0].id, format!("{}-u00008", a.id));
+        provisioning::delete(&t.svc, &c, &format!("{}-u00009", a.id), None)
+            .await
+            .unwrap();
+        let p = list("userName eq \"u9@bulk.test\"", 1, 100).await;
+        assert_eq!((p.total, p.users.len()), (0, 0), "a soft-deleted user");
         let p = list("externalId eq \"X7\"", 2, 100).await;
         assert_eq!((p.total, p.users.len()), (1, 0), "past the only match");
         // A few hundred matches (the one-statement path) and more than 500 (count + page), each
