@@ -300,8 +300,8 @@ impl Metrics {
         gauge(
             &mut out,
             "portal_db_pool_idle_connections",
-            "Open database connections not in use.",
-            pool.num_idle(),
+            "Open database connections not in use (idle in the pool or kept for reads).",
+            pool.num_idle() + svc.db.kept_for_reads(),
         );
         gauge(
             &mut out,

@@ -12,7 +12,7 @@ app_test!(
             .to_str()
             .unwrap()
             .contains("frame-ancestors 'none'"));
-        app.t.svc.db.pool.close().await;
+        app.t.svc.db.close().await;
         let res = app.get("/healthz", None).await;
         assert_eq!(res.status(), 503);
     }

@@ -75,7 +75,7 @@ async fn crash_and_recover(backend: Backend) {
     let mut t = fixture::services(backend).await;
     let _dir = t.tdb.dir.take();
     let url = t.tdb.url.clone();
-    t.svc.db.pool.close().await;
+    t.svc.db.close().await;
     let mail = fixture::temp_dir("crash-mail");
     let out = cli(
         &url,

@@ -2,10 +2,11 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::{AnyPool, ConnectOptions, Connection, Executor};
 
 use crate::error::{CoreError, CoreResult};
@@ -35,6 +36,121 @@ pub struct Db {
     /// SCIM tokens that checked out, forgotten at every [`WriteTx`] commit
     /// (`crate::token_cache`).
     pub(crate) token_cache: Arc<crate::token_cache::TokenCache>,
+    /// Connections kept between short reads ([`Db::reader`]).
+    readers: Arc<Readers>,
+}
+
+/// Connections kept between the short reads of [`Db::reader`], out of sqlx's pool: a connection
+/// given back to that pool is pinged first (sqlx 0.8 does it on every release, to find one a
+/// cancelled statement left half-read), one more round trip per statement — to the server on
+/// PostgreSQL, to the connection's thread on SQLite. A read that finished has had its whole
+/// answer, so its connection is kept here without that ping; one that did not (an error, a
+/// request dropped mid-statement) goes back to the pool, which checks it as before.
+///
+/// Kept connections are still the pool's (they count against `DB_MAX_CONNECTIONS`), so they are
+/// kept briefly: at most a quarter of the pool, none while the pool has no connection to spare,
+/// each given back after [`KEPT_IDLE`] unused (a task sweeps every [`KEPT_IDLE`]) and after
+/// [`KEPT_LIFETIME`] in all (so the pool's own lifetime and idle rules still apply to it).
+#[derive(Debug, Default)]
+struct Readers {
+    idle: std::sync::Mutex<Vec<Kept>>,
+    /// How many are kept at most: a quarter of the pool (none for a pool under four).
+    keep: usize,
+    max: u32,
+}
+
+#[derive(Debug)]
+struct Kept {
+    conn: PoolConnection<sqlx::Any>,
+    /// Taken out of the pool at.
+    taken: Instant,
+    /// Kept here since.
+    since: Instant,
+}
+
+/// A kept connection unused this long goes back to the pool.
+const KEPT_IDLE: Duration = Duration::from_secs(1);
+/// A connection goes back to the pool after this long out of it, however busy.
+const KEPT_LIFETIME: Duration = Duration::from_secs(60);
+
+impl Readers {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
+        self.idle.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes out the connections unused for [`KEPT_IDLE`] (all of them when `all`), to be
+    /// dropped by the caller outside the lock (dropping one gives it back to the pool).
+    fn take_stale(&self, all: bool) -> Vec<Kept> {
+        let mut idle = self.lock();
+        let (stale, fresh): (Vec<_>, Vec<_>) = idle
+            .drain(..)
+            .partition(|k| all || k.since.elapsed() >= KEPT_IDLE);
+        *idle = fresh;
+        stale
+    }
+}
+
+/// A connection for one short read (plain SELECTs only), from [`Db::reader`]. Call
+/// [`ReadConn::done`] when the read has finished without error and its rows were read to the
+/// end, so that it is kept for the next one.
+pub struct ReadConn<'a> {
+    conn: Option<PoolConnection<sqlx::Any>>,
+    taken: Instant,
+    db: &'a Db,
+    finished: bool,
+}
+
+impl ReadConn<'_> {
+    /// The read finished and its answer was read to the end: the connection is kept.
+    pub fn done(mut self) {
+        self.finished = true;
+    }
+}
+
+impl std::ops::Deref for ReadConn<'_> {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        self.conn
+            .as_ref()
+            .expect("a ReadConn holds its connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for ReadConn<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.conn
+            .as_mut()
+            .expect("a ReadConn holds its connection until dropped")
+    }
+}
+
+impl Drop for ReadConn<'_> {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let pool = &self.db.pool;
+        let readers = &self.db.readers;
+        let keep = self.finished
+            && !Connection::is_in_transaction(&*conn)
+            && self.taken.elapsed() < KEPT_LIFETIME
+            && !pool.is_closed()
+            // The pool has a connection to spare: nobody is waiting for this one.
+            && (pool.num_idle() > 0 || pool.size() < readers.max);
+        if keep {
+            let mut idle = readers.lock();
+            if idle.len() < readers.keep {
+                idle.push(Kept {
+                    conn,
+                    taken: self.taken,
+                    since: Instant::now(),
+                });
+                return;
+            }
+        }
+        // Back to sqlx's pool (pinged there), outside the lock.
+        drop(conn);
+    }
 }
 
 /// The process's SQLite write turn and the group-commit batch it may hold open.
@@ -307,9 +423,67 @@ impl Db {
             list_seeks: Default::default(),
             token_usage: Default::default(),
             token_cache: Default::default(),
+            readers: Arc::new(Readers {
+                idle: Default::default(),
+                keep: max_connections as usize / 4,
+                max: max_connections,
+            }),
         };
         db.migrate().await?;
+        // Gives kept read connections back to the pool once unused (ends with the `Db`).
+        let readers = Arc::downgrade(&db.readers);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(KEPT_IDLE).await;
+                let Some(readers) = readers.upgrade() else {
+                    break;
+                };
+                drop(readers.take_stale(false));
+            }
+        });
         Ok(db)
+    }
+
+    /// A connection for one short read (a SCIM lookup or get): one kept from an earlier read
+    /// ([`Readers`]), or one from the pool.
+    pub async fn reader(&self) -> Result<ReadConn<'_>, sqlx::Error> {
+        if self.pool.is_closed() {
+            drop(self.readers.take_stale(true));
+            return Err(sqlx::Error::PoolClosed);
+        }
+        let kept = self.readers.lock().pop();
+        let (conn, taken) = match kept {
+            Some(k) => (k.conn, k.taken),
+            None => (self.pool.acquire().await?, Instant::now()),
+        };
+        Ok(ReadConn {
+            conn: Some(conn),
+            taken,
+            db: self,
+            finished: false,
+        })
+    }
+
+    /// Connections kept for reads ([`Db::reader`]): open and not in use, though not idle in
+    /// the pool.
+    pub fn kept_for_reads(&self) -> usize {
+        self.readers.lock().len()
+    }
+
+    /// Closes the pool, after giving it back the connections kept for reads (sqlx's `close`
+    /// waits for every connection to come back).
+    pub async fn close(&self) {
+        let close = self.pool.close();
+        tokio::pin!(close);
+        // Once the pool is marked closed no read keeps its connection; one kept just before is
+        // given back on the next turn.
+        loop {
+            drop(self.readers.take_stale(true));
+            tokio::select! {
+                () = &mut close => return,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+        }
     }
 
     async fn migrate(&self) -> Result<(), DbOpenError> {

@@ -396,26 +396,28 @@ pub async fn get_raw(
     caller: &Caller,
     id: &str,
 ) -> Result<(users::RawUser, Vec<(String, String)>), ScimError> {
-    let mut conn = svc.db.pool.acquire().await.map_err(sqlx_err)?;
+    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
     let row = sqlx::query(&format!(
         "SELECT {} FROM users u WHERE u.org_id = $1 AND u.id = $2 AND u.deleted_at IS NULL",
         users::SELECT_COLUMNS
     ))
     .bind(&caller.org_id)
     .bind(id)
-    .fetch_optional(&mut *conn)
+    // Read to the end (one row at most), as a kept connection must be (`Db::reader`).
+    .fetch_all(&mut *conn)
     .await
-    .map_err(sqlx_err)?;
-    let user = row
-        .as_ref()
-        .map(users::RawUser::from_row)
-        .transpose()
-        .map_err(db_err)?
-        .ok_or_else(|| not_found(id))?;
+    .map_err(sqlx_err)?
+    .pop();
+    let Some(row) = row else {
+        conn.done();
+        return Err(not_found(id));
+    };
+    let user = users::RawUser::from_row(&row).map_err(db_err)?;
     let mut groups =
         crate::groups::groups_of_users(&mut conn, &caller.org_id, std::slice::from_ref(&user.id))
             .await
             .map_err(db_err)?;
+    conn.done();
     let groups = groups.remove(&user.id).unwrap_or_default();
     Ok((user, groups))
 }
@@ -1062,11 +1064,13 @@ async fn unique_match_page<U>(
     count: i64,
     user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
 ) -> Result<Option<ListPage<U>>, ScimError> {
+    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
     let rows = unique_match_statement(where_sql, where_params)
         .query()
-        .fetch_all(&svc.db.pool)
+        .fetch_all(&mut *conn)
         .await
         .map_err(sqlx_err)?;
+    conn.done();
     if rows.len() > 1 {
         return Ok(None);
     }
@@ -1106,7 +1110,9 @@ async fn small_match_page<U>(
 ) -> Result<Option<ListPage<U>>, ScimError> {
     use sqlx::Row;
     let b = small_match_statement(where_sql, where_params, order, start_index, count);
-    let rows = b.query().fetch_all(&svc.db.pool).await.map_err(sqlx_err)?;
+    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
+    let rows = b.query().fetch_all(&mut *conn).await.map_err(sqlx_err)?;
+    conn.done();
     let Some(first) = rows.first() else {
         // No row of the first page: nothing matches. Past it, the total is still unknown.
         return Ok((start_index == 1).then_some(ListPage {
