@@ -51,12 +51,11 @@ pub struct Db {
 /// kept briefly: at most a quarter of the pool, none while the pool has no connection to spare,
 /// each given back after [`KEPT_IDLE`] unused (a task sweeps every [`KEPT_IDLE`]) and after
 /// [`KEPT_LIFETIME`] in all (so the pool's own lifetime and idle rules still apply to it).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Readers {
     idle: std::sync::Mutex<Vec<Kept>>,
     /// How many are kept at most: a quarter of the pool (none for a pool under four).
     keep: usize,
-    max: u32,
 }
 
 #[derive(Debug)]
@@ -136,7 +135,7 @@ impl Drop for ReadConn<'_> {
             && self.taken.elapsed() < KEPT_LIFETIME
             && !pool.is_closed()
             // The pool has a connection to spare: nobody is waiting for this one.
-            && (pool.num_idle() > 0 || pool.size() < readers.max);
+            && (pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections());
         if keep {
             let mut idle = readers.lock();
             if idle.len() < readers.keep {
@@ -426,7 +425,6 @@ impl Db {
             readers: Arc::new(Readers {
                 idle: Default::default(),
                 keep: max_connections as usize / 4,
-                max: max_connections,
             }),
         };
         db.migrate().await?;

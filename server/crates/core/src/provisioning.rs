@@ -1040,6 +1040,14 @@ pub fn filtered_page_statement(org_id: &str, filter: &str) -> Result<SqlBuilder,
     })
 }
 
+/// The rows of a lookup's statement, on a connection kept between reads (`Db::reader`).
+async fn read_all(svc: &Services, b: &SqlBuilder) -> Result<Vec<sqlx::any::AnyRow>, ScimError> {
+    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
+    let rows = b.query().fetch_all(&mut *conn).await.map_err(sqlx_err)?;
+    conn.done();
+    Ok(rows)
+}
+
 /// The match of a filter that matches one user at most, read through the filter's index alone:
 /// no count, sort or page around it. (Two rows are asked for, to notice if it ever matched more.)
 fn unique_match_statement(
@@ -1064,13 +1072,7 @@ async fn unique_match_page<U>(
     count: i64,
     user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
 ) -> Result<Option<ListPage<U>>, ScimError> {
-    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
-    let rows = unique_match_statement(where_sql, where_params)
-        .query()
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(sqlx_err)?;
-    conn.done();
+    let rows = read_all(svc, &unique_match_statement(where_sql, where_params)).await?;
     if rows.len() > 1 {
         return Ok(None);
     }
@@ -1110,9 +1112,7 @@ async fn small_match_page<U>(
 ) -> Result<Option<ListPage<U>>, ScimError> {
     use sqlx::Row;
     let b = small_match_statement(where_sql, where_params, order, start_index, count);
-    let mut conn = svc.db.reader().await.map_err(sqlx_err)?;
-    let rows = b.query().fetch_all(&mut *conn).await.map_err(sqlx_err)?;
-    conn.done();
+    let rows = read_all(svc, &b).await?;
     let Some(first) = rows.first() else {
         // No row of the first page: nothing matches. Past it, the total is still unknown.
         return Ok((start_index == 1).then_some(ListPage {

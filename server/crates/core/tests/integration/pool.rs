@@ -15,17 +15,8 @@ async fn postgres_connections_dropped_by_the_server_while_idle_are_replaced() {
         let held: Vec<_> = three_connections(pool).await;
         drop(held);
         // The server drops them (a restart, or a proxy's idle timeout would).
-        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&t.tdb.url)
-            .await
-            .unwrap();
-        let killed: Vec<(bool,)> = sqlx::query_as(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
-        assert!(killed.len() >= 3, "{killed:?}");
+        let killed = kill_the_test_databases_connections(&t.tdb.url).await;
+        assert!(killed >= 3, "{killed} connections killed");
         // Past the idle time that gets a connection pinged, every statement finds a live one.
         tokio::time::sleep(Duration::from_secs(6)).await;
         for _ in 0..5 {
@@ -34,6 +25,22 @@ async fn postgres_connections_dropped_by_the_server_while_idle_are_replaced() {
         }
     })
     .await;
+}
+
+/// Has the server end every other connection to the test database (as a restart, or a proxy's
+/// idle timeout would); how many it ended.
+async fn kill_the_test_databases_connections(url: &str) -> usize {
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(url)
+        .await
+        .unwrap();
+    let killed: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    killed.len()
 }
 
 /// Three connections checked out at once (so the pool holds at least three).
@@ -123,17 +130,8 @@ async fn postgres_connections_kept_for_reads_and_dropped_by_the_server_are_repla
         let (a, b) = (db.reader().await.unwrap(), db.reader().await.unwrap());
         a.done();
         b.done();
-        let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&t.tdb.url)
-            .await
-            .unwrap();
-        let killed: Vec<(bool,)> = sqlx::query_as(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap();
-        assert!(killed.len() >= 2, "{killed:?}");
+        let killed = kill_the_test_databases_connections(&t.tdb.url).await;
+        assert!(killed >= 2, "{killed} connections killed");
         // Past the idle time that gets a connection pinged, every read finds a live one.
         tokio::time::sleep(Duration::from_secs(6)).await;
         for _ in 0..5 {
