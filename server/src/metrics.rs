@@ -290,6 +290,22 @@ impl Metrics {
             "portal_argon2_verifications_total {}",
             argon2.verifications()
         );
+        let (statements, keys) = svc.db.lookup_counts();
+        for (name, help, value) in [
+            (
+                "portal_scim_lookup_statements_total",
+                "Statements that read SCIM userName lookups, several at once (issue 11).",
+                statements,
+            ),
+            (
+                "portal_scim_lookup_keys_total",
+                "SCIM userName lookups answered by those statements.",
+                keys,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let _ = writeln!(out, "{name} {value}");
+        }
         let pool = &svc.db.pool;
         gauge(
             &mut out,

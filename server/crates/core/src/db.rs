@@ -38,6 +38,8 @@ pub struct Db {
     pub(crate) token_cache: Arc<crate::token_cache::TokenCache>,
     /// Connections kept between short reads ([`Db::reader`]).
     readers: Arc<Readers>,
+    /// userName lookups waiting to be read together (`crate::lookups`).
+    pub(crate) lookups: Arc<crate::lookups::Lookups>,
 }
 
 /// Connections kept between the short reads of [`Db::reader`], out of sqlx's pool: a connection
@@ -426,6 +428,7 @@ impl Db {
                 idle: Default::default(),
                 keep: max_connections as usize / 4,
             }),
+            lookups: Default::default(),
         };
         db.migrate().await?;
         // Gives kept read connections back to the pool once unused (ends with the `Db`).

@@ -15,6 +15,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod list_seek;
+pub mod lookups;
 pub mod magic_links;
 pub mod mail;
 pub mod manage;

@@ -883,9 +883,24 @@ async fn list_rows<U>(
             .chain(params.iter().cloned().map(SqlValue::from))
     };
     if unique {
-        if let Some(page) =
-            unique_match_page(svc, &where_sql, where_params(), start_index, count, user_of).await?
-        {
+        // `userName eq "…"`: its one value is the lower-cased name.
+        let name = match params.as_slice() {
+            [scim_filter::SqlParam::Text(name)] => Some(name.as_str()),
+            _ => None,
+        };
+        let rows = match name {
+            Some(name) => svc
+                .db
+                .lookup_user_name(&caller.org_id, name)
+                .await
+                .map_err(sqlx_err)?,
+            None => None,
+        };
+        let rows = match rows {
+            Some(rows) => rows,
+            None => read_all(svc, &unique_match_statement(&where_sql, where_params())).await?,
+        };
+        if let Some(page) = unique_match_page(rows, start_index, count, user_of)? {
             return Ok(page);
         }
     }
@@ -1062,17 +1077,15 @@ fn unique_match_statement(
     b
 }
 
-/// The page of a filter that matches one user at most ([`unique_match_statement`]); None if it
-/// matched more after all (the caller then answers it as any filter).
-async fn unique_match_page<U>(
-    svc: &Services,
-    where_sql: &str,
-    where_params: impl Iterator<Item = SqlValue>,
+/// The page of a filter that matches one user at most, from the rows of
+/// [`unique_match_statement`] or of the shared lookup (`crate::lookups`); None if it matched more
+/// after all (the caller then answers it as any filter).
+fn unique_match_page<U>(
+    rows: Vec<sqlx::any::AnyRow>,
     start_index: i64,
     count: i64,
     user_of: fn(&sqlx::any::AnyRow) -> crate::error::CoreResult<U>,
 ) -> Result<Option<ListPage<U>>, ScimError> {
-    let rows = read_all(svc, &unique_match_statement(where_sql, where_params)).await?;
     if rows.len() > 1 {
         return Ok(None);
     }

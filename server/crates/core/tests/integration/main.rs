@@ -32,3 +32,5 @@ mod scim_tokens;
 mod token_cache;
 // The connection pool: no ping per statement, idle PostgreSQL connections checked (issue 11).
 mod pool;
+// The IdP's userName lookups read several at once (issue 11).
+mod lookups;

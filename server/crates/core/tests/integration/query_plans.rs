@@ -204,23 +204,51 @@ db_test!(
                     .unwrap();
             }
             let b = portal_core::provisioning::filtered_page_statement(&org.id, filter).unwrap();
-            let p = plan_of(&t, &b).await;
-            assert!(
-                indexes.iter().any(|i| p.contains(i)),
-                "{filter} should use one of {indexes:?}:\n{p}"
-            );
-            assert!(
-                !p.contains("users_live_org_created") && !p.contains("users_org_created"),
-                "{filter} walks the list order:\n{p}"
-            );
-            assert!(
-                !p.contains("SCAN u ") && !p.lines().any(|l| l.ends_with("SCAN u")),
-                "{filter} scans users:\n{p}"
-            );
-            assert!(
-                !p.contains("Seq Scan on users"),
-                "{filter} scans users:\n{p}"
-            );
+            let mut statements = vec![(filter.to_string(), b)];
+            if filter == by_name.0 {
+                // The same lookup made with others at once (`portal_core::lookups`).
+                statements.push((
+                    format!("{filter} and two more, in one statement"),
+                    portal_core::lookups::user_name_lookup_statement(
+                        t.svc.db.backend,
+                        &(0..portal_core::lookups::MAX_KEYS)
+                            .map(|i| {
+                                (
+                                    if i % 3 == 0 {
+                                        "another-org"
+                                    } else {
+                                        org.id.as_str()
+                                    },
+                                    if i % 2 == 0 {
+                                        "user7@x.test"
+                                    } else {
+                                        "user1999@x.test"
+                                    },
+                                )
+                            })
+                            .collect::<Vec<_>>(),
+                    ),
+                ));
+            }
+            for (filter, b) in statements {
+                let p = plan_of(&t, &b).await;
+                assert!(
+                    indexes.iter().any(|i| p.contains(i)),
+                    "{filter} should use one of {indexes:?}:\n{p}"
+                );
+                assert!(
+                    !p.contains("users_live_org_created") && !p.contains("users_org_created"),
+                    "{filter} walks the list order:\n{p}"
+                );
+                assert!(
+                    !p.contains("SCAN u ") && !p.lines().any(|l| l.ends_with("SCAN u")),
+                    "{filter} scans users:\n{p}"
+                );
+                assert!(
+                    !p.contains("Seq Scan on users"),
+                    "{filter} scans users:\n{p}"
+                );
+            }
         }
     }
 );
