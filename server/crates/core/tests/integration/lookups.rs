@@ -4,23 +4,14 @@
 
 use std::time::Duration;
 
+use crate::groups::caller;
 use portal_core::lookups::user_name_lookup_statement;
-use portal_core::provisioning::{self, Caller, ListQuery};
+use portal_core::provisioning::{self, ListQuery};
 use portal_core::users::{self, Source};
 use portal_core::Backend;
 use portal_test_support::{db_test, deadline, org_with_admin, services, TestServices};
 use serde_json::json;
 use sqlx::Row;
-
-fn caller(org: &str) -> Caller {
-    Caller {
-        org_id: org.to_string(),
-        base_url: format!("https://portal.test/scim/v2/{org}"),
-        user_agent: Some("core-test".into()),
-        request_id: None,
-        policy: None,
-    }
-}
 
 fn lookup(name: &str) -> ListQuery {
     ListQuery {
