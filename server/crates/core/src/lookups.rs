@@ -273,19 +273,32 @@ async fn read(db: &Db, keys: &[(&str, &str)]) -> Result<Vec<Vec<AnyRow>>, sqlx::
     let mut conn = db.reader().await?;
     let rows = b.query().fetch_all(&mut *conn).await?;
     conn.done();
-    let mut per_key: Vec<Vec<AnyRow>> = keys.iter().map(|_| Vec::new()).collect();
+    assign(rows, keys, padded.len(), |r| {
+        Ok((r.try_get("k")?, r.try_get::<String, _>("org_id")?))
+    })
+}
+
+/// Hands each row to the key it was read for (`key_of`: its key number and organisation), in the
+/// keys' order; rows of the padding keys past `keys` are left out. A row numbered for no key of
+/// the statement, or of another organisation than its key's, is an error: the whole batch then
+/// reads alone, and no lookup is answered with another's rows.
+fn assign<R>(
+    rows: Vec<R>,
+    keys: &[(&str, &str)],
+    padded: usize,
+    key_of: impl Fn(&R) -> Result<(i64, String), sqlx::Error>,
+) -> Result<Vec<Vec<R>>, sqlx::Error> {
+    let mut per_key: Vec<Vec<R>> = keys.iter().map(|_| Vec::new()).collect();
     for r in rows {
-        let k: i64 = r.try_get("k")?;
-        let Some(k) = usize::try_from(k).ok().filter(|k| *k < padded.len()) else {
+        let (k, org) = key_of(&r)?;
+        let Some(k) = usize::try_from(k).ok().filter(|k| *k < padded) else {
             return Err(sqlx::Error::Protocol(format!(
-                "a lookup row for key {k} of {}",
-                padded.len()
+                "a lookup row for key {k} of {padded}"
             )));
         };
         let Some(rows) = per_key.get_mut(k) else {
             continue; // a repeat of the last key
         };
-        let org: String = r.try_get("org_id")?;
         if org != keys[k].0 {
             return Err(sqlx::Error::Protocol(format!(
                 "a lookup row of another organisation for key {k}"
@@ -294,4 +307,53 @@ async fn read(db: &Db, keys: &[(&str, &str)]) -> Result<Vec<Vec<AnyRow>>, sqlx::
         rows.push(r);
     }
     Ok(per_key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::assign;
+
+    type Row = (i64, &'static str, &'static str);
+
+    fn key_of(r: &Row) -> Result<(i64, String), sqlx::Error> {
+        Ok((r.0, r.1.to_string()))
+    }
+
+    const KEYS: [(&str, &str); 3] = [("org-a", "x"), ("org-b", "x"), ("org-a", "y")];
+
+    #[test]
+    fn each_row_goes_to_its_own_key_and_the_padding_is_left_out() {
+        // Three keys padded to four (the last repeated): rows in any order.
+        let rows: Vec<Row> = vec![
+            (3, "org-a", "padding"),
+            (1, "org-b", "b-x"),
+            (0, "org-a", "a-x"),
+            (2, "org-a", "a-y"),
+        ];
+        let per_key = assign(rows, &KEYS, 4, key_of).unwrap();
+        let ids: Vec<Vec<&str>> = per_key
+            .iter()
+            .map(|rows| rows.iter().map(|r| r.2).collect())
+            .collect();
+        assert_eq!(ids, vec![vec!["a-x"], vec!["b-x"], vec!["a-y"]]);
+        // A key nobody matched gets no rows (not another key's).
+        let per_key = assign(vec![(1, "org-b", "b-x")], &KEYS, 4, key_of).unwrap();
+        assert!(per_key[0].is_empty() && per_key[2].is_empty());
+        assert_eq!(per_key[1].len(), 1);
+    }
+
+    #[test]
+    fn a_row_of_another_organisation_fails_the_batch() {
+        // Key 1 is org-b's lookup: a row of org-a numbered 1 must not reach it.
+        let err = assign(vec![(1, "org-a", "a-x")], &KEYS, 4, key_of).unwrap_err();
+        assert!(err.to_string().contains("another organisation"), "{err}");
+    }
+
+    #[test]
+    fn a_row_for_no_key_of_the_statement_fails_the_batch() {
+        for k in [4, -1, i64::MAX] {
+            let err = assign(vec![(k, "org-a", "a-x")], &KEYS, 4, key_of).unwrap_err();
+            assert!(err.to_string().contains("lookup row for key"), "{k}: {err}");
+        }
+    }
 }

@@ -331,3 +331,65 @@ async fn lookups_go_on_after_the_shared_reads_were_dropped_half_way() {
     })
     .await;
 }
+
+/// A shared read that fails with an ordinary database error (here its connection is terminated
+/// by the server) must not be taken for "nobody has that userName" — an IdP told so would create
+/// the user a second time: each of its lookups reads alone and finds its own user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_read_that_fails_is_not_taken_for_an_empty_answer() {
+    deadline(async {
+        let t = services(Backend::Postgres).await;
+        let (a, b) = two_orgs(&t).await;
+        let lock = lock_users(&t.tdb.url).await;
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let svc = t.svc.clone();
+            let org = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.spawn(async move {
+                let page = provisioning::list_raw(&svc, &caller(&org), &lookup("same@x.test"))
+                    .await
+                    .expect("a lookup whose shared read failed is read again");
+                (
+                    org,
+                    page.users.iter().map(|u| u.id.clone()).collect::<Vec<_>>(),
+                )
+            });
+        }
+        // The shared statements wait behind the lock; end their connections (this test's
+        // database only: the other tests run beside it on the same server).
+        let admin = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&t.tdb.url)
+            .await
+            .unwrap();
+        let until = std::time::Instant::now() + Duration::from_secs(5);
+        let mut killed = 0;
+        while killed == 0 {
+            assert!(
+                std::time::Instant::now() < until,
+                "the shared reads started"
+            );
+            killed = sqlx::query(
+                "SELECT CAST(COUNT(pg_terminate_backend(pid)) AS BIGINT) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%AS v (k, org, name)%' \
+                 AND query NOT LIKE '%pg_stat_activity%'",
+            )
+            .fetch_one(&admin)
+            .await
+            .unwrap()
+            .get::<i64, _>(0);
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        lock.rollback().await.unwrap();
+        while let Some(r) = tasks.join_next().await {
+            let (org, ids) = r.unwrap();
+            let want = if org == a { "a-same" } else { "b-same" };
+            assert_eq!(
+                ids,
+                vec![want.to_string()],
+                "each lookup finds its own user"
+            );
+        }
+    })
+    .await;
+}
