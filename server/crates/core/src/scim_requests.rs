@@ -362,6 +362,10 @@ pub async fn record(svc: &Services, c: &Captured) -> CoreResult<()> {
 /// Queue length of the writer: beyond it, requests are not logged (counted, and a warning says
 /// so at most every [`DROP_WARNING_EVERY`]).
 pub const QUEUE: usize = 4096;
+/// Bytes of captured requests (bodies and paths) held by the writer at most, queued or being
+/// written: past it, requests are not logged (as past [`QUEUE`]). Without it the queue's length
+/// alone would let 4,096 requests of a megabyte each, or list pages under load, hold gigabytes.
+pub const QUEUE_BYTES: usize = 32 << 20;
 /// Rows per write transaction, at most.
 pub const BATCH: usize = 500;
 /// Bytes of captured bodies per write transaction, at most (past it the batch is written even
@@ -370,7 +374,10 @@ pub const BATCH: usize = 500;
 pub const BATCH_BYTES: usize = 4 << 20;
 /// Once a request is queued, the writer waits this long for others before it writes: fewer,
 /// larger transactions (on SQLite each commit also makes every other connection drop its page
-/// cache). A logged request shows on the screen this much later.
+/// cache). A logged request shows on the screen this much later. Not when a whole batch is
+/// already waiting ([`BATCH`] rows or [`BATCH_BYTES`]): under load the writer writes batch after
+/// batch (a linger per batch capped it at [`BATCH`] rows per 50 ms, fewer than a busy server
+/// answers, and at about 60 list pages).
 pub const LINGER: Duration = Duration::from_millis(50);
 /// How often, at most, the writer warns that requests went unlogged.
 pub const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
@@ -390,12 +397,27 @@ fn captured_bytes(c: &Captured) -> usize {
     c.request_body.len() + c.response_body.len() + c.path.len()
 }
 
+/// Gives a written batch's bytes back to the writer's budget, also if the task is dropped
+/// half-way (at shutdown).
+struct Release<'a> {
+    held: &'a std::sync::atomic::AtomicUsize,
+    bytes: usize,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
 /// The batched writer: the SCIM transport hands each captured request over without waiting; one
 /// task redacts and writes them, many per transaction, so the SCIM path never waits on this
 /// table (and on SQLite takes the write turn once per batch, not once per request).
 #[derive(Clone, Debug)]
 pub struct Writer {
     tx: tokio::sync::mpsc::Sender<Captured>,
+    /// Bytes of the requests handed over and not yet written ([`QUEUE_BYTES`]).
+    held: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// When a dropped request was last warned about, and how many were dropped since.
     warned: std::sync::Arc<Mutex<(Option<Instant>, u64)>>,
     /// Tells the task to write what is queued without lingering, and stop ([`Writer::finish`]).
@@ -409,6 +431,8 @@ impl Writer {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Captured>(QUEUE);
         let closing = std::sync::Arc::new(tokio::sync::Notify::new());
         let closed = closing.clone();
+        let held = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let written = held.clone();
         let task = tokio::spawn(async move {
             let mut batch: Vec<Captured> = Vec::new();
             let mut stopping = false;
@@ -421,7 +445,10 @@ impl Writer {
                         },
                         () = closed.notified() => stopping = true,
                     }
-                    if !stopping {
+                    // (Nothing of an earlier batch is held now: `written` is what is queued.)
+                    let whole_batch_waits = rx.len() + batch.len() >= BATCH
+                        || written.load(Ordering::Acquire) >= BATCH_BYTES;
+                    if !stopping && !whole_batch_waits {
                         tokio::select! {
                             () = tokio::time::sleep(LINGER) => {}
                             () = closed.notified() => stopping = true,
@@ -447,6 +474,11 @@ impl Writer {
                 // Redaction parses request bodies (up to 1 MiB each): off the async threads.
                 let taken = std::mem::take(&mut batch);
                 let n = taken.len();
+                // Given back once the batch is written (or failed): until then it is held.
+                let release = Release {
+                    held: &written,
+                    bytes,
+                };
                 let rows = match tokio::task::spawn_blocking(move || {
                     taken.iter().map(redact).collect::<Vec<Stored>>()
                 })
@@ -463,21 +495,39 @@ impl Writer {
                     FAILED_ROWS.fetch_add(n as u64, Ordering::Relaxed);
                     tracing::warn!(error = ?e, rows = n, "could not write the SCIM request log");
                 }
+                drop(release);
             }
         });
         Self {
             tx,
+            held,
             warned: Default::default(),
             closing,
             task: std::sync::Arc::new(Mutex::new(Some(task))),
         }
     }
 
-    /// Hands a request over; false when the queue is full (the request is not logged).
+    /// Hands a request over; false when the queue is full, in requests or in bytes (the request
+    /// is not logged).
     pub fn submit(&self, c: Captured) -> bool {
-        match self.tx.try_send(c) {
-            Ok(()) => true,
-            Err(_) => {
+        let bytes = captured_bytes(&c);
+        let fits = self
+            .held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                (held + bytes <= QUEUE_BYTES).then_some(held + bytes)
+            })
+            .is_ok();
+        let sent = fits
+            && match self.tx.try_send(c) {
+                Ok(()) => true,
+                Err(_) => {
+                    self.held.fetch_sub(bytes, Ordering::AcqRel);
+                    false
+                }
+            };
+        match sent {
+            true => true,
+            false => {
                 DROPPED.fetch_add(1, Ordering::Relaxed);
                 // One line per interval, not one per request: under a flood that fills the
                 // queue, a line each would cost more than the requests themselves.

@@ -4,6 +4,7 @@
 use portal_core::scim_requests::{self, Captured, Query};
 use portal_core::CoreError;
 use portal_test_support::{db_test, org_with_admin, TestServices};
+use sqlx::Row;
 
 const DAY: i64 = 86_400_000;
 const TOKEN: &str = "scim-token-value-that-must-never-be-stored";
@@ -200,3 +201,68 @@ db_test!(
         assert_eq!(p9.page, 3);
     }
 );
+
+/// The log's writer holds at most [`scim_requests::QUEUE_BYTES`] of captured requests, not
+/// 4,096 of any size: requests of a megabyte each, sent faster than the log is written (here its
+/// inserts wait behind a lock), are not logged past that, instead of growing the server's memory
+/// by gigabytes; once written, the room is there again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_writer_holds_a_bounded_number_of_bytes() {
+    use std::time::Duration;
+    portal_test_support::deadline(async {
+        let t = portal_test_support::services(portal_core::Backend::Postgres).await;
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let locker = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&t.tdb.url)
+            .await
+            .unwrap();
+        let mut lock = locker.begin().await.unwrap();
+        sqlx::query("LOCK TABLE scim_requests IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut *lock)
+            .await
+            .unwrap();
+        let writer = scim_requests::Writer::spawn(t.svc.clone());
+        let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(1 << 20));
+        let mut accepted: i64 = 0;
+        for _ in 0..64 {
+            if writer.submit(captured(&t, &org.id, "PUT", "/Users/u-1", 200, &big)) {
+                accepted += 1;
+            }
+        }
+        let most = (scim_requests::QUEUE_BYTES >> 20) as i64;
+        assert!(
+            (most - 4..=most).contains(&accepted),
+            "{accepted} requests of 1 MiB held (at most {most})"
+        );
+        lock.rollback().await.unwrap();
+        let logged = || async {
+            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM scim_requests WHERE org_id = $1")
+                .bind(&org.id)
+                .fetch_one(&t.svc.db.pool)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while logged().await < accepted {
+            assert!(
+                std::time::Instant::now() < until,
+                "the held requests are written"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            logged().await,
+            accepted,
+            "every request held was written, once"
+        );
+        assert!(
+            writer.submit(captured(&t, &org.id, "PUT", "/Users/u-1", 200, &big)),
+            "room again once written"
+        );
+        writer.finish(Duration::from_secs(10)).await;
+        assert_eq!(logged().await, accepted + 1);
+    })
+    .await;
+}
