@@ -70,8 +70,9 @@ start_ours() {
   wait_http "$OUR_URL/healthz"
 }
 stop_pid() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
-# Requests our server answered but could not write to the SCIM request log (queue full), so far.
-unlogged() { curl -fs -m 5 "$OUR_METRICS/metrics" | awk '$1 == "portal_scim_request_log_unlogged_total" { print $2 }'; }
+# Requests our server answered but left out of its SCIM request log so far (its queue full, or a
+# batch that failed to be written); "?" when /metrics did not answer.
+unlogged() { curl -fs -m 5 "$OUR_METRICS/metrics" | awk '$1 == "portal_scim_request_log_unlogged_total" { print $2 }' || echo "?"; }
 
 # run_wrk LUA URL PHASE DURATION [extra env…]: prints the RESULT line of one wrk run.
 run_wrk() {
@@ -195,7 +196,7 @@ if [[ " $PARTS " == *" static "* ]]; then
   echo "Peak RSS of our server after the SCIM and static phases: $(peak_rss "$OUR_PID") MB"
 fi
 if [ -n "${OUR_PID:-}" ]; then
-  echo "Requests our server answered but left out of its SCIM request log (its queue full): $(unlogged)"
+  echo "Requests our server answered but left out of its SCIM request log (queue full or a failed write): $(unlogged)"
 fi
 if [ -n "${OUR_PID:-}" ]; then stop_pid "$OUR_PID"; fi
 
@@ -248,7 +249,7 @@ if [[ " $PARTS " == *" provision "* ]]; then
     "$DURATION" "$(num "$(field rps "$lk")")" "$(field p50_ms "$lk")" "$(field p99_ms "$lk")" "$(bad "$lk")"
   printf '| server memory under that load (server process alone) | VmHWM %s MB, VmRSS half-way %s MB | < 100 MB |\n' \
     "$(peak_rss "$OUR_PID")" "$(cat "$WORK/rss-mid")"
-  printf '| requests left out of the SCIM request log (its queue full) | %s | 0 |\n' "$(unlogged)"
+  printf '| requests left out of the SCIM request log (queue full or a failed write) | %s | 0 |\n' "$(unlogged)"
   stop_pid "$OUR_PID"
 fi
 
@@ -289,5 +290,5 @@ if [[ " $PARTS " == *" multitenant "* ]]; then
   multi_tenant "$PORTAL_TEST_PG_URL" PostgreSQL
   echo
   echo "PostgreSQL / SQLite (second windows): $(awk -v a="${MT_RPS[PostgreSQL]}" -v b="${MT_RPS[SQLite]}" 'BEGIN { printf "%.0f%%", a / b * 100 }')"
-  echo "Requests left out of the SCIM request log (its queue full), both windows: SQLite ${MT_UNLOGGED[SQLite]}, PostgreSQL ${MT_UNLOGGED[PostgreSQL]}"
+  echo "Requests left out of the SCIM request log (queue full or a failed write), both windows: SQLite ${MT_UNLOGGED[SQLite]}, PostgreSQL ${MT_UNLOGGED[PostgreSQL]}"
 fi

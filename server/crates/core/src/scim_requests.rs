@@ -366,6 +366,13 @@ pub const QUEUE: usize = 4096;
 /// written: past it, requests are not logged (as past [`QUEUE`]). Without it the queue's length
 /// alone would let 4,096 requests of a megabyte each, or list pages under load, hold gigabytes.
 pub const QUEUE_BYTES: usize = 32 << 20;
+/// A request of more than [`LARGE_REQUEST`] bytes is held only while the writer holds less than
+/// [`QUEUE_BYTES`] minus this: the rest is kept for ordinary requests, so that one organisation
+/// sending megabyte bodies faster than the log is written does not leave every other
+/// organisation's requests out of it.
+pub const SMALL_REQUEST_ROOM: usize = 8 << 20;
+/// See [`SMALL_REQUEST_ROOM`].
+pub const LARGE_REQUEST: usize = 64 << 10;
 /// Rows per write transaction, at most.
 pub const BATCH: usize = 500;
 /// Bytes of captured bodies per write transaction, at most (past it the batch is written even
@@ -393,8 +400,18 @@ pub fn unlogged() -> u64 {
     DROPPED.load(Ordering::Relaxed) + FAILED_ROWS.load(Ordering::Relaxed)
 }
 
+/// What a captured request holds in memory, near enough: its bodies, path, headers (a client
+/// sets their size: a User-Agent of hundreds of kilobytes is valid HTTP) and token.
 fn captured_bytes(c: &Captured) -> usize {
-    c.request_body.len() + c.response_body.len() + c.path.len()
+    c.request_body.len()
+        + c.response_body.len()
+        + c.path.len()
+        + c.user_agent.as_ref().map_or(0, String::len)
+        + c.headers
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
+        + c.token.len()
 }
 
 /// Gives a written batch's bytes back to the writer's budget, also if the task is dropped
@@ -511,10 +528,15 @@ impl Writer {
     /// is not logged).
     pub fn submit(&self, c: Captured) -> bool {
         let bytes = captured_bytes(&c);
+        let limit = if bytes > LARGE_REQUEST {
+            QUEUE_BYTES - SMALL_REQUEST_ROOM
+        } else {
+            QUEUE_BYTES
+        };
         let fits = self
             .held
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
-                (held + bytes <= QUEUE_BYTES).then_some(held + bytes)
+                (held + bytes <= limit).then_some(held + bytes)
             })
             .is_ok();
         let sent = fits

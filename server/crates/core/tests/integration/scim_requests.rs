@@ -202,67 +202,111 @@ db_test!(
     }
 );
 
+/// Holds back every insert into the log (PostgreSQL) until the returned transaction ends.
+async fn lock_log(url: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .unwrap();
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE scim_requests IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    lock
+}
+
 /// The log's writer holds at most [`scim_requests::QUEUE_BYTES`] of captured requests, not
 /// 4,096 of any size: requests of a megabyte each, sent faster than the log is written (here its
 /// inserts wait behind a lock), are not logged past that, instead of growing the server's memory
-/// by gigabytes; once written, the room is there again.
+/// by gigabytes; room is kept for ordinary requests (another organisation's); everything held is
+/// written; and the room comes back whole, also after requests refused for the queue's length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_log_writer_holds_a_bounded_number_of_bytes() {
     use std::time::Duration;
     portal_test_support::deadline(async {
         let t = portal_test_support::services(portal_core::Backend::Postgres).await;
         let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
-        let locker = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&t.tdb.url)
-            .await
-            .unwrap();
-        let mut lock = locker.begin().await.unwrap();
-        sqlx::query("LOCK TABLE scim_requests IN ACCESS EXCLUSIVE MODE")
-            .execute(&mut *lock)
-            .await
-            .unwrap();
-        let writer = scim_requests::Writer::spawn(t.svc.clone());
-        let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(1 << 20));
-        let mut accepted: i64 = 0;
-        for _ in 0..64 {
-            if writer.submit(captured(&t, &org.id, "PUT", "/Users/u-1", 200, &big)) {
-                accepted += 1;
-            }
-        }
-        let most = (scim_requests::QUEUE_BYTES >> 20) as i64;
-        assert!(
-            (most - 4..=most).contains(&accepted),
-            "{accepted} requests of 1 MiB held (at most {most})"
-        );
-        lock.rollback().await.unwrap();
+        let (other, _) = org_with_admin(&t.svc, "Other", "a@other.test").await;
         let logged = || async {
-            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM scim_requests WHERE org_id = $1")
-                .bind(&org.id)
+            sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) FROM scim_requests")
                 .fetch_one(&t.svc.db.pool)
                 .await
                 .unwrap()
                 .get::<i64, _>(0)
         };
-        let until = std::time::Instant::now() + Duration::from_secs(30);
-        while logged().await < accepted {
-            assert!(
-                std::time::Instant::now() < until,
-                "the held requests are written"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        assert_eq!(
-            logged().await,
-            accepted,
-            "every request held was written, once"
-        );
+        let written = |n: i64| async move {
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while logged().await < n {
+                assert!(
+                    std::time::Instant::now() < until,
+                    "the held requests are written"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert_eq!(logged().await, n, "every request held was written, once");
+        };
+        let writer = scim_requests::Writer::spawn(t.svc.clone());
+        let big = format!(r#"{{"note":"{}"}}"#, "x".repeat(1 << 20));
+        let submit_big = |n: usize| {
+            (0..n)
+                .filter(|_| writer.submit(captured(&t, &org.id, "PUT", "/Users/u-1", 200, &big)))
+                .count() as i64
+        };
+
+        let lock = lock_log(&t.tdb.url).await;
+        let first = submit_big(64);
+        let most = ((scim_requests::QUEUE_BYTES - scim_requests::SMALL_REQUEST_ROOM) >> 20) as i64;
         assert!(
-            writer.submit(captured(&t, &org.id, "PUT", "/Users/u-1", 200, &big)),
-            "room again once written"
+            (most - 4..=most).contains(&first),
+            "{first} requests of 1 MiB held (at most {most})"
         );
+        // Another organisation's ordinary requests still get in: 1,000 of 4 KB.
+        let small = format!(r#"{{"note":"{}"}}"#, "y".repeat(4 << 10));
+        let theirs = (0..1000)
+            .filter(|_| writer.submit(captured(&t, &other.id, "PUT", "/Users/u-2", 200, &small)))
+            .count() as i64;
+        assert_eq!(theirs, 1000, "room is kept for ordinary requests");
+        lock.rollback().await.unwrap();
+        written(first + theirs).await;
+
+        // 5,000 requests of 6 KB: more than the queue's 4,096 places (refused ones give their
+        // bytes back), well under its bytes.
+        let lock = lock_log(&t.tdb.url).await;
+        let mid = format!(r#"{{"note":"{}"}}"#, "z".repeat(6 << 10));
+        let many = (0..5000)
+            .filter(|_| writer.submit(captured(&t, &other.id, "PUT", "/Users/u-2", 200, &mid)))
+            .count() as i64;
+        assert!(many < 5000, "the queue's length refused some ({many} held)");
+        lock.rollback().await.unwrap();
+        written(first + theirs + many).await;
+
+        // A client's headers count too: a 400 KB User-Agent on an empty request.
+        let lock = lock_log(&t.tdb.url).await;
+        let long_agent = (0..200)
+            .filter(|_| {
+                let mut c = captured(&t, &org.id, "GET", "/Users", 200, "");
+                c.user_agent = Some("a".repeat(400 << 10));
+                writer.submit(c)
+            })
+            .count() as i64;
+        let most_agents =
+            ((scim_requests::QUEUE_BYTES - scim_requests::SMALL_REQUEST_ROOM) / (400 << 10)) as i64;
+        assert!(
+            long_agent <= most_agents,
+            "{long_agent} requests with a 400 KB User-Agent held (at most {most_agents})"
+        );
+        lock.rollback().await.unwrap();
+        written(first + theirs + many + long_agent).await;
+
+        // The whole room is there again.
+        let lock = lock_log(&t.tdb.url).await;
+        let again = submit_big(64);
+        assert_eq!(again, first, "as many held as the first time");
+        lock.rollback().await.unwrap();
         writer.finish(Duration::from_secs(10)).await;
-        assert_eq!(logged().await, accepted + 1);
+        assert_eq!(logged().await, first + theirs + many + long_agent + again);
     })
     .await;
 }
