@@ -362,7 +362,7 @@ pub async fn record(svc: &Services, c: &Captured) -> CoreResult<()> {
 /// Queue length of the writer: beyond it, requests are not logged (counted, and a warning says
 /// so at most every [`DROP_WARNING_EVERY`]).
 pub const QUEUE: usize = 4096;
-/// Bytes of captured requests (bodies and paths) held by the writer at most, queued or being
+/// Bytes of captured requests (as `captured_bytes` counts them) held by the writer at most, queued or being
 /// written: past it, requests are not logged (as past [`QUEUE`]). Without it the queue's length
 /// alone would let 4,096 requests of a megabyte each, or list pages under load, hold gigabytes.
 pub const QUEUE_BYTES: usize = 32 << 20;
@@ -547,24 +547,22 @@ impl Writer {
                     false
                 }
             };
-        match sent {
-            true => true,
-            false => {
-                DROPPED.fetch_add(1, Ordering::Relaxed);
-                // One line per interval, not one per request: under a flood that fills the
-                // queue, a line each would cost more than the requests themselves.
-                let mut w = self.warned.lock().unwrap_or_else(|p| p.into_inner());
-                w.1 += 1;
-                if w.0.is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY) {
-                    tracing::warn!(
-                        requests = w.1,
-                        "SCIM request log queue full: requests were not logged"
-                    );
-                    *w = (Some(Instant::now()), 0);
-                }
-                false
-            }
+        if sent {
+            return true;
         }
+        DROPPED.fetch_add(1, Ordering::Relaxed);
+        // One line per interval, not one per request: under a flood that fills the queue, a
+        // line each would cost more than the requests themselves.
+        let mut w = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        w.1 += 1;
+        if w.0.is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY) {
+            tracing::warn!(
+                requests = w.1,
+                "SCIM request log queue full: requests were not logged"
+            );
+            *w = (Some(Instant::now()), 0);
+        }
+        false
     }
 
     /// At shutdown, once no request is served any more: writes what is queued, at once, and

@@ -229,19 +229,24 @@ db_test!(
     }
 );
 
-/// Holds every statement that reads `users` (PostgreSQL), until the returned transaction ends.
-async fn lock_users(url: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+/// Holds every statement that reads or writes `table` (PostgreSQL, a name written by the test
+/// itself), until the returned transaction ends.
+pub(crate) async fn lock_table(url: &str, table: &str) -> sqlx::Transaction<'static, sqlx::Any> {
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(1)
         .connect(url)
         .await
         .unwrap();
     let mut tx = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+    sqlx::query(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
         .execute(&mut *tx)
         .await
         .unwrap();
     tx
+}
+
+async fn lock_users(url: &str) -> sqlx::Transaction<'static, sqlx::Any> {
+    lock_table(url, "users").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

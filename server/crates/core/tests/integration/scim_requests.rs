@@ -204,17 +204,7 @@ db_test!(
 
 /// Holds back every insert into the log (PostgreSQL) until the returned transaction ends.
 async fn lock_log(url: &str) -> sqlx::Transaction<'static, sqlx::Any> {
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap();
-    let mut lock = pool.begin().await.unwrap();
-    sqlx::query("LOCK TABLE scim_requests IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut *lock)
-        .await
-        .unwrap();
-    lock
+    crate::lookups::lock_table(url, "scim_requests").await
 }
 
 /// The log's writer holds at most [`scim_requests::QUEUE_BYTES`] of captured requests, not
