@@ -303,3 +303,57 @@ db_test!(
         }
     }
 );
+
+db_test!(
+    the_request_log_user_filter_uses_its_indexes,
+    |t: TestServices| async move {
+        // An organisation whose log holds many IdP lookups (no user) and a few requests about a
+        // user: the filter by user reads those few through the partial indexes (migration
+        // 0019), not every row of the organisation.
+        let (org, _) = portal_test_support::org_with_admin(&t.svc, "Big", "a@big.test").await;
+        let rows: Vec<_> = (0..3000)
+            .map(|i| portal_core::scim_requests::Stored {
+                id: portal_core::ids::new_id(),
+                org_id: org.id.clone(),
+                at: i,
+                method: "GET".into(),
+                path: format!("/Users?filter=userName%20eq%20%22u{i}%22"),
+                status: 200,
+                duration_us: 100,
+                client: None,
+                user_id: (i % 100 == 0).then(|| format!("u{i}")),
+                user_name: (i % 100 == 0).then(|| format!("u{i}@big.test")),
+                request_headers: "{}".into(),
+                request_body: None,
+                response_body: Some("{}".into()),
+            })
+            .collect();
+        portal_core::scim_requests::insert(&t.svc, &rows)
+            .await
+            .unwrap();
+        sqlx::query("ANALYZE")
+            .execute(&t.svc.db.pool)
+            .await
+            .unwrap();
+        let q = portal_core::scim_requests::Query::parse("", "u100@big.test", "").unwrap();
+        let p = plan_of(
+            &t,
+            &portal_core::scim_requests::count_statement(&org.id, &q),
+        )
+        .await;
+        for index in ["scim_requests_org_user", "scim_requests_org_user_name"] {
+            assert!(p.contains(index), "{index}:\n{p}");
+        }
+        assert!(
+            !p.contains("scim_requests_org_at"),
+            "walks the org's rows:\n{p}"
+        );
+        assert!(!p.contains("Seq Scan on scim_requests"), "{p}");
+        // And it finds what it should: the row by its userName.
+        let page = portal_core::scim_requests::list(&t.svc, &org.id, &q)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 1);
+        assert_eq!(page.rows[0].user_id.as_deref(), Some("u100"));
+    }
+);
