@@ -678,10 +678,11 @@ fn push_from_where(b: &mut SqlBuilder, org_id: &str, q: &Query) {
     } else {
         let u = b.bind(q.user.clone());
         // The id or the userName as sent, or the other one through the org's users table. Each
-        // way is its own select served by the partial index it names (migration 0019: only
-        // rows about a user are in those), and the rows they find are read by id; an OR of the
-        // four in the WHERE made the databases walk all the organisation's rows instead.
-        // (`CROSS JOIN`: SQLite then reads the matches first; PostgreSQL plans it as any join.)
+        // way is its own select, which the partial index on its column serves (migration 0019: only
+        // rows about a user are in those; each select states the index's condition), and the
+        // rows they find are read by id; an OR of the four in the WHERE made the databases walk
+        // all the organisation's rows instead. (`CROSS JOIN`: SQLite then reads the matches
+        // first; PostgreSQL plans it as any join, which the query-plan test checks.)
         b.push(&format!(
             " FROM (\
              SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_id IS NOT NULL \
@@ -734,6 +735,18 @@ pub fn count_statement(org_id: &str, q: &Query) -> SqlBuilder {
     count
 }
 
+/// The statement that reads one page (from 1) of the requests a [`Query`] matches, newest first
+/// (its plan is tested).
+pub fn page_statement(org_id: &str, q: &Query, page: i64) -> SqlBuilder {
+    let mut b = SqlBuilder::new(&format!("SELECT {SUMMARY}"));
+    push_from_where(&mut b, org_id, q);
+    b.push(" ORDER BY r.at DESC, r.seq DESC, r.id DESC LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((page.max(1) - 1) * PAGE_SIZE);
+    b
+}
+
 /// One page of an organisation's requests, newest first.
 pub async fn list(svc: &Services, org_id: &str, q: &Query) -> CoreResult<Page> {
     let (total,) = count_statement(org_id, q)
@@ -742,13 +755,7 @@ pub async fn list(svc: &Services, org_id: &str, q: &Query) -> CoreResult<Page> {
         .await?;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = q.page.clamp(1, pages);
-    let mut b = SqlBuilder::new(&format!("SELECT {SUMMARY}"));
-    push_from_where(&mut b, org_id, q);
-    b.push(" ORDER BY r.at DESC, r.seq DESC, r.id DESC LIMIT ")
-        .push_bind(PAGE_SIZE)
-        .push(" OFFSET ")
-        .push_bind((page - 1) * PAGE_SIZE);
-    let rows = b
+    let rows = page_statement(org_id, q, page)
         .query()
         .fetch_all(&svc.db.pool)
         .await?
