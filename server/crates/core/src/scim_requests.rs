@@ -677,21 +677,24 @@ fn push_from_where(b: &mut SqlBuilder, org_id: &str, q: &Query) {
         b.push(" FROM scim_requests r WHERE ");
     } else {
         let u = b.bind(q.user.clone());
-        // The id or the userName as sent, or the other one through the org's users table. Each
-        // way is its own select, which the partial index on its column serves (migration 0019: only
-        // rows about a user are in those; each select states the index's condition), and the
-        // rows they find are read by id; an OR of the four in the WHERE made the databases walk
-        // all the organisation's rows instead. (`CROSS JOIN`: SQLite then reads the matches
-        // first; PostgreSQL plans it as any join, which the query-plan test checks.)
+        // The user's id, or the id of the org's user of that userName; and the rows about no
+        // id (a create that failed) by the userName they name, or by the name of the org's user
+        // of that id. Each way is its own select, which the partial index on its column serves
+        // (migration 0019: a row about a user is in one of them; each select states its
+        // index's condition), and the rows they find are read by id; an OR in the WHERE made
+        // the databases walk all the organisation's rows instead. (`CROSS JOIN`: SQLite then
+        // reads the matches first; PostgreSQL plans it as any join, which a test checks.) A row
+        // with an id is found by its user's current userName, not by the one it was sent with.
         b.push(&format!(
             " FROM (\
              SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_id IS NOT NULL \
              AND s.user_id = {u} \
              UNION SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_id IS NOT NULL \
              AND s.user_id IN (SELECT x.id FROM users x WHERE x.org_id = {org} AND lower(x.user_name) = lower({u})) \
-             UNION SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_name IS NOT NULL \
-             AND lower(s.user_name) = lower({u}) \
-             UNION SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_name IS NOT NULL \
+             UNION SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_id IS NULL \
+             AND s.user_name IS NOT NULL AND lower(s.user_name) = lower({u}) \
+             UNION SELECT s.id FROM scim_requests s WHERE s.org_id = {org} AND s.user_id IS NULL \
+             AND s.user_name IS NOT NULL \
              AND lower(s.user_name) IN (SELECT lower(x.user_name) FROM users x WHERE x.org_id = {org} AND x.id = {u})\
              ) m CROSS JOIN scim_requests r WHERE r.id = m.id AND "
         ));

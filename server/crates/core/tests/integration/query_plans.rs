@@ -321,8 +321,10 @@ db_test!(
                 status: 200,
                 duration_us: 100,
                 client: None,
+                // Every 100th about a user; every 100th from the 50th a failed create (a
+                // userName and no id).
                 user_id: (i % 100 == 0).then(|| format!("u{i}")),
-                user_name: (i % 100 == 0).then(|| format!("u{i}@big.test")),
+                user_name: (i % 50 == 0).then(|| format!("u{i}@big.test")),
                 request_headers: "{}".into(),
                 request_body: None,
                 response_body: Some("{}".into()),
@@ -368,11 +370,14 @@ db_test!(
             );
             assert!(!p.contains("Seq Scan on scim_requests"), "{what}:\n{p}");
         }
-        // And it finds what it should: the row by its userName.
-        let page = portal_core::scim_requests::list(&t.svc, &org.id, &q)
-            .await
-            .unwrap();
-        assert_eq!(page.total, 1);
-        assert_eq!(page.rows[0].user_id.as_deref(), Some("u100"));
+        // And it finds what it should: a row by its user's id, a failed create by its userName.
+        for (user, id) in [("u100", Some("u100")), ("U150@big.test", None)] {
+            let q = portal_core::scim_requests::Query::parse("", user, "").unwrap();
+            let page = portal_core::scim_requests::list(&t.svc, &org.id, &q)
+                .await
+                .unwrap();
+            assert_eq!(page.total, 1, "{user}");
+            assert_eq!(page.rows[0].user_id.as_deref(), id);
+        }
     }
 );

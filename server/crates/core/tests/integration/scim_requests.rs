@@ -51,6 +51,19 @@ db_test!(
             format!(r#"{{"userName":"ann@acme.test","password":"hunter2","note":"{TOKEN}"}}"#);
         let ok = captured(&t, &org.id, "POST", "/Users", 201, &body);
         scim_requests::record(&t.svc, &ok).await.unwrap();
+        // The user that create made (the answer names it: id u-1).
+        let mut tx = t.svc.db.begin_write().await.unwrap();
+        portal_core::users::insert(
+            &mut tx,
+            &org.id,
+            "u-1",
+            &serde_json::json!({"userName": "ann@acme.test"}),
+            portal_core::users::Source::Scim,
+            t.svc.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
         t.clock.advance_ms(1000);
         let bad = captured(&t, &org.id, "GET", "/Users/nope", 404, "");
         scim_requests::record(&t.svc, &bad).await.unwrap();
@@ -131,6 +144,36 @@ db_test!(
         assert_eq!(ids_for("", "nope").await, vec![bad.id.clone()]);
         // A filter value is bound, never spliced into the SQL.
         assert!(ids_for("", "' OR 1=1 --").await.is_empty());
+
+        // A create that failed names no id: it is found by the userName it sent.
+        t.clock.advance_ms(1000);
+        let failed = captured(
+            &t,
+            &org.id,
+            "POST",
+            "/Users",
+            409,
+            r#"{"userName":"Bob@acme.test"}"#,
+        );
+        scim_requests::record(&t.svc, &failed).await.unwrap();
+        assert_eq!(ids_for("", "bob@ACME.test").await, vec![failed.id.clone()]);
+        // A row about a user is found by the user's id and current userName, also after the
+        // user was renamed.
+        sqlx::query("UPDATE users SET user_name = 'ann.new@acme.test' WHERE id = 'u-1'")
+            .execute(&t.svc.db.pool)
+            .await
+            .unwrap();
+        assert_eq!(ids_for("", "ann.new@acme.test").await, vec![ok.id.clone()]);
+        assert_eq!(ids_for("", "u-1").await, vec![ok.id.clone()]);
+        // The other organisation's filter finds none of these.
+        let q = Query::parse("", "u-1", "").unwrap();
+        assert_eq!(
+            scim_requests::list(&t.svc, &other.id, &q)
+                .await
+                .unwrap()
+                .total,
+            0
+        );
     }
 );
 
