@@ -165,6 +165,52 @@ db_test!(
             .unwrap();
         assert_eq!(ids_for("", "ann.new@acme.test").await, vec![ok.id.clone()]);
         assert_eq!(ids_for("", "u-1").await, vec![ok.id.clone()]);
+        // A failed create under a user's current userName is among that user's requests.
+        t.clock.advance_ms(1000);
+        let retried = captured(
+            &t,
+            &org.id,
+            "POST",
+            "/Users",
+            409,
+            r#"{"userName":"ann.new@acme.test"}"#,
+        );
+        scim_requests::record(&t.svc, &retried).await.unwrap();
+        assert_eq!(
+            ids_for("", "u-1").await,
+            vec![retried.id.clone(), ok.id.clone()]
+        );
+
+        // Names and ids of another organisation's users mean nothing here: this org's rows may
+        // carry them (its token writes what it likes), but a filter only maps through its own.
+        let mut tx = t.svc.db.begin_write().await.unwrap();
+        portal_core::users::insert(
+            &mut tx,
+            &other.id,
+            "o-9",
+            &serde_json::json!({"userName": "zed@other.test"}),
+            portal_core::users::Source::Scim,
+            t.svc.now(),
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        t.clock.advance_ms(1000);
+        let probe = captured(&t, &org.id, "GET", "/Users/o-9", 404, "");
+        scim_requests::record(&t.svc, &probe).await.unwrap();
+        t.clock.advance_ms(1000);
+        let named = captured(
+            &t,
+            &org.id,
+            "POST",
+            "/Users",
+            400,
+            r#"{"userName":"zed@other.test"}"#,
+        );
+        scim_requests::record(&t.svc, &named).await.unwrap();
+        assert_eq!(ids_for("", "o-9").await, vec![probe.id.clone()]);
+        assert_eq!(ids_for("", "zed@other.test").await, vec![named.id.clone()]);
+
         // The other organisation's filter finds none of these.
         let q = Query::parse("", "u-1", "").unwrap();
         assert_eq!(
