@@ -42,6 +42,37 @@ fn captured(
     }
 }
 
+/// A second later, a request [`captured`] and recorded.
+async fn logged(
+    t: &TestServices,
+    org: &str,
+    method: &str,
+    path: &str,
+    status: u16,
+    body: &str,
+) -> Captured {
+    t.clock.advance_ms(1000);
+    let c = captured(t, org, method, path, status, body);
+    scim_requests::record(&t.svc, &c).await.unwrap();
+    c
+}
+
+/// A user of `org` with this id and userName, as a SCIM create writes it.
+async fn add_user(t: &TestServices, org: &str, id: &str, user_name: &str) {
+    let mut tx = t.svc.db.begin_write().await.unwrap();
+    portal_core::users::insert(
+        &mut tx,
+        org,
+        id,
+        &serde_json::json!({ "userName": user_name }),
+        portal_core::users::Source::Scim,
+        t.svc.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+}
+
 db_test!(
     stored_rows_are_redacted_scoped_to_their_org_and_filtered,
     |t: TestServices| async move {
@@ -52,18 +83,7 @@ db_test!(
         let ok = captured(&t, &org.id, "POST", "/Users", 201, &body);
         scim_requests::record(&t.svc, &ok).await.unwrap();
         // The user that create made (the answer names it: id u-1).
-        let mut tx = t.svc.db.begin_write().await.unwrap();
-        portal_core::users::insert(
-            &mut tx,
-            &org.id,
-            "u-1",
-            &serde_json::json!({"userName": "ann@acme.test"}),
-            portal_core::users::Source::Scim,
-            t.svc.now(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        add_user(&t, &org.id, "u-1", "ann@acme.test").await;
         t.clock.advance_ms(1000);
         let bad = captured(&t, &org.id, "GET", "/Users/nope", 404, "");
         scim_requests::record(&t.svc, &bad).await.unwrap();
@@ -146,16 +166,15 @@ db_test!(
         assert!(ids_for("", "' OR 1=1 --").await.is_empty());
 
         // A create that failed names no id: it is found by the userName it sent.
-        t.clock.advance_ms(1000);
-        let failed = captured(
+        let failed = logged(
             &t,
             &org.id,
             "POST",
             "/Users",
             409,
             r#"{"userName":"Bob@acme.test"}"#,
-        );
-        scim_requests::record(&t.svc, &failed).await.unwrap();
+        )
+        .await;
         assert_eq!(ids_for("", "bob@ACME.test").await, vec![failed.id.clone()]);
         // A row about a user is found by the user's id and current userName, also after the
         // user was renamed.
@@ -166,16 +185,15 @@ db_test!(
         assert_eq!(ids_for("", "ann.new@acme.test").await, vec![ok.id.clone()]);
         assert_eq!(ids_for("", "u-1").await, vec![ok.id.clone()]);
         // A failed create under a user's current userName is among that user's requests.
-        t.clock.advance_ms(1000);
-        let retried = captured(
+        let retried = logged(
             &t,
             &org.id,
             "POST",
             "/Users",
             409,
             r#"{"userName":"ann.new@acme.test"}"#,
-        );
-        scim_requests::record(&t.svc, &retried).await.unwrap();
+        )
+        .await;
         assert_eq!(
             ids_for("", "u-1").await,
             vec![retried.id.clone(), ok.id.clone()]
@@ -183,31 +201,17 @@ db_test!(
 
         // Names and ids of another organisation's users mean nothing here: this org's rows may
         // carry them (its token writes what it likes), but a filter only maps through its own.
-        let mut tx = t.svc.db.begin_write().await.unwrap();
-        portal_core::users::insert(
-            &mut tx,
-            &other.id,
-            "o-9",
-            &serde_json::json!({"userName": "zed@other.test"}),
-            portal_core::users::Source::Scim,
-            t.svc.now(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
-        t.clock.advance_ms(1000);
-        let probe = captured(&t, &org.id, "GET", "/Users/o-9", 404, "");
-        scim_requests::record(&t.svc, &probe).await.unwrap();
-        t.clock.advance_ms(1000);
-        let named = captured(
+        add_user(&t, &other.id, "o-9", "zed@other.test").await;
+        let probe = logged(&t, &org.id, "GET", "/Users/o-9", 404, "").await;
+        let named = logged(
             &t,
             &org.id,
             "POST",
             "/Users",
             400,
             r#"{"userName":"zed@other.test"}"#,
-        );
-        scim_requests::record(&t.svc, &named).await.unwrap();
+        )
+        .await;
         assert_eq!(ids_for("", "o-9").await, vec![probe.id.clone()]);
         assert_eq!(ids_for("", "zed@other.test").await, vec![named.id.clone()]);
 
