@@ -170,6 +170,8 @@ struct Batch {
     jobs: usize,
     /// A write that could not be undone on its own: the whole batch is rolled back.
     poisoned: bool,
+    /// The last write's savepoint is still open (released by the next write, or the commit).
+    savepoint_open: bool,
     /// Tells the batch's members how its commit went (true: committed).
     outcome: Option<tokio::sync::watch::Sender<Option<bool>>>,
     subscribers: Option<tokio::sync::watch::Receiver<Option<bool>>>,
@@ -359,6 +361,11 @@ impl Backend {
 
 /// Page cache per SQLite connection, in KiB when negative (issue 11: server memory).
 pub const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -1024";
+/// The WAL's size, in pages, past which the connection that commits copies it into the database
+/// file itself (SQLite's default is 1,000): normally [`checkpoints`] has done it long before.
+pub const SQLITE_WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 10000";
+/// How often [`checkpoints`] copies the WAL into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 impl Db {
     /// Connects (creating a SQLite file and its directory if needed) and runs the migrations.
@@ -406,6 +413,10 @@ impl Db {
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        // The WAL is copied into the database file by a task of its own
+                        // (`checkpoints`), not by whichever write commits when it passes 1,000
+                        // pages: that copy ends with an fsync, which held the one writer.
+                        conn.execute(SQLITE_WAL_AUTOCHECKPOINT).await?;
                         // 1 MiB of page cache per connection (SQLite's default: 2 MiB), sixteen
                         // connections at most: the operating system caches the file as well, and
                         // every commit of another connection empties this cache anyway.
@@ -431,6 +442,9 @@ impl Db {
             lookups: Default::default(),
         };
         db.migrate().await?;
+        if backend == Backend::Sqlite {
+            tokio::spawn(checkpoints(db.pool.clone(), Arc::downgrade(&db.writer)));
+        }
         // Gives kept read connections back to the pool once unused (ends with the `Db`).
         let readers = Arc::downgrade(&db.readers);
         tokio::spawn(async move {
@@ -590,6 +604,7 @@ impl Db {
                 turn.subscribers = Some(subscribers);
                 turn.jobs = 0;
                 turn.poisoned = false;
+                turn.savepoint_open = false;
             }
             let planned = match turn.tx.as_mut() {
                 Some(tx) => plan(tx).await,
@@ -639,38 +654,56 @@ async fn run_in_batch<T, E>(
             // rolled back rather than committed with half a write in it.
             let was_poisoned = turn.poisoned;
             turn.poisoned = true;
+            let release_previous = turn.savepoint_open;
             match turn.tx.as_mut() {
                 None => Err(BatchError::Db(sqlx::Error::PoolClosed)),
                 Some(tx) => {
+                    // The previous write's savepoint is released in this round trip, and this
+                    // one's is left open until the next write or the commit: so a write whose
+                    // first statement changed no row can still be undone alone, at no extra
+                    // round trip when it did.
                     let mut script = Script::new();
+                    if release_previous {
+                        script.push(SqlBuilder::new("RELEASE batched_write"));
+                    }
                     script.push(SqlBuilder::new("SAVEPOINT batched_write"));
                     for s in p.script.statements() {
                         script.push(s.clone());
                     }
-                    script.push(SqlBuilder::new("RELEASE batched_write"));
-                    match script.run(tx).await {
-                        Ok(affected) => {
-                            if p.first_changes_one_row && affected.get(1) != Some(&1) {
-                                // Released already: only the whole batch can be undone (it
-                                // stays poisoned).
-                                Err(BatchError::Db(sqlx::Error::RowNotFound))
-                            } else {
-                                turn.poisoned = was_poisoned;
-                                turn.jobs += 1;
-                                Ok(p.value)
-                            }
-                        }
-                        Err(e) => {
+                    let (affected, error) = run_counted(tx, &script).await;
+                    let opened = usize::from(release_previous) + 1;
+                    let first = opened;
+                    if affected.len() < opened {
+                        // The RELEASE or the SAVEPOINT itself failed: nothing can be undone
+                        // alone (the batch stays poisoned).
+                        Err(BatchError::Db(error.unwrap_or(sqlx::Error::RowNotFound)))
+                    } else {
+                        let guard_failed =
+                            p.first_changes_one_row && affected.get(first).is_some_and(|&n| n != 1);
+                        if error.is_none() && !guard_failed {
+                            turn.poisoned = was_poisoned;
+                            turn.savepoint_open = true;
+                            turn.jobs += 1;
+                            Ok(p.value)
+                        } else {
                             let mut undo = Script::new();
                             undo.push(SqlBuilder::new("ROLLBACK TO batched_write"))
                                 .push(SqlBuilder::new("RELEASE batched_write"));
-                            match undo.run(tx).await {
+                            let undone = undo.run(tx).await;
+                            turn.savepoint_open = false;
+                            match undone {
                                 Ok(_) => turn.poisoned = was_poisoned,
                                 Err(u) => {
                                     tracing::error!(error = %u, "could not undo a failed batched write");
                                 }
                             }
-                            Err(BatchError::Db(e))
+                            match error {
+                                // The first statement changed no row; what failed after it
+                                // (a child row of a user not inserted) follows from that.
+                                _ if guard_failed => Err(BatchError::Db(sqlx::Error::RowNotFound)),
+                                Some(e) => Err(BatchError::Db(e)),
+                                None => Err(BatchError::Db(sqlx::Error::RowNotFound)),
+                            }
                         }
                     }
                 }
@@ -747,6 +780,63 @@ async fn end_batch(turn: &mut Batch) {
     turn.subscribers = None;
     turn.jobs = 0;
     turn.poisoned = false;
+    turn.savepoint_open = false;
+}
+
+/// Copies SQLite's WAL into the database file every [`CHECKPOINT_EVERY`], on a connection of the
+/// pool, until the pool closes or the `Db` is gone (`alive`). A passive checkpoint: it never waits for the writer or readers,
+/// and the writer goes on meanwhile (it starts the WAL over once everything in it is copied). Left
+/// to the connection that commits (SQLite's automatic checkpoint), the copy and its fsync held
+/// the one writer: measured, a third of the rate of SCIM creates (`BENCHMARKS.md`).
+async fn checkpoints(pool: AnyPool, alive: std::sync::Weak<Writer>) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if pool.is_closed() || alive.strong_count() == 0 {
+            return;
+        }
+        let result = async {
+            let mut conn = pool.acquire().await?;
+            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&mut *conn)
+                .await
+        }
+        .await;
+        if let Err(e) = result {
+            if pool.is_closed() {
+                return;
+            }
+            tracing::warn!(error = %e, "could not copy the SQLite WAL into the database file");
+        }
+    }
+}
+
+/// Runs a script on SQLite in one round trip: the rows each statement changed, as far as it
+/// got, and the error that stopped it.
+async fn run_counted(
+    conn: &mut sqlx::AnyConnection,
+    script: &Script,
+) -> (Vec<u64>, Option<sqlx::Error>) {
+    use futures::TryStreamExt;
+    use sqlx::Executor;
+    let all = script.joined();
+    let mut affected = Vec::with_capacity(script.len());
+    let mut results = conn.execute_many(all.query());
+    loop {
+        match results.try_next().await {
+            Ok(Some(r)) => affected.push(r.rows_affected()),
+            Ok(None) => break,
+            Err(e) => return (affected, Some(e)),
+        }
+    }
+    if affected.len() != script.len() {
+        let e = sqlx::Error::Protocol(format!(
+            "a script of {} statements reported {} results",
+            script.len(),
+            affected.len()
+        ));
+        return (affected, Some(e));
+    }
+    (affected, None)
 }
 
 /// `sqlite://data/portal.db` → creates `data/` and asks SQLite to create the file.

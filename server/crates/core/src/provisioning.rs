@@ -276,6 +276,9 @@ async fn create_inner(
     let attrs = normalized(body, true, &policy)?;
     check_domains(&policy, &attrs, None)?;
     let user_name = attrs["userName"].as_str().unwrap_or_default().to_string();
+    if let Some(created) = create_new(svc, caller, &attrs, now).await {
+        return Ok((created, false));
+    }
     let (caller_c, name) = (caller.clone(), user_name.clone());
     svc.db
         .batched(move |conn| {
@@ -351,6 +354,44 @@ async fn create_inner(
             )),
             e => batch_err(e, &user_name),
         })
+}
+
+/// The usual create, a user new to the org, written without reading first: one round trip to
+/// SQLite inside the write turn instead of two. The insert itself checks what the read would
+/// have (`users::push_insert_new_scim_user`); when it finds a user to bring back or a userName
+/// taken, or fails for any other reason, its statements are undone and None sends the request
+/// the way that reads first, which decides (and words the error) as before.
+async fn create_new(
+    svc: &Services,
+    caller: &Caller,
+    attrs: &Value,
+    now: i64,
+) -> Option<StoredUser> {
+    let id = new_id();
+    let user = written(&caller.org_id, &id, attrs, None, now);
+    let mut script = Script::new();
+    users::push_insert_new_scim_user(&mut script, &caller.org_id, &id, attrs, now);
+    script.push(events::insert_statement(
+        event(
+            caller,
+            EV_CREATE,
+            Some(&id),
+            &Ok(format!("Created {}", user.user_name)),
+        ),
+        now,
+    ));
+    svc.db
+        .batched(move |_conn| {
+            Box::pin(async move {
+                Ok::<_, ScimError>(Planned {
+                    script,
+                    first_changes_one_row: true,
+                    value: user,
+                })
+            })
+        })
+        .await
+        .ok()
 }
 
 /// Inside a batched write: the live user `id` of the org, locked on PostgreSQL (without the lock

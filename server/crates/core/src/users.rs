@@ -460,24 +460,77 @@ pub fn push_insert(
     source: Source,
     now: i64,
 ) {
+    push_insert_with(script, org_id, id, attributes, source, now, None);
+}
+
+/// [`push_insert`] of a new SCIM user, for a write that has read nothing first: the user row is
+/// inserted only when no soft-deleted user of the org has the `externalId` it carries (that user
+/// would be brought back instead), and a userName any user of the org has (live or soft-deleted)
+/// fails the insert on the unique index. So the first statement changes one row exactly when
+/// a plain insert is the right outcome; otherwise the caller undoes the script and decides after
+/// reading (`provisioning::create`).
+pub fn push_insert_new_scim_user(
+    script: &mut Script,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    now: i64,
+) {
+    let external_id = attributes.get("externalId").and_then(Value::as_str);
+    push_insert_with(
+        script,
+        org_id,
+        id,
+        attributes,
+        Source::Scim,
+        now,
+        Some(external_id),
+    );
+}
+
+/// `unless_deleted_external_id`: Some for [`push_insert_new_scim_user`]'s guard (Some(None): no
+/// externalId, nothing to guard but the form is the same).
+fn push_insert_with(
+    script: &mut Script,
+    org_id: &str,
+    id: &str,
+    attributes: &Value,
+    source: Source,
+    now: i64,
+    unless_deleted_external_id: Option<Option<&str>>,
+) {
     let c = columns(attributes);
     let cols = column_values(&c);
     let names: Vec<&str> = cols.iter().map(|(name, _)| *name).collect();
     let mut b = SqlBuilder::new("INSERT INTO users (");
     b.push(&names.join(", "))
-        .push(", attributes, version, created_at, updated_at, id, org_id, source) VALUES (")
+        .push(", attributes, version, created_at, updated_at, id, org_id, source) ")
+        .push(if unless_deleted_external_id.is_some() {
+            "SELECT "
+        } else {
+            "VALUES ("
+        })
         .push_binds(cols.into_iter().map(|(_, v)| v), ", ")
         .push(", ")
         .push_bind(attributes.to_string())
         .push(", 1, ");
     let now = b.bind(now);
-    b.push(&format!("{now}, {now}, "))
-        .push_bind(id)
-        .push(", ")
-        .push_bind(org_id)
-        .push(", ")
-        .push_bind(source.as_str())
-        .push(")");
+    b.push(&format!("{now}, {now}, ")).push_bind(id).push(", ");
+    let org = b.bind(org_id);
+    b.push(&format!("{org}, ")).push_bind(source.as_str());
+    match unless_deleted_external_id {
+        None => {
+            b.push(")");
+        }
+        Some(None) => {}
+        Some(Some(external_id)) => {
+            b.push(&format!(
+                " WHERE NOT EXISTS (SELECT 1 FROM users WHERE org_id = {org} AND external_id = "
+            ))
+            .push_bind(external_id)
+            .push(" AND deleted_at IS NOT NULL)");
+        }
+    }
     script.push(b);
     push_children(script, org_id, id, &c);
 }

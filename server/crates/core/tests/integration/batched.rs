@@ -323,3 +323,110 @@ sqlite_test!(
         }
     }
 );
+
+/// A batched write of one event, whose plan waits `hold` first (so that writes started meanwhile
+/// queue for the turn and join its batch).
+async fn batched_event(
+    t: &TestServices,
+    org: &str,
+    id: &str,
+    hold: Duration,
+) -> Result<(), BatchError<()>> {
+    let (plan_org, plan_id) = (org.to_string(), id.to_string());
+    t.svc
+        .db
+        .batched(move |_c| {
+            Box::pin(async move {
+                tokio::time::sleep(hold).await;
+                Ok::<_, ()>(Planned {
+                    script: insert_event(&plan_org, &plan_id),
+                    first_changes_one_row: false,
+                    value: (),
+                })
+            })
+        })
+        .await
+}
+
+sqlite_test!(
+    a_write_whose_first_statement_changes_no_row_is_undone_alone,
+    |t: TestServices| async move {
+        // A write that expected its first statement to change one row (a guarded insert, a
+        // version-checked update) and found none: its later statements are undone, and the
+        // writes batched with it, before and after, are committed as usual.
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let first = batched_event(&t, &org.id, "before-the-guard", Duration::from_millis(300));
+        let guarded = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut script = Script::new();
+            let mut update = SqlBuilder::new("UPDATE orgs SET name = 'changed' WHERE id = ");
+            update.push_bind("no-such-org".to_string());
+            script.push(update);
+            for s in insert_event(&org.id, "after-a-guard-that-failed").statements() {
+                script.push(s.clone());
+            }
+            t.svc
+                .db
+                .batched(move |_c| {
+                    Box::pin(async move {
+                        Ok::<_, ()>(Planned {
+                            script,
+                            first_changes_one_row: true,
+                            value: (),
+                        })
+                    })
+                })
+                .await
+        };
+        let last = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            batched_event(&t, &org.id, "after-the-guard", Duration::ZERO).await
+        };
+        let (first, guarded, last) = tokio::join!(first, guarded, last);
+        assert!(
+            matches!(guarded, Err(BatchError::Db(sqlx::Error::RowNotFound))),
+            "{guarded:?}"
+        );
+        first.expect("the write batched before the failed guard");
+        last.expect("the write batched after the failed guard");
+        assert!(event_exists(&t, "before-the-guard").await);
+        assert!(event_exists(&t, "after-the-guard").await);
+        assert!(!event_exists(&t, "after-a-guard-that-failed").await);
+    }
+);
+
+sqlite_test!(
+    the_wal_is_copied_into_the_database_file_in_the_background,
+    |t: TestServices| async move {
+        // No write waits for the copy of the WAL into the database file (and its fsync): a task
+        // does it. Only the writes of the migrations and of this test are in the WAL, far below
+        // the 10,000 pages at which a committing write would copy it itself.
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        for i in 0..50 {
+            batched_event(&t, &org.id, &format!("wal-{i}"), Duration::ZERO)
+                .await
+                .unwrap();
+        }
+        let path = std::path::PathBuf::from(t.tdb.url.trim_start_matches("sqlite://"));
+        let (pages, page_size): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT page_count FROM pragma_page_count()), \
+             (SELECT page_size FROM pragma_page_size())",
+        )
+        .fetch_one(&t.svc.db.pool)
+        .await
+        .unwrap();
+        let want = (pages * page_size) as u64;
+        let mut on_disk = 0;
+        for _ in 0..50 {
+            on_disk = std::fs::metadata(&path).unwrap().len();
+            if on_disk >= want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            on_disk >= want,
+            "the database file holds {on_disk} bytes of the {want} its pages take"
+        );
+    }
+);
