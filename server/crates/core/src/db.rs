@@ -364,8 +364,10 @@ pub const SQLITE_CACHE_SIZE: &str = "PRAGMA cache_size = -1024";
 /// The WAL's size, in pages, past which the connection that commits copies it into the database
 /// file itself (SQLite's default is 1,000): normally [`checkpoints`] has done it long before.
 pub const SQLITE_WAL_AUTOCHECKPOINT: &str = "PRAGMA wal_autocheckpoint = 10000";
-/// How often [`checkpoints`] copies the WAL into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+/// How often [`checkpoints`] copies the WAL into the database file while writes come in, and
+/// how often it looks when none came since it last looked.
+const CHECKPOINT_BUSY: Duration = Duration::from_millis(20);
+const CHECKPOINT_IDLE: Duration = Duration::from_millis(500);
 
 impl Db {
     /// Connects (creating a SQLite file and its directory if needed) and runs the migrations.
@@ -783,29 +785,46 @@ async fn end_batch(turn: &mut Batch) {
     turn.savepoint_open = false;
 }
 
-/// Copies SQLite's WAL into the database file every [`CHECKPOINT_EVERY`], on a connection of the
-/// pool, until the pool closes or the `Db` is gone (`alive`). A passive checkpoint: it never waits for the writer or readers,
+/// Copies SQLite's WAL into the database file, on a connection of the pool, until the pool
+/// closes or the `Db` is gone (`alive`): every [`CHECKPOINT_BUSY`] while writes come in, every
+/// [`CHECKPOINT_IDLE`] otherwise. A passive checkpoint: it never waits for the writer or readers,
 /// and the writer goes on meanwhile (it starts the WAL over once everything in it is copied). Left
-/// to the connection that commits (SQLite's automatic checkpoint), the copy and its fsync held
-/// the one writer: measured, a third of the rate of SCIM creates (`BENCHMARKS.md`).
+/// to the connection that commits (SQLite's automatic checkpoint every 1,000 pages), the copy and
+/// its fsync held the one writer: measured, 15–20% of the rate of SCIM creates and a higher p99
+/// (`BENCHMARKS.md`). Checked often under writes, so that what is left for a committing write to
+/// copy when the WAL passes [`SQLITE_WAL_AUTOCHECKPOINT`] stays small.
 async fn checkpoints(pool: AnyPool, alive: std::sync::Weak<Writer>) {
+    let mut last = (-1, -1);
+    let mut pause = CHECKPOINT_IDLE;
     loop {
-        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        tokio::time::sleep(pause).await;
         if pool.is_closed() || alive.strong_count() == 0 {
             return;
         }
         let result = async {
             let mut conn = pool.acquire().await?;
-            sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&mut *conn)
+            // (busy, frames in the WAL, frames copied)
+            sqlx::query_as::<_, (i64, i64, i64)>("PRAGMA wal_checkpoint(PASSIVE)")
+                .fetch_one(&mut *conn)
                 .await
         }
         .await;
-        if let Err(e) = result {
-            if pool.is_closed() {
-                return;
+        match result {
+            Ok((_, frames, copied)) => {
+                pause = if (frames, copied) == last {
+                    CHECKPOINT_IDLE
+                } else {
+                    CHECKPOINT_BUSY
+                };
+                last = (frames, copied);
             }
-            tracing::warn!(error = %e, "could not copy the SQLite WAL into the database file");
+            Err(e) => {
+                if pool.is_closed() {
+                    return;
+                }
+                pause = CHECKPOINT_IDLE;
+                tracing::warn!(error = %e, "could not copy the SQLite WAL into the database file");
+            }
         }
     }
 }
