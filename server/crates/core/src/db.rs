@@ -170,7 +170,8 @@ struct Batch {
     jobs: usize,
     /// A write that could not be undone on its own: the whole batch is rolled back.
     poisoned: bool,
-    /// The last write's savepoint is still open (released by the next write, or the commit).
+    /// The last write's savepoint is still open (released by the next write, or the commit); a
+    /// write undone alone leaves it open too, empty.
     savepoint_open: bool,
     /// Tells the batch's members how its commit went (true: committed).
     outcome: Option<tokio::sync::watch::Sender<Option<bool>>>,
@@ -688,11 +689,17 @@ async fn run_in_batch<T, E>(
                             turn.jobs += 1;
                             Ok(p.value)
                         } else {
-                            let mut undo = Script::new();
-                            undo.push(SqlBuilder::new("ROLLBACK TO batched_write"))
-                                .push(SqlBuilder::new("RELEASE batched_write"));
-                            let undone = undo.run(tx).await;
-                            turn.savepoint_open = false;
+                            // Rolled back to, not released: the (now empty) savepoint stays
+                            // open for the next write's RELEASE, which fails, and so rolls the
+                            // whole batch back, if SQLite has ended the transaction in the
+                            // meantime (an I/O error in a later write's reads). Were it
+                            // released, that write's SAVEPOINT would quietly begin a new
+                            // transaction and the batch's COMMIT commit only that, answering
+                            // the writes before this one as committed.
+                            let undone =
+                                sqlx::Executor::execute(&mut **tx, "ROLLBACK TO batched_write")
+                                    .await;
+                            turn.savepoint_open = true;
                             match undone {
                                 Ok(_) => turn.poisoned = was_poisoned,
                                 Err(u) => {
@@ -796,6 +803,7 @@ async fn end_batch(turn: &mut Batch) {
 async fn checkpoints(pool: AnyPool, alive: std::sync::Weak<Writer>) {
     let mut last = (-1, -1);
     let mut pause = CHECKPOINT_IDLE;
+    let mut failing = false;
     loop {
         tokio::time::sleep(pause).await;
         if pool.is_closed() || alive.strong_count() == 0 {
@@ -811,6 +819,10 @@ async fn checkpoints(pool: AnyPool, alive: std::sync::Weak<Writer>) {
         .await;
         match result {
             Ok((_, frames, copied)) => {
+                if failing {
+                    tracing::info!("the SQLite WAL is copied into the database file again");
+                    failing = false;
+                }
                 pause = if (frames, copied) == last {
                     CHECKPOINT_IDLE
                 } else {
@@ -823,7 +835,11 @@ async fn checkpoints(pool: AnyPool, alive: std::sync::Weak<Writer>) {
                     return;
                 }
                 pause = CHECKPOINT_IDLE;
-                tracing::warn!(error = %e, "could not copy the SQLite WAL into the database file");
+                // Once per spell of failures, not every half second.
+                if !failing {
+                    tracing::warn!(error = %e, "could not copy the SQLite WAL into the database file");
+                    failing = true;
+                }
             }
         }
     }

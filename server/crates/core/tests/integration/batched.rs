@@ -430,3 +430,77 @@ sqlite_test!(
         );
     }
 );
+
+sqlite_test!(
+    a_batch_whose_transaction_sqlite_ended_after_an_undone_write_answers_no_write_as_committed,
+    |t: TestServices| async move {
+        // A write is undone alone; then SQLite ends the batch's transaction by itself while a
+        // later write plans (an I/O error in a read does that; a ROLLBACK in the plan stands in
+        // for it). The write before the undone one is gone with that transaction: it must not
+        // be answered as committed.
+        let (org, _) = org_with_admin(&t.svc, "Acme", "a@acme.test").await;
+        let first = batched_event(
+            &t,
+            &org.id,
+            "before-the-lost-transaction",
+            Duration::from_millis(300),
+        );
+        let guarded = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let mut script = Script::new();
+            script.push(SqlBuilder::new(
+                "UPDATE orgs SET name = 'x' WHERE id = 'no-such-org'",
+            ));
+            t.svc
+                .db
+                .batched(move |_c| {
+                    Box::pin(async move {
+                        Ok::<_, ()>(Planned {
+                            script,
+                            first_changes_one_row: true,
+                            value: (),
+                        })
+                    })
+                })
+                .await
+        };
+        let ends_the_transaction = async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            t.svc
+                .db
+                .batched(move |c| {
+                    Box::pin(async move {
+                        sqlx::query("ROLLBACK").execute(&mut *c).await.unwrap();
+                        Err::<Planned<()>, ()>(())
+                    })
+                })
+                .await
+        };
+        let last = async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            batched_event(&t, &org.id, "after-the-lost-transaction", Duration::ZERO).await
+        };
+        let (first, guarded, ended, last) =
+            tokio::join!(first, guarded, ends_the_transaction, last);
+        assert!(guarded.is_err());
+        assert!(ended.is_err());
+        if first.is_ok() {
+            assert!(
+                event_exists(&t, "before-the-lost-transaction").await,
+                "answered as committed, but its write is gone"
+            );
+        }
+        if last.is_ok() {
+            assert!(event_exists(&t, "after-the-lost-transaction").await);
+        }
+        assert!(
+            first.is_err() || last.is_err(),
+            "the batch was meant to hold all four writes"
+        );
+        // The pool still takes writes afterwards.
+        batched_event(&t, &org.id, "afterwards", Duration::ZERO)
+            .await
+            .unwrap();
+        assert!(event_exists(&t, "afterwards").await);
+    }
+);
