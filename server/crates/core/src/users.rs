@@ -460,7 +460,7 @@ pub fn push_insert(
     source: Source,
     now: i64,
 ) {
-    push_insert_with(script, org_id, id, attributes, source, now, None);
+    push_insert_with(script, org_id, id, attributes, source, now, false);
 }
 
 /// [`push_insert`] of a new SCIM user, for a write that has read nothing first: the user row is
@@ -476,20 +476,11 @@ pub fn push_insert_new_scim_user(
     attributes: &Value,
     now: i64,
 ) {
-    let external_id = attributes.get("externalId").and_then(Value::as_str);
-    push_insert_with(
-        script,
-        org_id,
-        id,
-        attributes,
-        Source::Scim,
-        now,
-        Some(external_id),
-    );
+    push_insert_with(script, org_id, id, attributes, Source::Scim, now, true);
 }
 
-/// `unless_deleted_external_id`: Some for [`push_insert_new_scim_user`]'s guard (Some(None): no
-/// externalId, nothing to guard but the form is the same).
+/// `guarded`: [`push_insert_new_scim_user`]'s form (`INSERT … SELECT`, with its externalId check
+/// when the user carries one).
 fn push_insert_with(
     script: &mut Script,
     org_id: &str,
@@ -497,7 +488,7 @@ fn push_insert_with(
     attributes: &Value,
     source: Source,
     now: i64,
-    unless_deleted_external_id: Option<Option<&str>>,
+    guarded: bool,
 ) {
     let c = columns(attributes);
     let cols = column_values(&c);
@@ -505,11 +496,7 @@ fn push_insert_with(
     let mut b = SqlBuilder::new("INSERT INTO users (");
     b.push(&names.join(", "))
         .push(", attributes, version, created_at, updated_at, id, org_id, source) ")
-        .push(if unless_deleted_external_id.is_some() {
-            "SELECT "
-        } else {
-            "VALUES ("
-        })
+        .push(if guarded { "SELECT " } else { "VALUES (" })
         .push_binds(cols.into_iter().map(|(_, v)| v), ", ")
         .push(", ")
         .push_bind(attributes.to_string())
@@ -518,18 +505,14 @@ fn push_insert_with(
     b.push(&format!("{now}, {now}, ")).push_bind(id).push(", ");
     let org = b.bind(org_id);
     b.push(&format!("{org}, ")).push_bind(source.as_str());
-    match unless_deleted_external_id {
-        None => {
-            b.push(")");
-        }
-        Some(None) => {}
-        Some(Some(external_id)) => {
-            b.push(&format!(
-                " WHERE NOT EXISTS (SELECT 1 FROM users WHERE org_id = {org} AND external_id = "
-            ))
-            .push_bind(external_id)
-            .push(" AND deleted_at IS NOT NULL)");
-        }
+    if !guarded {
+        b.push(")");
+    } else if let Some(external_id) = attributes.get("externalId").and_then(Value::as_str) {
+        b.push(&format!(
+            " WHERE NOT EXISTS (SELECT 1 FROM users WHERE org_id = {org} AND external_id = "
+        ))
+        .push_bind(external_id)
+        .push(" AND deleted_at IS NOT NULL)");
     }
     script.push(b);
     push_children(script, org_id, id, &c);

@@ -324,6 +324,26 @@ sqlite_test!(
     }
 );
 
+/// A batched write of `script`, planned without reading.
+async fn batched_script(
+    t: &TestServices,
+    script: Script,
+    first_changes_one_row: bool,
+) -> Result<(), BatchError<()>> {
+    t.svc
+        .db
+        .batched(move |_c| {
+            Box::pin(async move {
+                Ok::<_, ()>(Planned {
+                    script,
+                    first_changes_one_row,
+                    value: (),
+                })
+            })
+        })
+        .await
+}
+
 /// A batched write of one event, whose plan waits `hold` first (so that writes started meanwhile
 /// queue for the turn and join its batch).
 async fn batched_event(
@@ -365,18 +385,7 @@ sqlite_test!(
             for s in insert_event(&org.id, "after-a-guard-that-failed").statements() {
                 script.push(s.clone());
             }
-            t.svc
-                .db
-                .batched(move |_c| {
-                    Box::pin(async move {
-                        Ok::<_, ()>(Planned {
-                            script,
-                            first_changes_one_row: true,
-                            value: (),
-                        })
-                    })
-                })
-                .await
+            batched_script(&t, script, true).await
         };
         let last = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -451,18 +460,7 @@ sqlite_test!(
             script.push(SqlBuilder::new(
                 "UPDATE orgs SET name = 'x' WHERE id = 'no-such-org'",
             ));
-            t.svc
-                .db
-                .batched(move |_c| {
-                    Box::pin(async move {
-                        Ok::<_, ()>(Planned {
-                            script,
-                            first_changes_one_row: true,
-                            value: (),
-                        })
-                    })
-                })
-                .await
+            batched_script(&t, script, true).await
         };
         let ends_the_transaction = async {
             tokio::time::sleep(Duration::from_millis(100)).await;
