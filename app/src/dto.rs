@@ -128,6 +128,9 @@ pub struct UsersPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// The search matched more than `total` users (the count stops there): the pages hold the
+    /// first `total`.
+    pub more: bool,
     /// Soft-deleted users waiting for the purge, and the earliest purge time.
     pub deleted_count: i64,
     pub next_purge_at: Option<i64>,

@@ -136,6 +136,22 @@ fn query_from_url(q: &leptos_router::params::ParamsMap) -> UsersQuery {
     UsersQuery::from_params(|k| q.get(k))
 }
 
+/// 1000 → "1,000".
+fn thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if n < 0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
 pub fn users_href(q: &UsersQuery) -> String {
     let mut parts = Vec::new();
     let enc = |s: &str| {
@@ -301,7 +317,11 @@ pub fn UsersPageView() -> impl IntoView {
                                 {scim_note}
                                 {empty}
                                 <p class="toolbar" hidden=!has_rows>
-                                    <span class="muted" data-testid="users-total">{format!("{} user(s)", p.total)}</span>
+                                    <span class="muted" data-testid="users-total">{if p.more {
+                                        format!("More than {n} users match: the first {n} are listed. Narrow the search, or export them all as CSV.", n = thousands(p.total))
+                                    } else {
+                                        format!("{} user(s)", p.total)
+                                    }}</span>
                                     <a href=export download="users.csv" class="button-like secondary-link">"Export CSV"</a>
                                 </p>
                                 <div class="table-wrap" hidden=!has_rows>
@@ -452,6 +472,7 @@ mod wire {
                 total,
                 page,
                 pages,
+                more,
                 deleted_count,
                 next_purge_at,
                 scim_active,
@@ -461,10 +482,28 @@ mod wire {
                 total,
                 page,
                 pages,
+                more,
                 deleted_count,
                 next_purge_at,
                 scim_active,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits_by_three() {
+        for (n, s) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (12345, "12,345"),
+            (1234567, "1,234,567"),
+            (-1000, "-1,000"),
+        ] {
+            assert_eq!(super::thousands(n), s);
         }
     }
 }

@@ -10,6 +10,10 @@ use crate::users::{self, StoredUser};
 use crate::{Backend, Services};
 
 pub const PAGE_SIZE: i64 = 50;
+/// A search counts its matches up to this many: past it the screen says "more than 1,000" and
+/// lists the first 1,000 (Export CSV has them all). A term most users match then costs a walk of
+/// the sort order, not a count and a sort of every match.
+pub const SEARCH_COUNT_CAP: i64 = 1_000;
 
 // The read models below are the domain's own: the app converts them to its wire types
 // (app/src/dto.rs) in each screen's server-side code, so this crate never depends on the UI.
@@ -136,6 +140,9 @@ pub struct UsersPage {
     pub total: i64,
     pub page: i64,
     pub pages: i64,
+    /// A search matched more users than [`SEARCH_COUNT_CAP`]: `total` is the cap, and the pages
+    /// hold the first of them.
+    pub more: bool,
     /// Soft-deleted users waiting for the purge, and the earliest purge time.
     pub deleted_count: i64,
     pub next_purge_at: Option<i64>,
@@ -262,23 +269,96 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
+/// The one text a search term of 1 or 2 characters is looked for in first (SQLite, migration 0020:
+/// index `users_org_search_text` on `(org_id, this)`, some 100 bytes per user): the four searched
+/// texts of the row `alias`, lower-cased, one after the other. It contains every text the LIKE
+/// conditions below compare, so it only ever adds candidates, and those conditions still decide.
+pub fn search_text(alias: &str) -> String {
+    format!(
+        "lower({alias}.user_name || char(31) || COALESCE({alias}.email, '') || char(31) \
+         || COALESCE({alias}.given_name, '') || ' ' || COALESCE({alias}.family_name, '') \
+         || char(31) || COALESCE({alias}.display_name, ''))"
+    )
+}
+
+/// The search term as the screen searches it: control characters left out (PostgreSQL refuses a
+/// NUL in a text value; no one types the others), 100 characters at most.
+pub fn searched(search: &str) -> String {
+    search
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(100)
+        .collect()
+}
+
+/// A term the trigram index cannot serve (under 3 characters, lower-cased).
+fn is_short(search: &str) -> bool {
+    search.to_lowercase().chars().count() < 3
+}
+
+/// Whether a short term is looked for in the search-text index (SQLite; `INDEXED BY`, as the
+/// planner would as soon walk another index of the organisation and read every row). Not with a
+/// group or the Deleted status: those select few users through their own index first.
+fn reads_search_text(backend: Backend, q: &UsersQuery) -> bool {
+    let search = searched(&q.search);
+    backend == Backend::Sqlite
+        && !search.is_empty()
+        && is_short(&search)
+        && searched(&q.group).is_empty()
+        && q.status != Some(UserStatus::Deleted)
+}
+
+/// How a search finds its rows (SQLite; PostgreSQL's planner picks its pg_trgm indexes itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// Counting and the CSV export: a term of 3 characters or more from the trigram index; a
+    /// shorter one tested in the search-text index entry by entry, so a capped count stops at
+    /// the cap.
+    Filter,
+    /// A page of a search that matched at most the cap: the candidates from the trigram index or
+    /// the search-text index, then sorted.
+    Candidates,
+    /// A page of a search that matched more than the cap: the organisation's users in the
+    /// page's order, tested one by one (a page is found long before the end).
+    Walk,
+}
+
 /// Appends the WHERE clause of the Users screen's filters (scoped to `org_id`) and binds its values.
-fn push_users_where(b: &mut SqlBuilder, backend: Backend, org_id: &str, q: &UsersQuery) {
-    let search = q.search.trim();
-    let search = search.chars().take(100).collect::<String>();
+fn push_users_where(b: &mut SqlBuilder, backend: Backend, org_id: &str, q: &UsersQuery, via: Via) {
+    let search = searched(&q.search);
     let term = search.to_lowercase();
     // A term of 3 characters or more is looked up in the trigram index first; the LIKE conditions
     // below still decide, so the result is the scan's. (The index folds case at least as widely
     // as the scan, so it never misses a row the scan finds.) PostgreSQL answers the same LIKE
-    // conditions from its pg_trgm indexes. Shorter terms scan the organisation's users.
-    if backend == Backend::Sqlite && term.chars().count() >= 3 {
-        // `+` keeps SQLite from walking an org_id index instead of the candidates' rowids.
-        b.push("u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
-            .push_bind(fts_phrase(&term))
-            .push(") AND +u.org_id = ")
-            .push_bind(org_id);
-    } else {
-        b.push("u.org_id = ").push_bind(org_id);
+    // conditions from its pg_trgm indexes. A shorter term is looked for in the search-text index.
+    let short = is_short(&search);
+    let pattern = (!search.is_empty()).then(|| b.bind(like_escape(&search)));
+    match (via, pattern) {
+        (Via::Filter | Via::Candidates, Some(_)) if backend == Backend::Sqlite && !short => {
+            // `+` keeps SQLite from walking an org_id index instead of the candidates' rowids.
+            b.push("u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
+                .push_bind(fts_phrase(&term))
+                .push(") AND +u.org_id = ")
+                .push_bind(org_id);
+        }
+        (Via::Filter, Some(p)) if reads_search_text(backend, q) => {
+            b.push("u.org_id = ")
+                .push_bind(org_id)
+                .push(&format!(" AND {} LIKE {p} ESCAPE '\\'", search_text("u")));
+        }
+        (Via::Candidates, Some(p)) if reads_search_text(backend, q) => {
+            b.push("u.rowid IN (SELECT s.rowid FROM users s INDEXED BY users_org_search_text WHERE s.org_id = ")
+                .push_bind(org_id)
+                .push(&format!(
+                    " AND {} LIKE {p} ESCAPE '\\') AND +u.org_id = ",
+                    search_text("s")
+                ))
+                .push_bind(org_id);
+        }
+        _ => {
+            b.push("u.org_id = ").push_bind(org_id);
+        }
     }
     match q.status {
         Some(UserStatus::Active) => {
@@ -296,16 +376,15 @@ fn push_users_where(b: &mut SqlBuilder, backend: Backend, org_id: &str, q: &User
         b.push(" AND u.source = ").push_bind(source.as_str());
     }
     // SCIM Groups (issue 13): the members of one of this org's groups.
-    let group = q.group.trim();
+    let group = searched(&q.group);
     if !group.is_empty() {
         b.push(" AND u.id IN (SELECT gm.user_id FROM group_members gm WHERE gm.org_id = ")
             .push_bind(org_id)
             .push(" AND gm.group_id = ")
-            .push_bind(group.chars().take(100).collect::<String>())
+            .push_bind(group)
             .push(")");
     }
-    if !search.is_empty() {
-        let p = b.bind(like_escape(&search));
+    if let Some(p) = pattern {
         b.push(&format!(
             " AND (lower(u.user_name) LIKE {p} ESCAPE '\\' OR lower(COALESCE(u.email, '')) LIKE {p} ESCAPE '\\' \
              OR lower(COALESCE(u.given_name, '') || ' ' || COALESCE(u.family_name, '')) LIKE {p} ESCAPE '\\' \
@@ -355,7 +434,7 @@ pub async fn export_chunk(
     limit: i64,
 ) -> CoreResult<(Vec<UserRow>, Option<(i64, String)>)> {
     let mut b = SqlBuilder::new(&format!("SELECT {ROW_COLUMNS} FROM users u WHERE "));
-    push_users_where(&mut b, svc.db.backend, org_id, q);
+    push_users_where(&mut b, svc.db.backend, org_id, q, Via::Filter);
     if let Some((at, id)) = after {
         let at = b.bind(at);
         b.push(&format!(
@@ -381,15 +460,46 @@ pub async fn export_chunk(
     Ok((out, last))
 }
 
-/// The Users table's count of the users `q` selects (also what the query-plan tests explain).
-pub fn users_count_statement(backend: Backend, org_id: &str, q: &UsersQuery) -> SqlBuilder {
-    let mut count = SqlBuilder::new("SELECT COUNT(*) FROM users u WHERE ");
-    push_users_where(&mut count, backend, org_id, q);
+/// The Users table's count of the users `q` selects, up to `cap` + 1 when `q` searches (also what
+/// the query-plan tests explain).
+pub fn users_count_statement(
+    backend: Backend,
+    org_id: &str,
+    q: &UsersQuery,
+    cap: i64,
+) -> SqlBuilder {
+    if searched(&q.search).is_empty() {
+        let mut count = SqlBuilder::new("SELECT COUNT(*) FROM users u WHERE ");
+        push_users_where(&mut count, backend, org_id, q, Via::Filter);
+        return count;
+    }
+    // A short term is tested in the search-text index entry by entry.
+    let from = if reads_search_text(backend, q) {
+        "users u INDEXED BY users_org_search_text"
+    } else {
+        "users u"
+    };
+    let mut count = SqlBuilder::new(&format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM {from} WHERE "
+    ));
+    push_users_where(&mut count, backend, org_id, q, Via::Filter);
+    count
+        .push(" LIMIT ")
+        .push_bind(cap + 1)
+        .push(") AS matches");
     count
 }
 
-/// The Users table: one page, with the filters in `q`. Two queries (count + page), no N+1.
-pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
+/// One page of the Users table (`page` of those `total` users; `more`: a search matched more than
+/// its count's cap). Also what the query-plan tests explain.
+pub fn users_page_statement(
+    backend: Backend,
+    org_id: &str,
+    q: &UsersQuery,
+    page: i64,
+    total: i64,
+    more: bool,
+) -> SqlBuilder {
     let dir = if q.desc { "DESC" } else { "ASC" };
     let order = match q.sort {
         UserSort::Name => format!("lower(COALESCE(u.family_name, u.user_name)) {dir}, lower(COALESCE(u.given_name, '')) {dir}, u.id {dir}"),
@@ -399,19 +509,45 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
         // (org_id, lower(user_name)) index serves the sort.
         UserSort::UserName => format!("lower(u.user_name) {dir}"),
     };
-    let count = users_count_statement(svc.db.backend, org_id, q);
-    let (total,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
-    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
-    let page = q.page.clamp(1, pages);
     let mut b = SqlBuilder::new(&format!(
         "SELECT {ROW_COLUMNS} FROM users u WHERE u.id IN (SELECT u.id FROM users u WHERE "
     ));
-    push_users_where(&mut b, svc.db.backend, org_id, q);
+    let page = page.max(1);
+    let via = if more { Via::Walk } else { Via::Candidates };
+    push_users_where(&mut b, backend, org_id, q, via);
+    // The last page of a capped search ends at the cap.
+    let limit = if more {
+        PAGE_SIZE.min(total - (page - 1) * PAGE_SIZE).max(0)
+    } else {
+        PAGE_SIZE
+    };
     b.push(&format!(" ORDER BY {order} LIMIT "))
-        .push_bind(PAGE_SIZE)
+        .push_bind(limit)
         .push(" OFFSET ")
         .push_bind((page - 1) * PAGE_SIZE)
         .push(&format!(") ORDER BY {order}"));
+    b
+}
+
+/// The Users table: one page, with the filters in `q`. Two queries (count + page), no N+1.
+pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
+    list_users_capped(svc, org_id, q, SEARCH_COUNT_CAP).await
+}
+
+/// [`list_users`] with a search's count capped at `cap` (tests use a small one).
+pub async fn list_users_capped(
+    svc: &Services,
+    org_id: &str,
+    q: &UsersQuery,
+    cap: i64,
+) -> CoreResult<UsersPage> {
+    let count = users_count_statement(svc.db.backend, org_id, q, cap);
+    let (counted,) = count.query_as::<(i64,)>().fetch_one(&svc.db.pool).await?;
+    let more = !searched(&q.search).is_empty() && counted > cap;
+    let total = if more { cap } else { counted };
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = q.page.clamp(1, pages);
+    let b = users_page_statement(svc.db.backend, org_id, q, page, total, more);
     let rows = b.query().fetch_all(&svc.db.pool).await?;
     let rows = rows
         .iter()
@@ -424,6 +560,7 @@ pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreRes
         total,
         page,
         pages,
+        more,
         deleted_count,
         next_purge_at,
         scim_active,

@@ -275,7 +275,12 @@ db_test!(
             search: "user1234".into(),
             ..Default::default()
         };
-        let b = portal_core::admin_views::users_count_statement(t.svc.db.backend, &org.id, &q);
+        let b = portal_core::admin_views::users_count_statement(
+            t.svc.db.backend,
+            &org.id,
+            &q,
+            portal_core::admin_views::SEARCH_COUNT_CAP,
+        );
         let p = plan_of(&t, &b).await;
         match t.svc.db.backend {
             Backend::Sqlite => {
@@ -303,6 +308,69 @@ db_test!(
         }
     }
 );
+
+/// SQLite only: PostgreSQL has no index for a term under 3 characters (pg_trgm cannot serve one
+/// either) and scans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_users_search_reads_the_search_text_index() {
+    let mut t = portal_test_support::services(Backend::Sqlite).await;
+    let _dir = t.tdb.dir.take();
+    portal_test_support::deadline(async move {
+        // SQLite reads an indexed expression from the index only where the query has that very
+        // expression: the index's text is the search's, the table's alias aside.
+        let (index,): (String,) =
+            sqlx::query_as("SELECT sql FROM sqlite_master WHERE name = 'users_org_search_text'")
+                .fetch_one(&t.svc.db.pool)
+                .await
+                .unwrap();
+        let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let expected = format!(
+            "CREATE INDEX users_org_search_text ON users ( org_id, {} )",
+            squeeze(&portal_core::admin_views::search_text("u")).replace("u.", "")
+        );
+        assert_eq!(squeeze(&index), expected);
+        let (org, _) = portal_test_support::org_with_admin(&t.svc, "Big", "a@big.test").await;
+        let q = portal_core::admin_views::UsersQuery {
+            search: "us".into(),
+            ..Default::default()
+        };
+        let scanned = |p: &str| {
+            p.lines().any(|l| {
+                let l = l.trim_start_matches(['|', '-', '`', ' ']);
+                l == "SCAN u" || l.starts_with("SCAN u ")
+            })
+        };
+        let count = portal_core::admin_views::users_count_statement(
+            t.svc.db.backend,
+            &org.id,
+            &q,
+            portal_core::admin_views::SEARCH_COUNT_CAP,
+        );
+        let p = plan_of(&t, &count).await;
+        assert!(
+            p.contains("SEARCH u USING INDEX users_org_search_text (org_id=?)"),
+            "{p}"
+        );
+        assert!(!scanned(&p), "{p}");
+        // A page of a search under the cap: the candidates from the same index, by rowid.
+        let page = portal_core::admin_views::users_page_statement(
+            t.svc.db.backend,
+            &org.id,
+            &q,
+            1,
+            20,
+            false,
+        );
+        let p = plan_of(&t, &page).await;
+        assert!(
+            p.contains("SEARCH s USING INDEX users_org_search_text (org_id=?)"),
+            "{p}"
+        );
+        assert!(p.contains("rowid=?"), "candidates by rowid:\n{p}");
+        assert!(!scanned(&p), "{p}");
+    })
+    .await;
+}
 
 db_test!(
     the_request_log_user_filter_uses_its_indexes,

@@ -23,7 +23,7 @@ fn caller(org: &str) -> Caller {
 
 /// The search as it was before the indexes (a scan with these LIKE conditions): the oracle.
 async fn scan_search(t: &TestServices, org: &str, term: &str) -> Vec<String> {
-    let term = term.trim().chars().take(100).collect::<String>();
+    let term = admin_views::searched(term);
     if term.is_empty() {
         let rows = sqlx::query("SELECT id FROM users WHERE org_id = $1")
             .bind(org)
@@ -136,6 +136,9 @@ const TERMS: &[&str] = &[
     "本語テ",
     "😀x",
     "x😀y",
+    "a\u{1f}b",
+    "x\0y",
+    "\0",
 ];
 
 async fn people(t: &TestServices, c: &Caller) -> Vec<(String, String)> {
@@ -499,5 +502,86 @@ db_test!(
         expected.sort_by(|x, y| y.cmp(x));
         assert_eq!(names, expected);
         assert_eq!(p.total, 111, "u12, u120..u129, u1200..u1299");
+    }
+);
+
+db_test!(
+    a_search_matching_more_than_the_cap_lists_the_first_of_them_in_order,
+    |t: TestServices| async move {
+        // 70 users in each of two organisations, with the same userNames: a search both match.
+        let (a, _) = org_with_admin(&t.svc, "Acme", "admin@acme.test").await;
+        let (b, _) = org_with_admin(&t.svc, "Other", "admin@other.test").await;
+        bulk(&t, &a.id, 0, 70, |i| i as i64).await;
+        bulk(&t, &b.id, 0, 70, |i| i as i64).await;
+        for desc in [false, true] {
+            let dir = if desc { "DESC" } else { "ASC" };
+            let first: Vec<String> = sqlx::query(&format!(
+                "SELECT id FROM users WHERE org_id = $1 ORDER BY lower(user_name) {dir} LIMIT 55"
+            ))
+            .bind(&a.id)
+            .fetch_all(&t.svc.db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get("id"))
+            .collect();
+            // A short term (the search-text index) and a long one (the trigram index).
+            for term in ["bu", "BULK.test"] {
+                let query = |page| UsersQuery {
+                    search: term.into(),
+                    desc,
+                    page,
+                    ..Default::default()
+                };
+                let mut got = Vec::new();
+                for page in [1, 2, 3] {
+                    let p = admin_views::list_users_capped(&t.svc, &a.id, &query(page), 55)
+                        .await
+                        .unwrap();
+                    assert!(p.more, "{term:?}: more than the cap");
+                    assert_eq!((p.total, p.pages), (55, 2), "{term:?}: the cap's pages");
+                    assert_eq!(p.page, page.min(2), "{term:?}: a page past the cap");
+                    if page <= 2 {
+                        got.extend(p.rows.iter().map(|r| r.id.clone()));
+                    }
+                }
+                assert_eq!(got, first, "{term:?} {dir}: the first 55 in the page order");
+                // At the cap or under it, the count is exact.
+                for (cap, more) in [(70, false), (69, true), (1000, false)] {
+                    let p = admin_views::list_users_capped(&t.svc, &a.id, &query(1), cap)
+                        .await
+                        .unwrap();
+                    assert_eq!(p.more, more, "{term:?}: cap {cap}");
+                    assert_eq!(p.total, if more { cap } else { 70 }, "{term:?}: cap {cap}");
+                    assert_eq!(p.rows.len(), 50);
+                    assert!(
+                        p.rows.iter().all(|r| r.id.starts_with(&a.id)),
+                        "{:?}",
+                        p.rows
+                    );
+                }
+            }
+        }
+        // The walk of a capped search is the organisation's own: filtered by status, it still
+        // never lists the other organisation's users.
+        let p = admin_views::list_users_capped(
+            &t.svc,
+            &a.id,
+            &UsersQuery {
+                search: "u".into(),
+                status: Some(UserStatus::Active),
+                ..Default::default()
+            },
+            10,
+        )
+        .await
+        .unwrap();
+        assert!(p.more);
+        assert_eq!(p.rows.len(), 10);
+        assert!(
+            p.rows.iter().all(|r| r.id.starts_with(&a.id)),
+            "{:?}",
+            p.rows
+        );
     }
 );
