@@ -547,8 +547,13 @@ pub async fn list_users_capped(
     let total = if more { cap } else { counted };
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
     let page = q.page.clamp(1, pages);
-    let b = users_page_statement(svc.db.backend, org_id, q, page, total, more);
-    let rows = b.query().fetch_all(&svc.db.pool).await?;
+    // Nothing matched: no second look (for a short term, a second walk of its index).
+    let rows = if total == 0 {
+        Vec::new()
+    } else {
+        let b = users_page_statement(svc.db.backend, org_id, q, page, total, more);
+        b.query().fetch_all(&svc.db.pool).await?
+    };
     let rows = rows
         .iter()
         .map(user_row)
