@@ -550,6 +550,57 @@ async fn async_main() {
             }
             .print();
         }
+        // A 100-user organisation beside the 100,000-user one, its users matching the same term:
+        // its search reads its own entries (what list_users picks for it), not the trigram index
+        // every organisation shares (which would read the large organisation's matches too).
+        let (small, _, _) = portal_core::admins::create_admin(
+            &svc,
+            portal_core::admins::NewAdmin {
+                org_name: "Small",
+                email: "small@small.test",
+                password: "bench password 123",
+            },
+        )
+        .await
+        .unwrap();
+        seed(&svc, &small.id, 100).await;
+        for (label, index) in [
+            (
+                "small org search 'bench', own entries",
+                portal_core::admin_views::SearchIndex::Text,
+            ),
+            (
+                "small org search 'bench', trigram index",
+                portal_core::admin_views::SearchIndex::Trigram,
+            ),
+        ] {
+            let q = portal_core::admin_views::UsersQuery {
+                search: "bench".into(),
+                ..Default::default()
+            };
+            let mut lat = Vec::new();
+            let start = Instant::now();
+            for _ in 0..50 {
+                let t = Instant::now();
+                let p = portal_core::admin_views::list_users_with(
+                    &svc,
+                    &small.id,
+                    &q,
+                    portal_core::admin_views::SEARCH_COUNT_CAP,
+                    index,
+                )
+                .await
+                .unwrap();
+                assert_eq!(p.total, 100, "{label}");
+                lat.push(t.elapsed());
+            }
+            Phase {
+                name: label,
+                lat,
+                wall: start.elapsed(),
+            }
+            .print();
+        }
         phase!("lookup @scale", 2000, |i, h, b, tok, _ids| {
             let n = 1_000_000 + (i * 7919) % scale;
             let r = h

@@ -280,6 +280,7 @@ db_test!(
             &org.id,
             &q,
             portal_core::admin_views::SEARCH_COUNT_CAP,
+            portal_core::admin_views::SearchIndex::Trigram,
         );
         let p = plan_of(&t, &b).await;
         match t.svc.db.backend {
@@ -345,6 +346,7 @@ async fn a_short_users_search_reads_the_search_text_index() {
             &org.id,
             &q,
             portal_core::admin_views::SEARCH_COUNT_CAP,
+            portal_core::admin_views::SearchIndex::Trigram,
         );
         let p = plan_of(&t, &count).await;
         assert!(
@@ -360,6 +362,7 @@ async fn a_short_users_search_reads_the_search_text_index() {
             1,
             20,
             false,
+            portal_core::admin_views::SearchIndex::Trigram,
         );
         let p = plan_of(&t, &page).await;
         assert!(
@@ -368,6 +371,24 @@ async fn a_short_users_search_reads_the_search_text_index() {
         );
         assert!(p.contains("rowid=?"), "candidates by rowid:\n{p}");
         assert!(!scanned(&p), "{p}");
+        // A longer term of a small organisation: its own entries, not the trigram index.
+        let q = portal_core::admin_views::UsersQuery {
+            search: "user1234".into(),
+            ..Default::default()
+        };
+        let count = portal_core::admin_views::users_count_statement(
+            t.svc.db.backend,
+            &org.id,
+            &q,
+            portal_core::admin_views::SEARCH_COUNT_CAP,
+            portal_core::admin_views::SearchIndex::Text,
+        );
+        let p = plan_of(&t, &count).await;
+        assert!(
+            p.contains("SEARCH u USING INDEX users_org_search_text (org_id=?)"),
+            "{p}"
+        );
+        assert!(!p.contains("users_search"), "{p}");
     })
     .await;
 }

@@ -3,7 +3,7 @@
 //! pages, one statement for small filters) return exactly what a plain OFFSET walk returns, across
 //! every kind of write.
 
-use portal_core::admin_views::{self, UserStatus, UsersQuery};
+use portal_core::admin_views::{self, SearchIndex, UserStatus, UsersQuery};
 use portal_core::provisioning::{self, Caller, ListQuery};
 use portal_core::users::{self, Source};
 use portal_core::Backend;
@@ -59,12 +59,27 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-/// The Users screen's result for a search (every page).
+/// The Users screen's result for a search (every page), the same through either index.
 async fn screen_search(t: &TestServices, org: &str, term: &str) -> Vec<String> {
+    let trigram = screen_search_in(t, org, term, SearchIndex::Trigram).await;
+    let text = screen_search_in(t, org, term, SearchIndex::Text).await;
+    assert_eq!(
+        trigram, text,
+        "{term:?}: the trigram and the search-text indexes"
+    );
+    trigram
+}
+
+async fn screen_search_in(
+    t: &TestServices,
+    org: &str,
+    term: &str,
+    index: SearchIndex,
+) -> Vec<String> {
     let mut out = Vec::new();
     let mut page = 1;
     loop {
-        let p = admin_views::list_users(
+        let p = admin_views::list_users_with(
             &t.svc,
             org,
             &UsersQuery {
@@ -72,6 +87,8 @@ async fn screen_search(t: &TestServices, org: &str, term: &str) -> Vec<String> {
                 page,
                 ..Default::default()
             },
+            admin_views::SEARCH_COUNT_CAP,
+            index,
         )
         .await
         .unwrap();
@@ -525,8 +542,13 @@ db_test!(
             .iter()
             .map(|r| r.get("id"))
             .collect();
-            // A short term (the search-text index) and a long one (the trigram index).
-            for term in ["bu", "BULK.test"] {
+            // A short term (the search-text index) and a long one (the trigram index, or the
+            // search-text index of a small organisation).
+            for (term, index) in [
+                ("bu", SearchIndex::Trigram),
+                ("BULK.test", SearchIndex::Trigram),
+                ("BULK.test", SearchIndex::Text),
+            ] {
                 let query = |page| UsersQuery {
                     search: term.into(),
                     desc,
@@ -535,7 +557,7 @@ db_test!(
                 };
                 let mut got = Vec::new();
                 for page in [1, 2, 3] {
-                    let p = admin_views::list_users_capped(&t.svc, &a.id, &query(page), 55)
+                    let p = admin_views::list_users_with(&t.svc, &a.id, &query(page), 55, index)
                         .await
                         .unwrap();
                     assert!(p.more, "{term:?}: more than the cap");
@@ -548,7 +570,7 @@ db_test!(
                 assert_eq!(got, first, "{term:?} {dir}: the first 55 in the page order");
                 // At the cap or under it, the count is exact.
                 for (cap, more) in [(70, false), (69, true), (1000, false)] {
-                    let p = admin_views::list_users_capped(&t.svc, &a.id, &query(1), cap)
+                    let p = admin_views::list_users_with(&t.svc, &a.id, &query(1), cap, index)
                         .await
                         .unwrap();
                     assert_eq!(p.more, more, "{term:?}: cap {cap}");
@@ -564,7 +586,7 @@ db_test!(
         }
         // The walk of a capped search is the organisation's own: filtered by status, it still
         // never lists the other organisation's users.
-        let p = admin_views::list_users_capped(
+        let p = admin_views::list_users_with(
             &t.svc,
             &a.id,
             &UsersQuery {
@@ -573,6 +595,7 @@ db_test!(
                 ..Default::default()
             },
             10,
+            SearchIndex::Text,
         )
         .await
         .unwrap();
