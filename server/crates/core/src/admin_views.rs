@@ -269,8 +269,9 @@ fn fts_phrase(term: &str) -> String {
     format!("\"{}\"", term.replace('"', "\"\""))
 }
 
-/// The one text a search term of 1 or 2 characters is looked for in first (SQLite, migration 0020:
-/// index `users_org_search_text` on `(org_id, this)`, some 100 bytes per user): the four searched
+/// The one text a search term is looked for in first (SQLite, migration 0020: index
+/// `users_org_search_text` on `(org_id, this)`, some 100 bytes per user) — every term of an
+/// organisation that reads [`SearchIndex::Text`], and a term of 1 or 2 characters of any: the four searched
 /// texts of the row `alias`, lower-cased, one after the other. It contains every text the LIKE
 /// conditions below compare, so it only ever adds candidates, and those conditions still decide.
 pub fn search_text(alias: &str) -> String {
@@ -301,7 +302,8 @@ fn is_short(search: &str) -> bool {
 /// for every organisation: a term finds the matches of all of them, so its cost grows with the
 /// other organisations' users (a term they all share, such as a mail domain, would cost a small
 /// organisation the read of every user that has it). The search-text index is per organisation:
-/// its cost is the organisation's own size.
+/// its cost is the organisation's own size (with a group or the Deleted status, neither is read:
+/// those select the organisation's few users through their own index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchIndex {
     /// The trigram index (migration 0016): for organisations larger than [`TRIGRAM_FROM_USERS`].
@@ -310,13 +312,20 @@ pub enum SearchIndex {
     Text,
 }
 
-/// Live users from which an organisation's searches read the trigram index: below it, its own
+/// Live users above which an organisation's searches read the trigram index: up to it, its own
 /// entries of the search-text index are read (≈ 0.2 µs each: 4 ms for 20,000).
 pub const TRIGRAM_FROM_USERS: i64 = 20_000;
 
-/// The index an organisation's searches read first, by its size (the live-user counter of
-/// migration 0016; soft-deleted users are not counted).
-pub async fn search_index(svc: &Services, org_id: &str) -> CoreResult<SearchIndex> {
+/// The index an organisation's search `q` reads first (SQLite; elsewhere the answer does not
+/// matter), by the organisation's size: the live-user counter of migration 0016. Soft-deleted
+/// users waiting for the purge are not counted, though their entries are read too: an
+/// organisation that keeps very many of them only slows its own searches.
+pub async fn search_index(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<SearchIndex> {
+    if svc.db.backend != Backend::Sqlite || is_short(&searched(&q.search)) {
+        // Nothing to choose: PostgreSQL's planner picks its pg_trgm indexes itself, and a term
+        // under 3 characters (or none) never reads the trigram index.
+        return Ok(SearchIndex::Text);
+    }
     let (live,): (i64,) = sqlx::query_as(
         "SELECT CAST(COALESCE(SUM(live), 0) AS BIGINT) FROM org_user_counts WHERE org_id = $1",
     )
@@ -346,9 +355,9 @@ fn reads_search_text(backend: Backend, q: &UsersQuery, index: SearchIndex) -> bo
 /// How a search finds its rows (SQLite; PostgreSQL's planner picks its pg_trgm indexes itself).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
-    /// Counting and the CSV export: a term of 3 characters or more from the trigram index; a
-    /// shorter one tested in the search-text index entry by entry, so a capped count stops at
-    /// the cap.
+    /// Counting and the CSV export: the term tested in the search-text index entry by entry, so
+    /// a capped count stops at the cap; or, for a large organisation and a term of 3 characters
+    /// or more, its candidates from the trigram index.
     Filter,
     /// A page of a search that matched at most the cap: the candidates from the trigram index or
     /// the search-text index, then sorted.
@@ -378,7 +387,10 @@ fn push_users_where(
     let pattern = (!search.is_empty()).then(|| b.bind(like_escape(&search)));
     match (via, pattern) {
         (Via::Filter | Via::Candidates, Some(_))
-            if backend == Backend::Sqlite && !text && !is_short(&search) =>
+            if backend == Backend::Sqlite
+                && index == SearchIndex::Trigram
+                && !text
+                && !is_short(&search) =>
         {
             // `+` keeps SQLite from walking an org_id index instead of the candidates' rowids.
             b.push("u.rowid IN (SELECT rowid FROM users_search WHERE users_search MATCH ")
@@ -478,7 +490,7 @@ pub async fn export_chunk(
     limit: i64,
 ) -> CoreResult<(Vec<UserRow>, Option<(i64, String)>)> {
     let mut b = SqlBuilder::new(&format!("SELECT {ROW_COLUMNS} FROM users u WHERE "));
-    let index = search_index(svc, org_id).await?;
+    let index = search_index(svc, org_id, q).await?;
     push_users_where(&mut b, svc.db.backend, org_id, q, Via::Filter, index);
     if let Some((at, id)) = after {
         let at = b.bind(at);
@@ -576,13 +588,10 @@ pub fn users_page_statement(
     b
 }
 
-/// The Users table: one page, with the filters in `q`. Two queries (count + page), no N+1.
+/// The Users table: one page, with the filters in `q`. A count and a page (and, for a search on
+/// SQLite, the organisation's size), no N+1.
 pub async fn list_users(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<UsersPage> {
-    let index = if searched(&q.search).is_empty() {
-        SearchIndex::Trigram
-    } else {
-        search_index(svc, org_id).await?
-    };
+    let index = search_index(svc, org_id, q).await?;
     list_users_with(svc, org_id, q, SEARCH_COUNT_CAP, index).await
 }
 

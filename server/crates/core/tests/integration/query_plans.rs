@@ -389,6 +389,43 @@ async fn a_short_users_search_reads_the_search_text_index() {
             "{p}"
         );
         assert!(!p.contains("users_search"), "{p}");
+        // With a group or the Deleted status, that organisation reads neither search index:
+        // those select its few users through their own index.
+        for q in [
+            portal_core::admin_views::UsersQuery {
+                search: "user1234".into(),
+                group: "g1".into(),
+                ..Default::default()
+            },
+            portal_core::admin_views::UsersQuery {
+                search: "user1234".into(),
+                status: Some(portal_core::admin_views::UserStatus::Deleted),
+                ..Default::default()
+            },
+        ] {
+            for b in [
+                portal_core::admin_views::users_count_statement(
+                    t.svc.db.backend,
+                    &org.id,
+                    &q,
+                    portal_core::admin_views::SEARCH_COUNT_CAP,
+                    portal_core::admin_views::SearchIndex::Text,
+                ),
+                portal_core::admin_views::users_page_statement(
+                    t.svc.db.backend,
+                    &org.id,
+                    &q,
+                    1,
+                    20,
+                    false,
+                    portal_core::admin_views::SearchIndex::Text,
+                ),
+            ] {
+                let p = plan_of(&t, &b).await;
+                assert!(!p.contains("users_search"), "{q:?}:\n{p}");
+                assert!(!scanned(&p), "{q:?}:\n{p}");
+            }
+        }
     })
     .await;
 }

@@ -1,4 +1,4 @@
-//! Reads at 100,000 users (issue 11): the Users screen's search through the trigram indexes
+//! Reads at 100,000 users (issue 11): the Users screen's search through its indexes
 //! returns exactly what the scan returned, and SCIM list pages (a cheap total, seek keys for deep
 //! pages, one statement for small filters) return exactly what a plain OFFSET walk returns, across
 //! every kind of write.
@@ -276,21 +276,25 @@ db_test!(
             screen_search(&t, &a.id, "straße").await,
             vec![ours[2].0.clone()]
         );
-        let deleted = admin_views::list_users(
-            &t.svc,
-            &a.id,
-            &UsersQuery {
-                search: "STRASSE".into(),
-                status: Some(UserStatus::Deleted),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-        assert_eq!(
-            deleted.total,
-            scan_search(&t, &a.id, "STRASSE").await.len() as i64
-        );
+        // A search with the Deleted status (the partial index of soft-deleted users), through
+        // either index.
+        for index in [SearchIndex::Trigram, SearchIndex::Text] {
+            let deleted = admin_views::list_users_with(
+                &t.svc,
+                &a.id,
+                &UsersQuery {
+                    search: "straße".into(),
+                    status: Some(UserStatus::Deleted),
+                    ..Default::default()
+                },
+                admin_views::SEARCH_COUNT_CAP,
+                index,
+            )
+            .await
+            .unwrap();
+            let ids: Vec<String> = deleted.rows.iter().map(|r| r.id.clone()).collect();
+            assert_eq!(ids, vec![ours[2].0.clone()], "{index:?}");
+        }
         assert_search_as_scan(&t, &a.id, &theirs, "after the writes").await;
         t.clock.advance_ms(40 * 86_400_000);
         assert!(portal_core::manage::purge_expired(&t.svc).await.unwrap() >= 1);
@@ -606,5 +610,37 @@ db_test!(
             "{:?}",
             p.rows
         );
+
+        // Which index an organisation's searches read (SQLite): its own entries up to
+        // TRIGRAM_FROM_USERS live users (its counter), the trigram index above.
+        let live = |n: i64| {
+            sqlx::query("UPDATE org_user_counts SET live = $2 WHERE org_id = $1")
+                .bind(a.id.clone())
+                .bind(n)
+                .execute(&t.svc.db.pool)
+        };
+        let query_for = |search: &str| UsersQuery {
+            search: search.into(),
+            ..Default::default()
+        };
+        let expected = |big: bool| {
+            if big && t.svc.db.backend == Backend::Sqlite {
+                SearchIndex::Trigram
+            } else {
+                SearchIndex::Text
+            }
+        };
+        for (n, big) in [(70, false), (20_000, false), (20_001, true)] {
+            live(n).await.unwrap();
+            let got = admin_views::search_index(&t.svc, &a.id, &query_for("bulk"))
+                .await
+                .unwrap();
+            assert_eq!(got, expected(big), "{n} live users");
+            // The other organisation's size never decides.
+            let got = admin_views::search_index(&t.svc, &b.id, &query_for("bulk"))
+                .await
+                .unwrap();
+            assert_eq!(got, SearchIndex::Text, "the other organisation, beside {n}");
+        }
     }
 );
