@@ -306,22 +306,43 @@ fn is_short(search: &str) -> bool {
 /// those select the organisation's few users through their own index).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SearchIndex {
-    /// The trigram index (migration 0016): for organisations larger than [`TRIGRAM_FROM_USERS`].
+    /// The trigram index (migration 0016): for organisations larger than [`TRIGRAM_FROM_USERS`],
+    /// for a term it finds few users with ([`search_index`]).
     Trigram,
     /// The organisation's entries in the search-text index (migration 0020), one by one.
     Text,
 }
 
-/// Live users above which an organisation's searches read the trigram index: up to it, its own
-/// entries of the search-text index are read (≈ 0.2 µs each: 4 ms for 20,000).
+/// Live users above which an organisation's searches may read the trigram index: up to it, its
+/// own entries of the search-text index are read (≈ 0.2 µs each: 4 ms for 20,000).
 pub const TRIGRAM_FROM_USERS: i64 = 20_000;
 
+/// Users of all organisations the trigram index may find for a term before a large
+/// organisation's search reads its own entries instead: past it, the shared index would cost the
+/// read of other organisations' matches (a term another organisation planted in many users, or
+/// one they all share) beyond what reading its own entries costs.
+pub const TRIGRAM_CANDIDATES_MAX: i64 = 10_000;
+
 /// The index an organisation's search `q` reads first (SQLite; elsewhere the answer does not
-/// matter), by the organisation's size: the live-user counter of migration 0016. Soft-deleted
-/// users waiting for the purge are not counted, though their entries are read too: an
-/// organisation that keeps very many of them only slows its own searches.
+/// matter): its own entries unless the organisation is larger than [`TRIGRAM_FROM_USERS`] (the
+/// live-user counter of migration 0016) and the term finds at most [`TRIGRAM_CANDIDATES_MAX`]
+/// users in the trigram index. So a search never reads more than that many of the shared index's
+/// entries, plus its own. Soft-deleted users waiting for the purge are not counted, though their
+/// entries are read too: an organisation that keeps very many of them only slows its own searches.
 pub async fn search_index(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<SearchIndex> {
-    if svc.db.backend != Backend::Sqlite || is_short(&searched(&q.search)) {
+    search_index_with(svc, org_id, q, TRIGRAM_CANDIDATES_MAX).await
+}
+
+/// [`search_index`] with the bound on the trigram index's candidates chosen by the caller (tests
+/// use a small one).
+pub async fn search_index_with(
+    svc: &Services,
+    org_id: &str,
+    q: &UsersQuery,
+    max_candidates: i64,
+) -> CoreResult<SearchIndex> {
+    let search = searched(&q.search);
+    if svc.db.backend != Backend::Sqlite || is_short(&search) {
         // Nothing to choose: PostgreSQL's planner picks its pg_trgm indexes itself, and a term
         // under 3 characters (or none) never reads the trigram index.
         return Ok(SearchIndex::Text);
@@ -332,10 +353,21 @@ pub async fn search_index(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreR
     .bind(org_id)
     .fetch_one(&svc.db.pool)
     .await?;
-    Ok(if live > TRIGRAM_FROM_USERS {
-        SearchIndex::Trigram
-    } else {
+    if live <= TRIGRAM_FROM_USERS {
+        return Ok(SearchIndex::Text);
+    }
+    // The term's candidates in every organisation, counted up to the bound only.
+    let (found,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2) AS c",
+    )
+    .bind(fts_phrase(&search.to_lowercase()))
+    .bind(max_candidates + 1)
+    .fetch_one(&svc.db.pool)
+    .await?;
+    Ok(if found > max_candidates {
         SearchIndex::Text
+    } else {
+        SearchIndex::Trigram
     })
 }
 

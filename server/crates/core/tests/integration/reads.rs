@@ -636,6 +636,16 @@ db_test!(
                 .await
                 .unwrap();
             assert_eq!(got, expected(big), "{n} live users");
+            // A term the shared index finds in more users (of any organisation) than the bound:
+            // the organisation's own entries.
+            let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 139)
+                .await
+                .unwrap();
+            assert_eq!(got, SearchIndex::Text, "140 candidates, 139 allowed");
+            let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 140)
+                .await
+                .unwrap();
+            assert_eq!(got, expected(big), "140 candidates, 140 allowed");
             // The other organisation's size never decides.
             let got = admin_views::search_index(&t.svc, &b.id, &query_for("bulk"))
                 .await
