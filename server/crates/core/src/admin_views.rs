@@ -317,18 +317,25 @@ pub enum SearchIndex {
 /// own entries of the search-text index are read (≈ 0.2 µs each: 4 ms for 20,000).
 pub const TRIGRAM_FROM_USERS: i64 = 20_000;
 
-/// Users of all organisations the trigram index may find for a term before a large
+/// Users of all organisations that one of a term's trigrams may be found in before a large
 /// organisation's search reads its own entries instead: past it, the shared index would cost the
-/// read of other organisations' matches (a term another organisation planted in many users, or
-/// one they all share) beyond what reading its own entries costs.
+/// read of other organisations' users (a term another organisation planted in many users, or one
+/// they all share) beyond what reading its own entries costs.
 pub const TRIGRAM_CANDIDATES_MAX: i64 = 10_000;
 
+/// Trigrams of a term probed at most (the first ones, in the term's order).
+const TRIGRAMS_PROBED: usize = 8;
+
 /// The index an organisation's search `q` reads first (SQLite; elsewhere the answer does not
-/// matter): its own entries unless the organisation is larger than [`TRIGRAM_FROM_USERS`] (the
-/// live-user counter of migration 0016) and the term finds at most [`TRIGRAM_CANDIDATES_MAX`]
-/// users in the trigram index. So a search never reads more than that many of the shared index's
-/// entries, plus its own. Soft-deleted users waiting for the purge are not counted, though their
-/// entries are read too: an organisation that keeps very many of them only slows its own searches.
+/// matter): its own entries, unless the organisation is larger than [`TRIGRAM_FROM_USERS`] (the
+/// live-user counter of migration 0016) and one of the term's first [`TRIGRAMS_PROBED`] trigrams
+/// is in at most [`TRIGRAM_CANDIDATES_MAX`] users of all organisations. Each trigram is counted
+/// alone (a single-trigram query reads one entry per user it counts, and stops at the bound):
+/// the term's phrase would also read, and not count, every user holding all its trigrams apart,
+/// which another organisation could plant without bound. The term's phrase query then walks that
+/// rarest trigram's users, skipping ahead in the others' lists. Soft-deleted users waiting for
+/// the purge are not counted, though their entries are read too: an organisation that keeps very
+/// many of them only slows its own searches.
 pub async fn search_index(svc: &Services, org_id: &str, q: &UsersQuery) -> CoreResult<SearchIndex> {
     search_index_with(svc, org_id, q, TRIGRAM_CANDIDATES_MAX).await
 }
@@ -356,19 +363,30 @@ pub async fn search_index_with(
     if live <= TRIGRAM_FROM_USERS {
         return Ok(SearchIndex::Text);
     }
-    // The term's candidates in every organisation, counted up to the bound only.
-    let (found,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2) AS c",
-    )
-    .bind(fts_phrase(&search.to_lowercase()))
-    .bind(max_candidates + 1)
-    .fetch_one(&svc.db.pool)
-    .await?;
-    Ok(if found > max_candidates {
-        SearchIndex::Text
-    } else {
-        SearchIndex::Trigram
-    })
+    // Each trigram's users in every organisation, counted up to the bound only.
+    let term: Vec<char> = search.to_lowercase().chars().collect();
+    let mut probed: Vec<String> = Vec::new();
+    for w in term.windows(3) {
+        let trigram: String = w.iter().collect();
+        if probed.contains(&trigram) {
+            continue;
+        }
+        if probed.len() == TRIGRAMS_PROBED {
+            break;
+        }
+        let (found,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2) AS c",
+        )
+        .bind(fts_phrase(&trigram))
+        .bind(max_candidates + 1)
+        .fetch_one(&svc.db.pool)
+        .await?;
+        if found <= max_candidates {
+            return Ok(SearchIndex::Trigram);
+        }
+        probed.push(trigram);
+    }
+    Ok(SearchIndex::Text)
 }
 
 /// Whether the term is looked for in the search-text index (SQLite; `INDEXED BY`, as the planner
@@ -522,8 +540,16 @@ pub async fn export_chunk(
     limit: i64,
 ) -> CoreResult<(Vec<UserRow>, Option<(i64, String)>)> {
     let mut b = SqlBuilder::new(&format!("SELECT {ROW_COLUMNS} FROM users u WHERE "));
-    let index = search_index(svc, org_id, q).await?;
-    push_users_where(&mut b, svc.db.backend, org_id, q, Via::Filter, index);
+    // The organisation's own entries, tested as the export walks its users in creation order:
+    // the whole export reads the organisation once, and never the index all organisations share.
+    push_users_where(
+        &mut b,
+        svc.db.backend,
+        org_id,
+        q,
+        Via::Filter,
+        SearchIndex::Text,
+    );
     if let Some((at, id)) = after {
         let at = b.bind(at);
         b.push(&format!(

@@ -630,22 +630,51 @@ db_test!(
                 SearchIndex::Text
             }
         };
+        let mut tx = t.svc.db.begin_write().await.unwrap();
+        for i in 0..5 {
+            users::insert(
+                &mut tx,
+                &b.id,
+                &format!("{}-apart{i}", b.id),
+                &json!({"userName": format!("apart{i}@elsewhere.test"), "displayName": "bul ulk", "active": true}),
+                Source::Scim,
+                1_000 + i as i64,
+            )
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
         for (n, big) in [(70, false), (20_000, false), (20_001, true)] {
             live(n).await.unwrap();
             let got = admin_views::search_index(&t.svc, &a.id, &query_for("bulk"))
                 .await
                 .unwrap();
             assert_eq!(got, expected(big), "{n} live users");
-            // A term the shared index finds in more users (of any organisation) than the bound:
-            // the organisation's own entries.
-            let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 139)
-                .await
-                .unwrap();
-            assert_eq!(got, SearchIndex::Text, "140 candidates, 139 allowed");
-            let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 140)
-                .await
-                .unwrap();
-            assert_eq!(got, expected(big), "140 candidates, 140 allowed");
+            if big {
+                // Each trigram of "bulk" is in 145 users: the 140 with "@bulk.test", and the
+                // other organisation's 5 holding "bul" and "ulk" apart (the phrase finds 140).
+                let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 144)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    SearchIndex::Text,
+                    "{n}: 145 users per trigram, 144 allowed"
+                );
+                let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulk"), 145)
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    got,
+                    expected(big),
+                    "{n}: 145 users per trigram, 145 allowed"
+                );
+                // One rare trigram is enough: "lkz" is in no user.
+                let got = admin_views::search_index_with(&t.svc, &a.id, &query_for("bulkzz"), 144)
+                    .await
+                    .unwrap();
+                assert_eq!(got, expected(big), "{n}: a trigram in no user");
+            }
             // The other organisation's size never decides.
             let got = admin_views::search_index(&t.svc, &b.id, &query_for("bulk"))
                 .await
