@@ -324,7 +324,10 @@ pub const TRIGRAM_FROM_USERS: i64 = 20_000;
 pub const TRIGRAM_CANDIDATES_MAX: i64 = 10_000;
 
 /// Trigrams of a term probed at most (the first ones, in the term's order).
-const TRIGRAMS_PROBED: usize = 8;
+const TRIGRAMS_PROBED: usize = 16;
+/// A first pass counts each trigram up to this many users only: a selective term usually has a
+/// trigram this rare, found without counting 10,000 users of each common one before it.
+const TRIGRAM_FIRST_PASS: i64 = 1_000;
 
 /// The index an organisation's search `q` reads first (SQLite; elsewhere the answer does not
 /// matter): its own entries, unless the organisation is larger than [`TRIGRAM_FROM_USERS`] (the
@@ -363,28 +366,38 @@ pub async fn search_index_with(
     if live <= TRIGRAM_FROM_USERS {
         return Ok(SearchIndex::Text);
     }
-    // Each trigram's users in every organisation, counted up to the bound only.
+    // Each trigram's users in every organisation, counted up to a bound only: first a small one,
+    // then `max_candidates`.
     let term: Vec<char> = search.to_lowercase().chars().collect();
-    let mut probed: Vec<String> = Vec::new();
+    let mut trigrams: Vec<String> = Vec::new();
     for w in term.windows(3) {
         let trigram: String = w.iter().collect();
-        if probed.contains(&trigram) {
-            continue;
-        }
-        if probed.len() == TRIGRAMS_PROBED {
+        if trigrams.len() == TRIGRAMS_PROBED {
             break;
         }
-        let (found,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2) AS c",
-        )
-        .bind(fts_phrase(&trigram))
-        .bind(max_candidates + 1)
-        .fetch_one(&svc.db.pool)
-        .await?;
-        if found <= max_candidates {
-            return Ok(SearchIndex::Trigram);
+        if !trigrams.contains(&trigram) {
+            trigrams.push(trigram);
         }
-        probed.push(trigram);
+    }
+    let first = TRIGRAM_FIRST_PASS.min(max_candidates);
+    let bounds = if first < max_candidates {
+        vec![first, max_candidates]
+    } else {
+        vec![max_candidates]
+    };
+    for bound in bounds {
+        for trigram in &trigrams {
+            let (found,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM users_search WHERE users_search MATCH $1 LIMIT $2) AS c",
+            )
+            .bind(fts_phrase(trigram))
+            .bind(bound + 1)
+            .fetch_one(&svc.db.pool)
+            .await?;
+            if found <= bound {
+                return Ok(SearchIndex::Trigram);
+            }
+        }
     }
     Ok(SearchIndex::Text)
 }
