@@ -134,6 +134,29 @@ where
     }
 }
 
+/// 50 timed runs of one admin Users page read (the same core function the Users screen's server
+/// function calls); `read` answers the page's total, which `ok` checks.
+async fn users_page_phase<Fut: std::future::Future<Output = i64>>(
+    label: &'static str,
+    read: impl Fn() -> Fut,
+    ok: impl Fn(i64) -> bool,
+) {
+    let mut lat = Vec::new();
+    let start = Instant::now();
+    for _ in 0..50 {
+        let t = Instant::now();
+        let total = read().await;
+        assert!(ok(total), "{label}: {total} users");
+        lat.push(t.elapsed());
+    }
+    Phase {
+        name: label,
+        lat,
+        wall: start.elapsed(),
+    }
+    .print();
+}
+
 fn body(i: usize) -> Value {
     let u = format!("user{i}@bench.test");
     json!({
@@ -532,23 +555,18 @@ async fn async_main() {
                 },
             ),
         ] {
-            let mut lat = Vec::new();
-            let start = Instant::now();
-            // The same core function the Users screen's server function calls.
-            for _ in 0..50 {
-                let t = Instant::now();
-                let p = portal_core::admin_views::list_users(&svc, &org.id, &q)
-                    .await
-                    .unwrap();
-                assert!(p.total > 0 || label.contains("no match"), "{label}");
-                lat.push(t.elapsed());
-            }
-            Phase {
-                name: label,
-                lat,
-                wall: start.elapsed(),
-            }
-            .print();
+            let (svc, org_id, q) = (&svc, &org.id, &q);
+            users_page_phase(
+                label,
+                move || async move {
+                    portal_core::admin_views::list_users(svc, org_id, q)
+                        .await
+                        .unwrap()
+                        .total
+                },
+                |total| total > 0 || label.contains("no match"),
+            )
+            .await;
         }
         // A 100-user organisation beside the 100,000-user one, its users matching the same term:
         // its search reads its own entries (what list_users picks for it), not the trigram index
@@ -578,28 +596,24 @@ async fn async_main() {
                 search: "bench".into(),
                 ..Default::default()
             };
-            let mut lat = Vec::new();
-            let start = Instant::now();
-            for _ in 0..50 {
-                let t = Instant::now();
-                let p = portal_core::admin_views::list_users_with(
-                    &svc,
-                    &small.id,
-                    &q,
-                    portal_core::admin_views::SEARCH_COUNT_CAP,
-                    index,
-                )
-                .await
-                .unwrap();
-                assert_eq!(p.total, 100, "{label}");
-                lat.push(t.elapsed());
-            }
-            Phase {
-                name: label,
-                lat,
-                wall: start.elapsed(),
-            }
-            .print();
+            let (svc, org_id, q) = (&svc, &small.id, &q);
+            users_page_phase(
+                label,
+                move || async move {
+                    portal_core::admin_views::list_users_with(
+                        svc,
+                        org_id,
+                        q,
+                        portal_core::admin_views::SEARCH_COUNT_CAP,
+                        index,
+                    )
+                    .await
+                    .unwrap()
+                    .total
+                },
+                |total| total == 100,
+            )
+            .await;
         }
         phase!("lookup @scale", 2000, |i, h, b, tok, _ids| {
             let n = 1_000_000 + (i * 7919) % scale;

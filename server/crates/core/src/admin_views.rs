@@ -452,7 +452,6 @@ fn push_users_where(
         (Via::Filter | Via::Candidates, Some(_))
             if backend == Backend::Sqlite
                 && index == SearchIndex::Trigram
-                && !text
                 && !is_short(&search) =>
         {
             // `+` keeps SQLite from walking an org_id index instead of the candidates' rowids.

@@ -314,6 +314,10 @@ db_test!(
 /// either) and scans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_short_users_search_reads_the_search_text_index() {
+    use portal_core::admin_views::{
+        users_count_statement, users_page_statement, SearchIndex, UserStatus, UsersQuery,
+        SEARCH_COUNT_CAP,
+    };
     let mut t = portal_test_support::services(Backend::Sqlite).await;
     let _dir = t.tdb.dir.take();
     portal_test_support::deadline(async move {
@@ -331,7 +335,7 @@ async fn a_short_users_search_reads_the_search_text_index() {
         );
         assert_eq!(squeeze(&index), expected);
         let (org, _) = portal_test_support::org_with_admin(&t.svc, "Big", "a@big.test").await;
-        let q = portal_core::admin_views::UsersQuery {
+        let q = UsersQuery {
             search: "us".into(),
             ..Default::default()
         };
@@ -341,12 +345,12 @@ async fn a_short_users_search_reads_the_search_text_index() {
                 l == "SCAN u" || l.starts_with("SCAN u ")
             })
         };
-        let count = portal_core::admin_views::users_count_statement(
+        let count = users_count_statement(
             t.svc.db.backend,
             &org.id,
             &q,
-            portal_core::admin_views::SEARCH_COUNT_CAP,
-            portal_core::admin_views::SearchIndex::Trigram,
+            SEARCH_COUNT_CAP,
+            SearchIndex::Trigram,
         );
         let p = plan_of(&t, &count).await;
         assert!(
@@ -355,14 +359,14 @@ async fn a_short_users_search_reads_the_search_text_index() {
         );
         assert!(!scanned(&p), "{p}");
         // A page of a search under the cap: the candidates from the same index, by rowid.
-        let page = portal_core::admin_views::users_page_statement(
+        let page = users_page_statement(
             t.svc.db.backend,
             &org.id,
             &q,
             1,
             20,
             false,
-            portal_core::admin_views::SearchIndex::Trigram,
+            SearchIndex::Trigram,
         );
         let p = plan_of(&t, &page).await;
         assert!(
@@ -372,16 +376,16 @@ async fn a_short_users_search_reads_the_search_text_index() {
         assert!(p.contains("rowid=?"), "candidates by rowid:\n{p}");
         assert!(!scanned(&p), "{p}");
         // A longer term of a small organisation: its own entries, not the trigram index.
-        let q = portal_core::admin_views::UsersQuery {
+        let q = UsersQuery {
             search: "user1234".into(),
             ..Default::default()
         };
-        let count = portal_core::admin_views::users_count_statement(
+        let count = users_count_statement(
             t.svc.db.backend,
             &org.id,
             &q,
-            portal_core::admin_views::SEARCH_COUNT_CAP,
-            portal_core::admin_views::SearchIndex::Text,
+            SEARCH_COUNT_CAP,
+            SearchIndex::Text,
         );
         let p = plan_of(&t, &count).await;
         assert!(
@@ -392,33 +396,33 @@ async fn a_short_users_search_reads_the_search_text_index() {
         // With a group or the Deleted status, that organisation reads neither search index:
         // those select its few users through their own index.
         for q in [
-            portal_core::admin_views::UsersQuery {
+            UsersQuery {
                 search: "user1234".into(),
                 group: "g1".into(),
                 ..Default::default()
             },
-            portal_core::admin_views::UsersQuery {
+            UsersQuery {
                 search: "user1234".into(),
-                status: Some(portal_core::admin_views::UserStatus::Deleted),
+                status: Some(UserStatus::Deleted),
                 ..Default::default()
             },
         ] {
             for b in [
-                portal_core::admin_views::users_count_statement(
+                users_count_statement(
                     t.svc.db.backend,
                     &org.id,
                     &q,
-                    portal_core::admin_views::SEARCH_COUNT_CAP,
-                    portal_core::admin_views::SearchIndex::Text,
+                    SEARCH_COUNT_CAP,
+                    SearchIndex::Text,
                 ),
-                portal_core::admin_views::users_page_statement(
+                users_page_statement(
                     t.svc.db.backend,
                     &org.id,
                     &q,
                     1,
                     20,
                     false,
-                    portal_core::admin_views::SearchIndex::Text,
+                    SearchIndex::Text,
                 ),
             ] {
                 let p = plan_of(&t, &b).await;
