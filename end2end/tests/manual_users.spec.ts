@@ -77,4 +77,31 @@ test.describe("manual user management (no SCIM)", () => {
     expect(csv).toContain("gavin@hooli.test");
     expect(csv).toContain("Board");
   });
+
+  test("a wide Users table scrolls in its own box: the page does not scroll sideways and the navigation keeps its width", async ({ page }) => {
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await signIn(page, server);
+    await page.goto(`${server.url}/admin/users`);
+    await page.getByText("Add user", { exact: true }).first().click();
+    const form = page.getByRole("form", { name: "Add user" });
+    // A long address makes the table wider than the space beside the navigation.
+    await form.getByLabel("Email (userName)").fill("a.very.long.address.for.the.layout.check@hooli.test");
+    await form.getByLabel("First name").fill("Wide");
+    await form.getByLabel("Last name").fill("Table");
+    await form.getByRole("button", { name: "Add user" }).click();
+    await expect(page.getByRole("row", { name: /a\.very\.long\.address/ })).toBeVisible();
+    await page.goto(`${server.url}/admin/users`);
+    await expect(page.getByRole("link", { name: "Wide Table" })).toBeVisible();
+    const layout = await page.evaluate(() => {
+      const wrap = document.querySelector(".table-wrap") as HTMLElement;
+      return {
+        pageScroll: document.scrollingElement!.scrollWidth - document.scrollingElement!.clientWidth,
+        tableScroll: wrap.scrollWidth - wrap.clientWidth,
+        nav: document.querySelector(".sidenav")!.getBoundingClientRect().width,
+      };
+    });
+    expect(layout.tableScroll).toBeGreaterThan(0);
+    expect(layout.pageScroll).toBe(0);
+    expect(layout.nav).toBe(240);
+  });
 });
